@@ -1,0 +1,83 @@
+//! The HTML shell and the router: which page answers which path.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::nav::{provide_account, Nav};
+use crate::pages::{
+    home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
+    project::ProjectPage, project_delete::DeleteProjectPage, projects::ProjectsPage,
+    register::RegisterPage, sessions::SessionsPage,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy(&options);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// A fresh nonce per response admits Leptos's hydration scripts and nothing else inline.
+#[cfg(feature = "ssr")]
+fn content_security_policy(options: &LeptosOptions) {
+    use http::header::CONTENT_SECURITY_POLICY;
+    use http::HeaderValue;
+    leptos::nonce::provide_nonce();
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let watching = std::env::var("LEPTOS_WATCH").is_ok();
+    let policy = crate::server::security::page_csp(&nonce, watching.then_some(options.reload_port));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_account();
+    // Render everything before sending: pages then work without JavaScript, and guards and
+    // 404 statuses are decided before the first byte.
+    let ssr = SsrMode::Async;
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Gatehouse".to_string() } else { format!("{title} · Gatehouse") }
+        }/>
+        <Router>
+            <Nav/>
+            <main id="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage ssr=ssr.clone()/>
+                    <Route path=path!("/login") view=LoginPage ssr=ssr.clone()/>
+                    <Route path=path!("/register") view=RegisterPage ssr=ssr.clone()/>
+                    <Route path=path!("/profile") view=ProfilePage ssr=ssr.clone()/>
+                    <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
+                    <Route path=path!("/projects") view=ProjectsPage ssr=ssr.clone()/>
+                    <Route path=path!("/projects/:id") view=ProjectPage ssr=ssr.clone()/>
+                    <Route path=path!("/projects/:id/delete") view=DeleteProjectPage ssr=ssr/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

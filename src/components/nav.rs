@@ -1,0 +1,100 @@
+//! The site navigation and the logged-in person it shows.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::domain::{AppError, UserView};
+
+/// The logged-in person (if any), shared by the navigation and pages. Pages call `changed`
+/// after logging in or out so the navigation follows without a reload.
+#[derive(Clone, Copy)]
+pub struct Account {
+    pub user: Resource<Result<Option<UserView>, AppError>>,
+    version: RwSignal<u64>,
+}
+
+impl Account {
+    pub fn changed(&self) {
+        self.version.update(|v| *v += 1);
+    }
+}
+
+pub fn provide_account() {
+    let version = RwSignal::new(0_u64);
+    let user = Resource::new(move || version.get(), |_| current_account());
+    provide_context(Account { user, version });
+}
+
+pub fn use_account() -> Account {
+    expect_context::<Account>()
+}
+
+#[server(endpoint = "account")]
+pub async fn current_account() -> Result<Option<UserView>, AppError> {
+    use crate::server::{context, users};
+    let Ok(user) = context::current_user() else {
+        return Ok(None);
+    };
+    let state = context::state()?;
+    Ok(users::find_by_id(&state.db, user.user_id)
+        .await?
+        .map(|u| u.view()))
+}
+
+#[server(endpoint = "logout")]
+pub async fn log_out() -> Result<(), AppError> {
+    use crate::server::context;
+    let state = context::state()?;
+    if let Ok(user) = context::current_user() {
+        state.sessions.end(&user.session_id, "logout").await?;
+        tracing::info!(user_id = user.user_id, "logged out");
+    }
+    state.cookies.clear(&context::cookie_jar()?);
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[component]
+pub fn Nav() -> impl IntoView {
+    let account = use_account();
+    let logout = ServerAction::<LogOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            account.changed();
+        }
+    });
+    view! {
+        <header class="site-header">
+            <nav aria-label="Main">
+                <A href="/" attr:class="brand">"Gatehouse"</A>
+                <Transition fallback=|| ()>
+                    {move || {
+                        account
+                            .user
+                            .get()
+                            .map(|user| match user {
+                                Ok(Some(_)) => {
+                                    view! {
+                                        <A href="/projects">"Projects"</A>
+                                        <A href="/sessions">"Sessions"</A>
+                                        <A href="/profile">"Profile"</A>
+                                        <ActionForm action=logout attr:class="inline-form">
+                                            <button type="submit" class="link-button">"Log out"</button>
+                                        </ActionForm>
+                                    }
+                                        .into_any()
+                                }
+                                _ => {
+                                    view! {
+                                        <A href="/login">"Log in"</A>
+                                        <A href="/register">"Register"</A>
+                                    }
+                                        .into_any()
+                                }
+                            })
+                    }}
+                </Transition>
+            </nav>
+        </header>
+    }
+}

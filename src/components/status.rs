@@ -1,0 +1,44 @@
+//! What a page shows when its data could not be loaded.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_location;
+
+use crate::domain::{AppError, ErrorKind};
+use crate::pages::not_found::NotFound;
+
+/// Guests are sent to log in (and brought back); missing things get the 404 page.
+#[component]
+pub fn LoadError(error: AppError) -> impl IntoView {
+    match error.kind {
+        ErrorKind::Unauthenticated => {
+            let location = use_location();
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.search.get_untracked()
+            );
+            let target = format!("/login?next={}", encode_query_value(&here));
+            view! { <Redirect path=target/> }.into_any()
+        }
+        ErrorKind::NotFound => view! { <NotFound/> }.into_any(),
+        _ => view! {
+            <div role="alert" class="error-summary">
+                <p>{error.message}</p>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+fn encode_query_value(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

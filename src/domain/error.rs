@@ -1,0 +1,161 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, independent of how it is shown (a page message or a JSON API status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// Malformed request (bad encoding, missing fields).
+    BadRequest,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The body is not in a format the endpoint reads.
+    UnsupportedMediaType,
+    /// One or more fields failed validation; see `fields`.
+    Validation,
+    /// Not logged in, or the session has ended.
+    Unauthenticated,
+    /// Logged in but not allowed (including a refused cross-site request).
+    Forbidden,
+    NotFound,
+    /// The request conflicts with existing data (e.g. an email already registered).
+    Conflict,
+    TooManyRequests,
+    Internal,
+}
+
+/// The single error type of the service layer and of every server function.
+///
+/// `fields` maps a form field name to its message; `values` carries the non-secret values the
+/// person typed, so a form re-rendered after a plain (no-JavaScript) post can keep them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppError {
+    pub kind: ErrorKind,
+    pub message: String,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+}
+
+impl AppError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            fields: BTreeMap::new(),
+            values: BTreeMap::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorKind::Unauthenticated, "Please log in to continue.")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorKind::NotFound, "Not found.")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorKind::Internal,
+            "Something went wrong on our side. Please try again.",
+        )
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let minutes = retry_after_secs.div_ceil(60).max(1);
+        let unit = if minutes == 1 { "minute" } else { "minutes" };
+        let mut err = Self::new(
+            ErrorKind::TooManyRequests,
+            format!("Too many attempts. Try again in {minutes} {unit}."),
+        );
+        err.retry_after_secs = Some(retry_after_secs);
+        err
+    }
+
+    /// A validation failure on one field; the message doubles as the summary.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut err = Self::new(ErrorKind::Validation, message.clone());
+        err.fields.insert(field.to_string(), message);
+        err
+    }
+
+    /// Collects field errors; `None` when there are none.
+    pub fn from_fields(fields: BTreeMap<String, String>) -> Option<Self> {
+        if fields.is_empty() {
+            return None;
+        }
+        let message = if fields.len() == 1 {
+            fields.values().next().cloned().unwrap_or_default()
+        } else {
+            "Please correct the highlighted fields.".to_string()
+        };
+        Some(Self {
+            kind: ErrorKind::Validation,
+            message,
+            fields,
+            values: BTreeMap::new(),
+            retry_after_secs: None,
+        })
+    }
+
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        let mut err = Self::field(field, message);
+        err.kind = ErrorKind::Conflict;
+        err
+    }
+
+    /// Remembers what the person typed (never pass passwords here).
+    pub fn with_values<'a>(mut self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        self.values = values
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+
+    pub fn field_message(&self, field: &str) -> Option<String> {
+        self.fields.get(field).cloned()
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_) => {
+                Self::bad_request("The form could not be read. Please try again.")
+            }
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => Self::new(
+                ErrorKind::Internal,
+                "Could not reach the server. Check your connection and try again.",
+            ),
+            _ => Self::internal(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Types and rules shared by the browser (wasm) and the server.
+//!
+//! Everything here compiles for both targets, so a rule written once checks a field
+//! instantly in the browser and authoritatively on the server.
+
+mod error;
+mod forms;
+mod validation;
+mod views;
+
+pub use error::{AppError, ErrorKind};
+pub use forms::{
+    check_login, check_password_change, check_profile, check_project, check_registration,
+    check_task_title, safe_next, NewAccount, ProfileUpdate, ProjectFields,
+};
+pub use validation::{
+    check_confirmation, Description, Email, Password, ProjectName, TaskTitle, Username,
+    DEFAULT_PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH,
+};
+pub use views::{ProjectView, SessionView, TaskView, UserView};

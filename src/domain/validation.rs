@@ -1,0 +1,311 @@
+//! Field rules, written once. Each type can only be built through its `parse`, so a value of
+//! that type is valid everywhere after (parse, don't validate).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use zxcvbn::Score;
+
+pub const DEFAULT_PASSWORD_MIN_LENGTH: usize = 8;
+pub const PASSWORD_MAX_LENGTH: usize = 256;
+const EMAIL_MAX_LENGTH: usize = 254;
+
+/// A syntactically valid email address, trimmed and lower-cased so that comparisons and the
+/// uniqueness rule ignore letter case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("Enter your email address.".into());
+        }
+        if trimmed.chars().count() > EMAIL_MAX_LENGTH {
+            return Err("Email address is too long.".into());
+        }
+        let normalised = trimmed.to_lowercase();
+        let valid = email_address::EmailAddress::is_valid(&normalised)
+            // A bare host ("me@localhost") is legal syntax but never a deliverable address here.
+            && normalised
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| domain.contains('.') && !domain.ends_with('.'));
+        if !valid {
+            return Err("Enter a valid email address, like name@example.com.".into());
+        }
+        Ok(Self(normalised))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// 3–32 characters: letters, digits, `_`, `-`, `.`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        let len = trimmed.chars().count();
+        if len == 0 {
+            return Err("Choose a username.".into());
+        }
+        if !(3..=32).contains(&len) {
+            return Err("Username must be 3 to 32 characters long.".into());
+        }
+        if !trimmed
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(
+                "Username may contain only letters, digits, underscores (_), hyphens (-) and dots (.)."
+                    .into(),
+            );
+        }
+        Ok(Self(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A new password that satisfies the policy (NIST 800-63B): length only, no composition rules,
+/// never truncated, and not easily guessed. Its `Debug` never shows the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// `context` holds words the password must not be built from (the email, the username).
+    pub fn parse(raw: &str, min_length: usize, context: &[&str]) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if len == 0 {
+            return Err("Enter a password.".into());
+        }
+        if len < min_length {
+            return Err(format!(
+                "Password must be at least {min_length} characters long."
+            ));
+        }
+        if len > PASSWORD_MAX_LENGTH {
+            return Err(format!(
+                "Password must be at most {PASSWORD_MAX_LENGTH} characters long."
+            ));
+        }
+        let inputs: Vec<&str> = context
+            .iter()
+            .flat_map(|word| word.split(['@', '.', '_', '-', '+']))
+            .filter(|part| part.len() >= 3)
+            .collect();
+        let estimate = zxcvbn::zxcvbn(raw, &inputs);
+        if estimate.score() < Score::Three {
+            let reason = estimate
+                .feedback()
+                .and_then(|feedback| feedback.warning())
+                .map(|warning| warning.to_string())
+                .filter(|warning| !warning.is_empty())
+                .unwrap_or_else(|| "It would be easy to guess.".to_string());
+            return Err(format!(
+                "This password is too easy to guess: {reason} Try a longer phrase of unrelated words."
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+pub fn check_confirmation(password: &str, confirmation: &str) -> Result<(), String> {
+    if password == confirmation {
+        Ok(())
+    } else {
+        Err("The passwords do not match.".into())
+    }
+}
+
+fn bounded_text(
+    raw: &str,
+    min: usize,
+    max: usize,
+    what: &str,
+    empty_message: &str,
+) -> Result<String, String> {
+    let trimmed = raw.trim();
+    let len = trimmed.chars().count();
+    if len < min {
+        return Err(empty_message.to_string());
+    }
+    if len > max {
+        return Err(format!("{what} must be at most {max} characters long."));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A project name: 1–100 characters after trimming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectName(String);
+
+impl ProjectName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        bounded_text(raw, 1, 100, "Name", "Give the project a name.").map(Self)
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A project description: at most 2,000 characters after trimming; may be empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        bounded_text(raw, 0, 2000, "Description", "").map(Self)
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A task title: 1–200 characters after trimming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        bounded_text(raw, 1, 200, "Title", "Give the task a title.").map(Self)
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        let email = Email::parse("  Ada@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn email_without_at_or_domain_is_rejected() {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@localhost",
+            "a b@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn username_length_and_characters() {
+        assert!(Username::parse("ada.l-ove_1").is_ok());
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert!(Username::parse("ada lovelace").is_err());
+        assert!(Username::parse("ada<script>").is_err());
+    }
+
+    #[test]
+    fn password_shorter_than_minimum_is_rejected_with_reason() {
+        let err = Password::parse("Zq9!xw", 8, &[]).unwrap_err();
+        assert_eq!(err, "Password must be at least 8 characters long.");
+    }
+
+    #[test]
+    fn password_longer_than_maximum_is_rejected_not_truncated() {
+        let long = "plum-orbit-vessel ".repeat(15);
+        assert!(long.chars().count() > PASSWORD_MAX_LENGTH);
+        assert!(Password::parse(&long, 8, &[]).is_err());
+        let exact: String = long.chars().take(PASSWORD_MAX_LENGTH).collect();
+        assert_eq!(
+            Password::parse(&exact, 8, &[]).unwrap().expose(),
+            exact.as_str()
+        );
+    }
+
+    #[test]
+    fn common_passwords_are_rejected_with_a_reason() {
+        for common in [
+            "password",
+            "password123",
+            "12345678",
+            "qwertyuiop",
+            "iloveyou1",
+        ] {
+            let err = Password::parse(common, 8, &[]).unwrap_err();
+            assert!(
+                err.starts_with("This password is too easy to guess"),
+                "{common}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn password_built_from_the_username_is_rejected() {
+        assert!(Password::parse("adalovelace2024", 8, &["adalovelace"]).is_err());
+    }
+
+    #[test]
+    fn no_composition_rules_for_a_long_passphrase() {
+        assert!(Password::parse("correct horse battery staple", 8, &[]).is_ok());
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        let password = Password::parse("violet-tundra-kettle-42", 8, &[]).unwrap();
+        assert!(!format!("{password:?}").contains("violet"));
+    }
+
+    #[test]
+    fn confirmation_must_match() {
+        assert!(check_confirmation("a", "a").is_ok());
+        assert_eq!(
+            check_confirmation("a", "b").unwrap_err(),
+            "The passwords do not match."
+        );
+    }
+
+    #[test]
+    fn project_and_task_text_is_trimmed_and_bounded() {
+        assert_eq!(ProjectName::parse("  Home  ").unwrap().into_inner(), "Home");
+        assert!(ProjectName::parse("   ").is_err());
+        assert!(ProjectName::parse(&"x".repeat(101)).is_err());
+        assert!(Description::parse("").is_ok());
+        assert!(Description::parse(&"x".repeat(2001)).is_err());
+        assert!(TaskTitle::parse(&"x".repeat(200)).is_ok());
+        assert!(TaskTitle::parse(&"x".repeat(201)).is_err());
+    }
+}

@@ -1,0 +1,52 @@
+use serde::{Deserialize, Serialize};
+
+/// What a person may see of an account. Never carries a password hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub username: String,
+    pub role: String,
+    pub is_active: bool,
+    pub email_verified: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// One login of the person, as shown on `/sessions` and by the API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionView {
+    pub id: String,
+    /// Browser and operating system in words, e.g. "Chrome on Linux".
+    pub device: String,
+    pub ip_address: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ProjectView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub task_count: i64,
+    pub done_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TaskView {
+    pub id: i64,
+    pub project_id: i64,
+    pub title: String,
+    pub done: bool,
+    pub position: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}

@@ -1,0 +1,67 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::nav::use_account;
+use crate::domain::{check_login, AppError};
+
+#[server(endpoint = "login")]
+pub async fn log_in(
+    email: String,
+    password: String,
+    remember: Option<String>,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::safe_next;
+    use crate::server::{context, users};
+    let state = context::state()?;
+    let meta = context::client_meta()?;
+    let (_, issued) =
+        users::log_in(&state, &email, &password, remember.is_some(), meta.client()).await?;
+    state.cookies.set(&context::cookie_jar()?, &issued);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<LogIn>::new();
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let account = use_account();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            account.changed();
+        }
+    });
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let check = Callback::new(|input: LogIn| check_login(&input.email, &input.password).err());
+    view! {
+        <Title text="Log in"/>
+        <section class="card narrow">
+            <h1>"Log in"</h1>
+            <ValidatedForm action local_error=local check label="Log in">
+                <ErrorSummary error/>
+                <input type="hidden" name="next" value=next/>
+                <Field label="Email" name="email" form="login" input_type="email" autocomplete="email" error/>
+                <Field
+                    label="Password"
+                    name="password"
+                    form="login"
+                    input_type="password"
+                    autocomplete="current-password"
+                    error
+                />
+                <div class="checkbox">
+                    <input type="checkbox" id="login-remember" name="remember" value="on"/>
+                    <label for="login-remember">"Remember me"</label>
+                </div>
+                <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
+            </ValidatedForm>
+            <p>"New here? " <A href="/register">"Create an account"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,11 @@
+//! One module per page; each page's server functions live beside it.
+
+pub mod home;
+pub mod login;
+pub mod not_found;
+pub mod profile;
+pub mod project;
+pub mod project_delete;
+pub mod projects;
+pub mod register;
+pub mod sessions;

@@ -1,0 +1,297 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::human_date;
+use crate::components::nav::use_account;
+use crate::components::status::LoadError;
+use crate::domain::{
+    check_password_change, check_profile, AppError, UserView, DEFAULT_PASSWORD_MIN_LENGTH,
+};
+
+#[server(endpoint = "profile")]
+pub async fn get_profile() -> Result<UserView, AppError> {
+    use crate::server::{context, users};
+    let user = context::current_user()?;
+    let state = context::state()?;
+    users::find_by_id(&state.db, user.user_id)
+        .await?
+        .map(|u| u.view())
+        .ok_or_else(AppError::unauthenticated)
+}
+
+#[server(endpoint = "update_profile")]
+pub async fn update_profile(
+    username: String,
+    email: String,
+    current_password: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::{context, users};
+    let user = context::current_user()?;
+    let state = context::state()?;
+    users::update_profile(
+        &state,
+        user.user_id,
+        users::ProfileChanges {
+            username: Some(&username),
+            email: Some(&email),
+            current_password: current_password.as_deref().unwrap_or_default(),
+        },
+    )
+    .await?;
+    leptos_axum::redirect("/profile?saved=profile");
+    Ok(())
+}
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    confirm_new_password: String,
+) -> Result<(), AppError> {
+    use crate::server::{context, users};
+    let user = context::current_user()?;
+    let state = context::state()?;
+    users::change_password(
+        &state,
+        &user.principal(),
+        users::PasswordChange {
+            current_password: &current_password,
+            new_password: &new_password,
+            confirm_new_password: Some(&confirm_new_password),
+        },
+    )
+    .await?;
+    leptos_axum::redirect("/profile?saved=password");
+    Ok(())
+}
+
+#[server(endpoint = "delete_account")]
+pub async fn delete_account(password: String) -> Result<(), AppError> {
+    use crate::server::{context, users};
+    let user = context::current_user()?;
+    let state = context::state()?;
+    users::delete_account(&state, user.user_id, &password).await?;
+    state.cookies.clear(&context::cookie_jar()?);
+    leptos_axum::redirect("/?deleted=1");
+    Ok(())
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let update = ServerAction::<UpdateProfile>::new();
+    let change = ServerAction::<ChangePassword>::new();
+    let delete = ServerAction::<DeleteAccount>::new();
+    let account = use_account();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = update.value().get() {
+            account.changed();
+        }
+        if let Some(Ok(())) = delete.value().get() {
+            account.changed();
+        }
+    });
+    let profile = Resource::new(move || update.version().get(), |_| get_profile());
+    let query = use_query_map();
+    let notice = move || {
+        query
+            .read()
+            .get("saved")
+            .and_then(|saved| match saved.as_str() {
+                "profile" => Some("Your profile has been saved."),
+                "password" => Some(
+                    "Your password has been changed. Your other sessions have been logged out.",
+                ),
+                _ => None,
+            })
+    };
+    view! {
+        <Title text="Your profile"/>
+        <h1>"Your profile"</h1>
+        {move || notice().map(|text| view! { <p role="status" class="notice">{text}</p> })}
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                profile
+                    .get()
+                    .map(|result| match result {
+                        Ok(user) => {
+                            view! {
+                                <ProfileDetails user=user.clone()/>
+                                <ProfileForm user=user.clone() action=update/>
+                                <PasswordForm user action=change/>
+                                <DeleteAccountForm action=delete/>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProfileDetails(user: UserView) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="details-title">
+            <h2 id="details-title">"Account"</h2>
+            <dl class="details">
+                <dt>"Email"</dt>
+                <dd data-testid="profile-email">{user.email}</dd>
+                <dt>"Username"</dt>
+                <dd data-testid="profile-username">{user.username}</dd>
+                <dt>"Role"</dt>
+                <dd>{user.role}</dd>
+                <dt>"Member since"</dt>
+                <dd>{human_date(&user.created_at)}</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl IntoView {
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let saved_email = user.email.clone();
+    let typed_email = RwSignal::new(
+        error
+            .get_untracked()
+            .and_then(|e| e.values.get("email").cloned())
+            .unwrap_or_else(|| user.email.clone()),
+    );
+    // Changing the email asks for the current password; nothing else does.
+    let email_changes = {
+        let saved_email = saved_email.clone();
+        move || {
+            typed_email.get().trim().to_lowercase() != saved_email
+                || error
+                    .get()
+                    .is_some_and(|e| e.fields.contains_key("current_password"))
+        }
+    };
+    let check = Callback::new(|input: UpdateProfile| {
+        check_profile(Some(&input.username), Some(&input.email)).err()
+    });
+    view! {
+        <section class="card" aria-labelledby="edit-title">
+            <h2 id="edit-title">"Edit profile"</h2>
+            <ValidatedForm action local_error=local check label="Edit profile">
+                <ErrorSummary error/>
+                <Field
+                    label="Username"
+                    name="username"
+                    form="profile"
+                    autocomplete="username"
+                    value=user.username.clone()
+                    error
+                />
+                <Field
+                    label="Email"
+                    name="email"
+                    form="profile"
+                    input_type="email"
+                    autocomplete="email"
+                    value=user.email.clone()
+                    on_input=Callback::new(move |v| typed_email.set(v))
+                    error
+                />
+                <Show when=email_changes.clone()>
+                    <Field
+                        label="Current password"
+                        name="current_password"
+                        form="profile"
+                        input_type="password"
+                        autocomplete="current-password"
+                        error
+                    />
+                    <p class="hint">"Changing your email needs your current password."</p>
+                </Show>
+                <button type="submit" disabled=move || action.pending().get()>"Save changes"</button>
+            </ValidatedForm>
+        </section>
+    }
+}
+
+#[component]
+fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl IntoView {
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let check = Callback::new(move |input: ChangePassword| {
+        check_password_change(
+            &input.current_password,
+            &input.new_password,
+            Some(&input.confirm_new_password),
+            DEFAULT_PASSWORD_MIN_LENGTH,
+            &[&user.email, &user.username],
+        )
+        .err()
+    });
+    view! {
+        <section class="card" aria-labelledby="password-title">
+            <h2 id="password-title">"Change password"</h2>
+            <ValidatedForm action local_error=local check label="Change password" reset_on_success=true>
+                <ErrorSummary error/>
+                <Field
+                    label="Current password"
+                    name="current_password"
+                    form="password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    error
+                />
+                <Field
+                    label="New password"
+                    name="new_password"
+                    form="password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    error
+                />
+                <Field
+                    label="Confirm new password"
+                    name="confirm_new_password"
+                    form="password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    error
+                />
+                <p class="hint">"Changing your password logs out all your other sessions."</p>
+                <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
+            </ValidatedForm>
+        </section>
+    }
+}
+
+#[component]
+fn DeleteAccountForm(action: ServerAction<DeleteAccount>) -> impl IntoView {
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let check = Callback::new(|input: DeleteAccount| {
+        input
+            .password
+            .is_empty()
+            .then(|| AppError::field("password", "Enter your password to delete your account."))
+    });
+    view! {
+        <section class="card danger" aria-labelledby="delete-title">
+            <h2 id="delete-title">"Delete account"</h2>
+            <p>"This deletes your account, your sessions and all your projects. It cannot be undone."</p>
+            <ValidatedForm action local_error=local check label="Delete account">
+                <ErrorSummary error/>
+                <Field
+                    label="Password"
+                    name="password"
+                    form="delete"
+                    input_type="password"
+                    autocomplete="current-password"
+                    error
+                />
+                <button type="submit" class="danger" disabled=move || action.pending().get()>
+                    "Delete account"
+                </button>
+            </ValidatedForm>
+        </section>
+    }
+}

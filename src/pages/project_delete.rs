@@ -1,0 +1,74 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::form::{form_error, ErrorSummary};
+use crate::components::status::LoadError;
+use crate::domain::AppError;
+use crate::pages::project::{get_project_page, ProjectPageData};
+
+#[server(endpoint = "delete_project")]
+pub async fn delete_project(id: i64) -> Result<(), AppError> {
+    use crate::server::{context, projects};
+    let user = context::current_user()?;
+    projects::delete(&context::state()?.db, user.user_id, id).await?;
+    leptos_axum::redirect("/projects");
+    Ok(())
+}
+
+/// A confirmation step as its own page, so deleting works the same without JavaScript.
+#[component]
+pub fn DeleteProjectPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+    };
+    let project = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_project_page(id).await,
+            None => Err(AppError::not_found()),
+        }
+    });
+    let delete = ServerAction::<DeleteProject>::new();
+    let none = RwSignal::new(None);
+    let error = form_error(delete, none);
+    view! {
+        <Title text="Delete project"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                project
+                    .get()
+                    .map(|result| match result {
+                        Ok(ProjectPageData { project, tasks }) => {
+                            let back = format!("/projects/{}", project.id);
+                            view! {
+                                <section class="card narrow danger">
+                                    <h1>"Delete “" {project.name.clone()} "”?"</h1>
+                                    <p>
+                                        {format!(
+                                            "The project and its {} task{} will be deleted. This cannot be undone.",
+                                            tasks.len(),
+                                            if tasks.len() == 1 { "" } else { "s" },
+                                        )}
+                                    </p>
+                                    <ErrorSummary error/>
+                                    <ActionForm action=delete>
+                                        <input type="hidden" name="id" value=project.id/>
+                                        <button type="submit" class="danger">"Yes, delete project"</button>
+                                        " "
+                                        <A href=back>"Cancel"</A>
+                                    </ActionForm>
+                                </section>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}

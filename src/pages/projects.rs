@@ -1,0 +1,91 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::status::LoadError;
+use crate::domain::{check_project, AppError, ProjectView};
+
+#[server(endpoint = "projects")]
+pub async fn list_projects() -> Result<Vec<ProjectView>, AppError> {
+    use crate::server::{context, projects};
+    let user = context::current_user()?;
+    projects::list(&context::state()?.db, user.user_id).await
+}
+
+#[server(endpoint = "create_project")]
+pub async fn create_project(name: String, description: String) -> Result<ProjectView, AppError> {
+    use crate::server::{context, projects};
+    let user = context::current_user()?;
+    projects::create(
+        &context::state()?.db,
+        user.user_id,
+        projects::ProjectInput {
+            name: Some(&name),
+            description: Some(&description),
+        },
+    )
+    .await
+}
+
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let create = ServerAction::<CreateProject>::new();
+    let projects = Resource::new(move || create.version().get(), |_| list_projects());
+    let local = RwSignal::new(None);
+    let error = form_error(create, local);
+    let check = Callback::new(|input: CreateProject| {
+        check_project(Some(&input.name), Some(&input.description)).err()
+    });
+    view! {
+        <Title text="Your projects"/>
+        <h1>"Your projects"</h1>
+        <section class="card" aria-labelledby="new-project-title">
+            <h2 id="new-project-title">"New project"</h2>
+            <ValidatedForm action=create local_error=local check label="New project" reset_on_success=true>
+                <ErrorSummary error/>
+                <Field label="Name" name="name" form="project" error/>
+                <Field label="Description" name="description" form="project" multiline=true error/>
+                <button type="submit" disabled=move || create.pending().get()>"Create project"</button>
+            </ValidatedForm>
+        </section>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                projects
+                    .get()
+                    .map(|result| match result {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="empty">"No projects yet. Create your first one above."</p> }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            view! {
+                                <ul class="projects" aria-label="Projects">
+                                    {list.into_iter().map(|p| view! { <ProjectItem project=p/> }).collect_view()}
+                                </ul>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProjectItem(project: ProjectView) -> impl IntoView {
+    let href = format!("/projects/{}", project.id);
+    let delete_href = format!("/projects/{}/delete", project.id);
+    let name = project.name.clone();
+    view! {
+        <li class="project" aria-label=name>
+            <div>
+                <A href=href attr:class="project-name">{project.name}</A>
+                <p class="muted">{project.description}</p>
+            </div>
+            <span class="count">{format!("{} / {} done", project.done_count, project.task_count)}</span>
+            <A href=delete_href attr:class="button danger" attr:role="button">"Delete"</A>
+        </li>
+    }
+}

@@ -1,0 +1,91 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::nav::use_account;
+use crate::domain::{check_registration, AppError, DEFAULT_PASSWORD_MIN_LENGTH};
+
+#[server(endpoint = "register")]
+pub async fn register(
+    email: String,
+    username: String,
+    password: String,
+    confirm_password: String,
+) -> Result<(), AppError> {
+    use crate::server::{context, users};
+    let state = context::state()?;
+    let user = users::register(
+        &state,
+        users::Registration {
+            email: &email,
+            username: Some(&username),
+            password: &password,
+            confirm_password: Some(&confirm_password),
+        },
+    )
+    .await?;
+    let meta = context::client_meta()?;
+    let issued = state
+        .sessions
+        .start(user.id, false, &meta.user_agent, &meta.ip_address)
+        .await?;
+    state.cookies.set(&context::cookie_jar()?, &issued);
+    leptos_axum::redirect("/profile");
+    Ok(())
+}
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let action = ServerAction::<Register>::new();
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let account = use_account();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            account.changed();
+        }
+    });
+    let check = Callback::new(|input: Register| {
+        check_registration(
+            &input.email,
+            Some(&input.username),
+            &input.password,
+            Some(&input.confirm_password),
+            DEFAULT_PASSWORD_MIN_LENGTH,
+        )
+        .err()
+    });
+    view! {
+        <Title text="Create an account"/>
+        <section class="card narrow">
+            <h1>"Create an account"</h1>
+            <ValidatedForm action local_error=local check label="Create an account">
+                <ErrorSummary error/>
+                <Field label="Email" name="email" form="register" input_type="email" autocomplete="email" error/>
+                <Field label="Username" name="username" form="register" autocomplete="username" error/>
+                <Field
+                    label="Password"
+                    name="password"
+                    form="register"
+                    input_type="password"
+                    autocomplete="new-password"
+                    error
+                />
+                <p class="hint">
+                    "At least 8 characters. A few unrelated words make a strong, memorable password."
+                </p>
+                <Field
+                    label="Confirm password"
+                    name="confirm_password"
+                    form="register"
+                    input_type="password"
+                    autocomplete="new-password"
+                    error
+                />
+                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+            </ValidatedForm>
+            <p>"Already have an account? " <A href="/login">"Log in"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,123 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::components::form::{form_error, ErrorSummary};
+use crate::components::human_time;
+use crate::components::status::LoadError;
+use crate::domain::{AppError, SessionView};
+
+#[server(endpoint = "sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
+    use crate::server::context;
+    let user = context::current_user()?;
+    let state = context::state()?;
+    state.sessions.list(user.user_id, &user.session_id).await
+}
+
+#[server(endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::server::context;
+    let user = context::current_user()?;
+    let state = context::state()?;
+    if state.sessions.end_owned(user.user_id, &id).await? {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            crate::domain::ErrorKind::NotFound,
+            "That session has already ended.",
+        ))
+    }
+}
+
+#[server(endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<(), AppError> {
+    use crate::server::context;
+    let user = context::current_user()?;
+    let state = context::state()?;
+    state
+        .sessions
+        .end_all_for_user(user.user_id, Some(&user.session_id), "logged_out_elsewhere")
+        .await?;
+    Ok(())
+}
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let end_one = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let sessions = Resource::new(
+        move || (end_one.version().get(), end_others.version().get()),
+        |_| list_sessions(),
+    );
+    let none = RwSignal::new(None);
+    let end_one_error = form_error(end_one, none);
+    view! {
+        <Title text="Your sessions"/>
+        <h1>"Your sessions"</h1>
+        <p>"These are the places where you are logged in. Log out any you do not recognise."</p>
+        <ErrorSummary error=end_one_error/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                sessions
+                    .get()
+                    .map(|result| match result {
+                        Ok(list) => {
+                            let others = list.iter().filter(|s| !s.current).count();
+                            view! {
+                                <table class="sessions">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Device"</th>
+                                            <th scope="col">"Address"</th>
+                                            <th scope="col">"Started"</th>
+                                            <th scope="col">"Last used"</th>
+                                            <th scope="col"><span class="visually-hidden">"Action"</span></th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list
+                                            .into_iter()
+                                            .map(|session| view! { <SessionRow session action=end_one/> })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                                <Show when=move || { others > 0 }>
+                                    <ActionForm action=end_others>
+                                        <button type="submit">"Log out everywhere else"</button>
+                                    </ActionForm>
+                                </Show>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl IntoView {
+    let id = session.id.clone();
+    view! {
+        <tr data-session=session.id.clone()>
+            <td>{session.device}</td>
+            <td>{session.ip_address}</td>
+            <td>{human_time(&session.created_at)}</td>
+            <td>{human_time(&session.last_used_at)}</td>
+            <td>
+                {if session.current {
+                    view! { <strong class="badge">"This device"</strong> }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit">"Log out"</button>
+                        </ActionForm>
+                    }
+                        .into_any()
+                }}
+            </td>
+        </tr>
+    }
+}

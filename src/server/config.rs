@@ -1,0 +1,338 @@
+//! All settings, loaded once at start-up into typed values. A bad setting stops start-up
+//! with a message that names it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::RngCore;
+
+use crate::domain::DEFAULT_PASSWORD_MIN_LENGTH;
+
+const MIN_SECRET_BYTES: usize = 32;
+const SECRET_FILE: &str = "jwt_secret";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+fn invalid(name: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        message: message.into(),
+    }
+}
+
+/// The JWT signing secret. Neither `Debug` nor `Serialize` can reveal it.
+#[derive(Clone)]
+pub struct SigningSecret(Vec<u8>);
+
+impl SigningSecret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(<redacted>)")
+    }
+}
+
+/// The site's public origin, which decides `Secure` cookies and the CSRF origin check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `scheme://host[:port]` without a trailing slash.
+    pub origin: String,
+    pub https: bool,
+}
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim().trim_end_matches('/');
+        let (scheme, rest) = raw
+            .split_once("://")
+            .ok_or("must start with http:// or https://")?;
+        let https = match scheme {
+            "https" => true,
+            "http" => false,
+            _ => return Err("must start with http:// or https://".into()),
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains(['@', ' ']) {
+            return Err("must name a host, like https://accounts.example.com".into());
+        }
+        Ok(Self {
+            origin: format!("{scheme}://{host}"),
+            https,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub jwt_secret: SigningSecret,
+    pub access_token_ttl: Duration,
+    /// Lifetime of a "remember me" refresh token (slides with each renewal).
+    pub refresh_token_ttl: Duration,
+    /// Absolute limit of a session without "remember me".
+    pub browser_session_ttl: Duration,
+    /// A session unused for this long has expired.
+    pub session_idle_ttl: Duration,
+    pub public_url: PublicUrl,
+    pub password_min_length: usize,
+    pub max_concurrent_hashes: usize,
+    pub max_body_bytes: usize,
+}
+
+/// Parses `90s`, `15m`, `12h`, `30d` or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => raw.split_at(at),
+        None => (raw, "s"),
+    };
+    let amount: u64 = digits
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration; use e.g. 90s, 15m, 12h or 30d"))?;
+    let seconds = match unit {
+        "s" => Some(amount),
+        "m" => amount.checked_mul(60),
+        "h" => amount.checked_mul(3600),
+        "d" => amount.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{raw:?} is not a duration; use e.g. 90s, 15m, 12h or 30d"))?;
+    if seconds == 0 {
+        return Err("must be longer than zero".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+impl Config {
+    /// Loads from the process environment (after `.env`, if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    /// Loads from any source of settings; tests pass a map.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let duration = |name: &'static str, default: &str| {
+            parse_duration(&get(name).unwrap_or_else(|| default.to_string()))
+                .map_err(|message| invalid(name, message))
+        };
+        let number = |name: &'static str, default: usize| match get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(name, format!("{raw:?} is not a positive whole number"))),
+        };
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".to_string()));
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            invalid(
+                "DATA_DIR",
+                format!("cannot create {}: {e}", data_dir.display()),
+            )
+        })?;
+        let database_url = match get("DATABASE_URL") {
+            Some(url) if url.starts_with("sqlite:") => url,
+            Some(_) => {
+                return Err(invalid(
+                    "DATABASE_URL",
+                    "must be a sqlite: URL, like sqlite://data/gatehouse.db",
+                ))
+            }
+            None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
+        };
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(secret) if secret.len() >= MIN_SECRET_BYTES => {
+                SigningSecret::new(secret.into_bytes())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_SECRET_BYTES} bytes long"),
+                ))
+            }
+            None => load_or_create_secret(&data_dir)?,
+        };
+        let password_min_length = number("PASSWORD_MIN_LENGTH", DEFAULT_PASSWORD_MIN_LENGTH)?;
+        if password_min_length > crate::domain::PASSWORD_MAX_LENGTH {
+            return Err(invalid("PASSWORD_MIN_LENGTH", "must be at most 256"));
+        }
+        let public_url = PublicUrl::parse(
+            &get("PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".to_string()),
+        )
+        .map_err(|message| invalid("PUBLIC_URL", message))?;
+
+        Ok(Self {
+            data_dir,
+            database_url,
+            jwt_secret,
+            access_token_ttl: duration("ACCESS_TOKEN_TTL", "15m")?,
+            refresh_token_ttl: duration("REFRESH_TOKEN_TTL", "30d")?,
+            browser_session_ttl: duration("BROWSER_SESSION_TTL", "12h")?,
+            session_idle_ttl: duration("SESSION_IDLE_TTL", "14d")?,
+            public_url,
+            password_min_length,
+            max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", 4)?,
+            max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024)?,
+        })
+    }
+}
+
+/// Reads the generated secret, or creates it once (mode 0600) so restarts keep sessions.
+fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> {
+    let path = data_dir.join(SECRET_FILE);
+    let fail = |e: std::io::Error| {
+        invalid(
+            "JWT_SECRET",
+            format!(
+                "unset, and the generated secret at {} is unusable: {e}",
+                path.display()
+            ),
+        )
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim()).map_err(|_| {
+                invalid(
+                    "JWT_SECRET",
+                    format!("unset, and {} is not a hex secret", path.display()),
+                )
+            })?;
+            if bytes.len() < MIN_SECRET_BYTES {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!(
+                        "unset, and {} holds a secret that is too short",
+                        path.display()
+                    ),
+                ));
+            }
+            Ok(SigningSecret::new(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = vec![0u8; 64];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            write_private_file(&path, hex::encode(&bytes).as_bytes()).map_err(fail)?;
+            Ok(SigningSecret::new(bytes))
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn durations_accept_units_and_bare_seconds() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(2_592_000)
+        );
+        assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("0").is_err());
+    }
+
+    #[test]
+    fn short_jwt_secret_stops_start_up_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(&[
+            ("DATA_DIR", dir.path().to_str().unwrap()),
+            ("JWT_SECRET", "too-short"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "JWT_SECRET");
+        assert!(!err.to_string().contains("too-short"), "the secret leaked");
+    }
+
+    #[test]
+    fn generated_secret_is_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let first = load(&[("DATA_DIR", data)]).unwrap();
+        let second = load(&[("DATA_DIR", data)]).unwrap();
+        assert_eq!(first.jwt_secret.expose(), second.jwt_secret.expose());
+        assert!(first.jwt_secret.expose().len() >= MIN_SECRET_BYTES);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(
+            !format!("{:?}", first.jwt_secret).contains(&hex::encode(first.jwt_secret.expose()))
+        );
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        for (name, value) in [
+            ("ACCESS_TOKEN_TTL", "later"),
+            ("PUBLIC_URL", "ftp://example.com"),
+            ("PASSWORD_MIN_LENGTH", "-1"),
+            ("DATABASE_URL", "postgres://x"),
+        ] {
+            let err = load(&[("DATA_DIR", data), (name, value)]).unwrap_err();
+            assert_eq!(err.name, name);
+        }
+    }
+
+    #[test]
+    fn https_public_url_is_detected() {
+        let url = PublicUrl::parse("https://accounts.example.com/").unwrap();
+        assert!(url.https);
+        assert_eq!(url.origin, "https://accounts.example.com");
+    }
+}

@@ -1,0 +1,221 @@
+//! argon2id hashing off the async runtime, behind a bound on concurrent hashes so a login flood
+//! cannot stall page rendering or exhaust memory (each hash holds 19 MiB).
+
+use std::fmt;
+use std::sync::Arc;
+
+use argon2::password_hash::{
+    PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::domain::AppError;
+
+/// OWASP / ASVS 5.0 appendix C: m = 19456 KiB, t = 2, p = 1.
+const MEMORY_KIB: u32 = 19_456;
+const ITERATIONS: u32 = 2;
+const PARALLELISM: u32 = 1;
+
+/// A stored PHC hash string. Cannot be serialized or `Debug`-printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn from_stored(phc: String) -> Self {
+        Self(phc)
+    }
+
+    pub fn as_stored(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// Outcome of a verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// Correct, but hashed with other parameters: store a fresh hash.
+    YesButRehash,
+}
+
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    /// Verified for unknown emails so a login takes the same time whether or not the
+    /// account exists.
+    dummy: PasswordHash,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .expect("argon2 parameters are valid constants");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_blocking(password: &str) -> Result<PasswordHash, AppError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| PasswordHash(hash.to_string()))
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AppError::internal()
+        })
+}
+
+fn verify_blocking(password: &str, stored: &PasswordHash) -> Verified {
+    let Ok(parsed) = Phc::new(&stored.0) else {
+        tracing::error!("stored password hash is not a valid PHC string");
+        return Verified::No;
+    };
+    if argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Verified::No;
+    }
+    let current = parsed.algorithm.as_str() == "argon2id"
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            p.m_cost() == MEMORY_KIB && p.t_cost() == ITERATIONS && p.p_cost() == PARALLELISM
+        });
+    if current {
+        Verified::Yes
+    } else {
+        Verified::YesButRehash
+    }
+}
+
+impl Hasher {
+    pub fn new(max_concurrent: usize) -> Self {
+        let dummy = hash_blocking("gatehouse dummy password for timing")
+            .expect("hashing a constant succeeds");
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy,
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AppError::internal())?;
+        tokio::task::spawn_blocking(job).await.map_err(|e| {
+            tracing::error!(error = %e, "password task failed");
+            AppError::internal()
+        })
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<PasswordHash, AppError> {
+        let password = password.to_string();
+        self.run(move || hash_blocking(&password)).await?
+    }
+
+    /// Verifies against `stored`, or against the dummy hash when there is no account, so both
+    /// cases cost the same.
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored: Option<&PasswordHash>,
+    ) -> Result<Verified, AppError> {
+        let password = password.to_string();
+        let (target, real) = match stored {
+            Some(hash) => (hash.clone(), true),
+            None => (self.dummy.clone(), false),
+        };
+        let outcome = self
+            .run(move || verify_blocking(&password, &target))
+            .await?;
+        Ok(if real { outcome } else { Verified::No })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hash_then_verify_accepts_only_the_right_password() {
+        let hasher = Hasher::new(2);
+        let hash = hasher.hash("violet-tundra-kettle-42").await.unwrap();
+        assert!(hash
+            .as_stored()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(
+            hasher
+                .verify("violet-tundra-kettle-42", Some(&hash))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            hasher
+                .verify("violet-tundra-kettle-43", Some(&hash))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn same_password_gets_a_different_salt_each_time() {
+        let hasher = Hasher::new(2);
+        let a = hasher.hash("violet-tundra-kettle-42").await.unwrap();
+        let b = hasher.hash("violet-tundra-kettle-42").await.unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn unknown_account_is_verified_against_the_dummy_and_fails() {
+        let hasher = Hasher::new(2);
+        assert_eq!(
+            hasher
+                .verify("gatehouse dummy password for timing", None)
+                .await
+                .unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn old_parameters_ask_for_a_rehash() {
+        let hasher = Hasher::new(2);
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(
+            b"violet-tundra-kettle-42",
+            &SaltString::generate(&mut rand::rngs::OsRng),
+        )
+        .unwrap()
+        .to_string();
+        let outcome = hasher
+            .verify(
+                "violet-tundra-kettle-42",
+                Some(&PasswordHash::from_stored(weak)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, Verified::YesButRehash);
+    }
+
+    #[test]
+    fn hash_debug_is_redacted() {
+        let hash = PasswordHash::from_stored("$argon2id$secret".into());
+        assert!(!format!("{hash:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,143 @@
+//! The JSON API under `/api/v1`: thin handlers over the same service functions the pages use,
+//! documented with OpenAPI from the same annotations that build the router.
+
+mod auth;
+mod error;
+mod projects;
+mod sessions;
+mod users;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http::header::CONTENT_TYPE;
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiForm, ApiJson, ErrorBody, ErrorDetail};
+
+use super::state::AppState;
+use crate::domain::{AppError, ErrorKind};
+
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse API",
+        version = "1",
+        description = "Accounts, sessions, projects and tasks. Authenticate with \
+                       `Authorization: Bearer <access token>` from `/auth/token` or `/auth/login`."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Register, obtain, renew and end tokens"),
+        (name = "users", description = "Accounts and profiles"),
+        (name = "sessions", description = "Where the person is logged in"),
+        (name = "projects", description = "The person's projects and tasks"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        // Lets Swagger UI's "Authorize" log in with email and password.
+        components.add_security_scheme(
+            "password",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/api/v1/auth/token",
+                Scopes::new(),
+            ))])),
+        );
+    }
+}
+
+/// Every API route, with its documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(users::me))
+        .routes(routes!(users::get_profile, users::update_profile))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::end))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(projects::list_tasks, projects::add_task))
+        .routes(routes!(projects::update_task, projects::delete_task));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The OpenAPI document and the interactive docs, both served from the binary.
+pub fn docs() -> Router<AppState> {
+    let (_, openapi) = router().split_for_parts();
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, openapi))
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async {
+                AppError::new(ErrorKind::NotFound, "No such endpoint.")
+            }),
+        )
+}
+
+/// Gives every API failure the one error shape, including those produced outside the
+/// handlers (body-limit 413, unknown method 405).
+pub async fn error_shape(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/v1/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_api || !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (kind, message) = match status.as_u16() {
+        404 => (ErrorKind::NotFound, "No such endpoint."),
+        405 => (
+            ErrorKind::BadRequest,
+            "This endpoint does not accept that method.",
+        ),
+        413 => (ErrorKind::PayloadTooLarge, "The request body is too large."),
+        415 => (ErrorKind::UnsupportedMediaType, "Unsupported content type."),
+        400..=499 => (
+            ErrorKind::BadRequest,
+            "The request could not be understood.",
+        ),
+        _ => (ErrorKind::Internal, "Something went wrong on our side."),
+    };
+    let mut shaped = AppError::new(kind, message).into_response();
+    *shaped.status_mut() = status;
+    for (name, value) in response.headers() {
+        if name != CONTENT_TYPE && name != http::header::CONTENT_LENGTH {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    let _: Response<Body> = response;
+    shaped
+}

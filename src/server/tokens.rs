@@ -1,0 +1,285 @@
+//! The only place that issues and checks tokens: JWT access tokens and opaque refresh tokens.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::config::SigningSecret;
+
+const ISSUER: &str = "gatehouse";
+const AUDIENCE: &str = "gatehouse";
+const ACCESS_TYPE: &str = "access";
+/// Clock skew tolerated on `exp` / `nbf`; jsonwebtoken's default of 60 s is too lax.
+const LEEWAY_SECS: u64 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// User id.
+    pub sub: String,
+    /// Session id.
+    pub sid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: String,
+    pub typ: String,
+}
+
+impl AccessClaims {
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed, tampered with or signed by someone else")]
+    Invalid,
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// A refresh token as handed to the client. Only its hash is ever stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// 256 random bits, base64url.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn from_client(raw: &str) -> Self {
+        Self(raw.to_string())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the database stores: SHA-256 is enough because the token is high-entropy.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &SigningSecret, access_ttl: Duration) -> Self {
+        // Pinning the algorithm list rejects `alg: none` and algorithm-confusion tokens.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret.expose()),
+            decoding: DecodingKey::from_secret(secret.expose()),
+            validation,
+            access_ttl,
+        }
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    pub fn issue_access(&self, user_id: i64, session_id: &str, now: i64) -> String {
+        let claims = AccessClaims {
+            sub: user_id.to_string(),
+            sid: session_id.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + self.access_ttl.as_secs() as i64,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            typ: ACCESS_TYPE.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    /// Checks signature, algorithm and every claim. Does not look at the session; see
+    /// `sessions::SessionStore::authenticate`.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        if data.claims.typ != ACCESS_TYPE || data.claims.user_id().is_none() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(
+            &SigningSecret::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+            Duration::from_secs(900),
+        )
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    fn sign(claims: &AccessClaims, alg: Algorithm, secret: &[u8]) -> String {
+        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    fn claims() -> AccessClaims {
+        let keys = keys();
+        keys.verify_access(&keys.issue_access(7, "session-1", now()))
+            .unwrap()
+    }
+
+    #[test]
+    fn issued_token_verifies_with_all_claims() {
+        let c = claims();
+        assert_eq!(c.sub, "7");
+        assert_eq!(c.sid, "session-1");
+        assert_eq!(c.iss, "gatehouse");
+        assert_eq!(c.aud, "gatehouse");
+        assert_eq!(c.typ, "access");
+        assert_eq!(c.exp - c.iat, 900);
+        assert_eq!(c.nbf, c.iat);
+        assert!(!c.jti.is_empty());
+    }
+
+    #[test]
+    fn tampered_signature_is_rejected() {
+        let token = keys().issue_access(7, "s", now());
+        let (rest, sig) = token.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{rest}.{flipped}{}", &sig[1..]);
+        assert_eq!(keys().verify_access(&tampered), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn tampered_payload_is_rejected() {
+        let token = keys().issue_access(7, "s", now());
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut c = claims();
+        c.sub = "1".into();
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&c).unwrap());
+        let forged = format!("{}.{}.{}", parts[0], payload, parts[2]);
+        assert_eq!(keys().verify_access(&forged), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = engine.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = engine.encode(serde_json::to_vec(&claims()).unwrap());
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
+            assert_eq!(keys().verify_access(&token), Err(TokenError::Invalid));
+        }
+    }
+
+    #[test]
+    fn other_algorithm_or_key_is_rejected() {
+        let c = claims();
+        let secret = b"0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            keys().verify_access(&sign(&c, Algorithm::HS512, secret)),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            keys().verify_access(&sign(
+                &c,
+                Algorithm::HS256,
+                b"another-secret-another-secret-xx"
+            )),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn expired_token_is_rejected_beyond_the_leeway() {
+        let mut c = claims();
+        c.iat = now() - 1000;
+        c.nbf = c.iat;
+        c.exp = now() - 10;
+        let token = sign(&c, Algorithm::HS256, b"0123456789abcdef0123456789abcdef");
+        assert_eq!(keys().verify_access(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn not_yet_valid_token_is_rejected() {
+        let mut c = claims();
+        c.nbf = now() + 60;
+        let token = sign(&c, Algorithm::HS256, b"0123456789abcdef0123456789abcdef");
+        assert_eq!(keys().verify_access(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn wrong_issuer_audience_or_type_is_rejected() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let mut wrong_iss = claims();
+        wrong_iss.iss = "someone-else".into();
+        let mut wrong_aud = claims();
+        wrong_aud.aud = "another-app".into();
+        let mut wrong_typ = claims();
+        wrong_typ.typ = "refresh".into();
+        for c in [wrong_iss, wrong_aud, wrong_typ] {
+            assert_eq!(
+                keys().verify_access(&sign(&c, Algorithm::HS256, secret)),
+                Err(TokenError::Invalid)
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_rejected_without_panicking() {
+        for junk in ["", "a.b.c", "....", "not a token", "eyJ.eyJ.sig"] {
+            assert_eq!(keys().verify_access(junk), Err(TokenError::Invalid));
+        }
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_only_their_digest_is_stored() {
+        let a = RefreshToken::generate();
+        let b = RefreshToken::generate();
+        assert_ne!(a, b);
+        assert!(a.expose().len() >= 43);
+        assert_eq!(a.digest().len(), 64);
+        assert_ne!(a.digest(), a.expose());
+        assert!(!format!("{a:?}").contains(a.expose()));
+    }
+}

@@ -1,0 +1,331 @@
+//! Test harness: the real router on a random port, a fresh SQLite file per test, and a small
+//! browser-like client that keeps cookies and speaks real HTTP.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use gatehouse::server::config::Config;
+use gatehouse::server::state::AppState;
+use leptos::config::LeptosOptions;
+use reqwest::header::{
+    HeaderMap, ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, REFERER, SET_COOKIE,
+};
+use reqwest::{Method, StatusCode};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "violet tundra kettle 42";
+pub const NEW_PASSWORD: &str = "maple orbit lantern 77";
+pub const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    _dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("DATA_DIR".into(), dir.path().display().to_string());
+    vars.insert("PUBLIC_URL".into(), base.clone());
+    for (k, v) in settings {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+    let options = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(dir.path().join("site").display().to_string())
+        .site_addr(addr)
+        .build();
+    let state = AppState::new(config, options).await.expect("app state");
+    let app = gatehouse::server::router(state.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestApp {
+        base,
+        state,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// Registers through the page's form and returns the logged-in browser.
+    pub async fn registered(&self, email: &str, username: &str) -> Browser {
+        let browser = self.browser();
+        let res = browser.register(email, username, PASSWORD).await;
+        assert_eq!(
+            res.location(),
+            Some("/profile"),
+            "registration failed: {}",
+            res.body
+        );
+        browser
+    }
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    }
+
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `__err` a plain form post carries back to the page, decoded.
+    pub fn form_error(&self) -> Option<serde_json::Value> {
+        use base64::Engine as _;
+        let location = self.location()?;
+        let query = location.split_once('?')?.1;
+        let err = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("__err="))?;
+        let decoded = percent_decode(err);
+        let bytes = base64::engine::general_purpose::URL_SAFE
+            .decode(decoded.as_bytes())
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&raw[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Keeps cookies like a browser and sends the headers a same-site browser would.
+pub struct Browser {
+    pub base: String,
+    client: reqwest::Client,
+    cookies: Mutex<BTreeMap<String, String>>,
+    pub user_agent: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Mutex::new(BTreeMap::new()),
+            user_agent: CHROME_UA.to_string(),
+        }
+    }
+
+    pub fn cookies(&self) -> BTreeMap<String, String> {
+        self.cookies.lock().unwrap().clone()
+    }
+
+    pub fn set_cookies(&self, cookies: BTreeMap<String, String>) {
+        *self.cookies.lock().unwrap() = cookies;
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().unwrap().get(name).cloned()
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn remember(&self, headers: &HeaderMap) {
+        let mut jar = self.cookies.lock().unwrap();
+        for value in headers.get_all(SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let Some((pair, attrs)) = text.split_once(';').or(Some((text, ""))) else {
+                continue;
+            };
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let expired = attrs
+                .split(';')
+                .any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0"));
+            if expired || value.is_empty() {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_string(), value.trim().to_string());
+            }
+        }
+    }
+
+    /// Paths are relative to the app; redirects may also give absolute URLs.
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(String, &str)>,
+    ) -> Page {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("user-agent", &self.user_agent);
+        let cookies = self.cookie_header();
+        if !cookies.is_empty() {
+            req = req.header(COOKIE, cookies);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some((body, content_type)) = body {
+            req = req.header(CONTENT_TYPE, content_type).body(body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        self.remember(&headers);
+        let body = res.text().await.unwrap_or_default();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        self.request(Method::GET, path, &[(ACCEPT.as_str(), "text/html")], None)
+            .await
+    }
+
+    /// A plain HTML form post (JavaScript off) from `from`, as Chromium sends it.
+    pub async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let referer = format!("{}{from}", self.base);
+        let origin = self.base.clone();
+        self.request(
+            Method::POST,
+            action,
+            &[
+                (ACCEPT.as_str(), "text/html,application/xhtml+xml"),
+                (ORIGIN.as_str(), &origin),
+                (REFERER.as_str(), &referer),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            Some((
+                serde_urlencoded::to_string(fields).unwrap(),
+                "application/x-www-form-urlencoded",
+            )),
+        )
+        .await
+    }
+
+    /// A server-function call as the hydrated page makes it (JavaScript on).
+    pub async fn call(&self, action: &str, fields: &[(&str, &str)]) -> Page {
+        let origin = self.base.clone();
+        self.request(
+            Method::POST,
+            action,
+            &[
+                (ACCEPT.as_str(), "application/json"),
+                (ORIGIN.as_str(), &origin),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            Some((
+                serde_urlencoded::to_string(fields).unwrap(),
+                "application/x-www-form-urlencoded",
+            )),
+        )
+        .await
+    }
+
+    pub async fn register(&self, email: &str, username: &str, password: &str) -> Page {
+        self.submit(
+            "/register",
+            "/api/register",
+            &[
+                ("email", email),
+                ("username", username),
+                ("password", password),
+                ("confirm_password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str, remember: bool) -> Page {
+        let mut fields = vec![("email", email), ("password", password), ("next", "")];
+        if remember {
+            fields.push(("remember", "on"));
+        }
+        self.submit("/login", "/api/login", &fields).await
+    }
+
+    pub async fn log_out(&self) -> Page {
+        self.submit("/profile", "/api/logout", &[]).await
+    }
+
+    /// Whether the server treats this browser as logged in.
+    pub async fn is_member(&self) -> bool {
+        let page = self.get("/profile").await;
+        match page.status {
+            StatusCode::OK => true,
+            StatusCode::SEE_OTHER | StatusCode::FOUND => false,
+            other => panic!("unexpected /profile status {other}: {}", page.body),
+        }
+    }
+}
