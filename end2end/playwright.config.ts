@@ -1,0 +1,50 @@
+import { defineConfig } from "@playwright/test";
+
+// Debian's Chromium: Playwright must never download a browser here.
+const chromium = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+};
+
+export const MAIN_URL = "http://127.0.0.1:3100";
+// A second server whose access tokens expire after 2 seconds, for silent renewal.
+export const SHORT_TTL_URL = "http://127.0.0.1:3101";
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL: MAIN_URL,
+    browserName: "chromium",
+    launchOptions: chromium,
+    trace: "retain-on-failure",
+  },
+  webServer: [
+    {
+      command: "./serve.sh 3100",
+      url: `${MAIN_URL}/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+    },
+    {
+      command: "./serve.sh 3101 ACCESS_TOKEN_TTL=2s",
+      url: `${SHORT_TTL_URL}/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+    },
+  ],
+});

@@ -1,0 +1,48 @@
+import { expect, Page } from "@playwright/test";
+
+export const PASSWORD = "violet tundra kettle 42";
+export const NEW_PASSWORD = "maple orbit lantern 77";
+
+let counter = 0;
+
+/** A fresh person for each test, so tests never share accounts. */
+export function newPerson(prefix = "ada") {
+  counter += 1;
+  const tag = `${Date.now().toString(36)}${counter}${Math.floor(Math.random() * 1000)}`;
+  return { email: `${prefix}.${tag}@example.com`, username: `${prefix}_${tag}`.slice(0, 32) };
+}
+
+/** Waits until the page is interactive (the wasm has hydrated it). */
+export async function hydrated(page: Page) {
+  await page.waitForSelector("body[data-hydrated]", { timeout: 30_000 });
+}
+
+/** Navigates and, when JavaScript is on, waits for hydration. */
+export async function visit(page: Page, path: string, js = true) {
+  await page.goto(path);
+  if (js) await hydrated(page);
+}
+
+export async function register(page: Page, person: { email: string; username: string }, js = true) {
+  await visit(page, "/register", js);
+  await page.getByLabel("Email").fill(person.email);
+  await page.getByLabel("Username").fill(person.username);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
+}
+
+export async function logIn(page: Page, email: string, password: string, js = true, path = "/login") {
+  await visit(page, path, js);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+export async function logOut(page: Page) {
+  await page.getByRole("navigation").getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await expect(page.getByRole("navigation").getByRole("link", { name: "Log in" })).toBeVisible();
+}
