@@ -1,0 +1,74 @@
+# Gatehouse: `make run` serves the app, `make test` runs every check. Both install what is
+# missing first (wasm target, cargo-leptos, wasm-bindgen-cli, Chromium, npm packages).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Builds are slow on small machines: keep one cache outside the clone.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/gatehouse-target
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help tools browser e2e-deps fuzz-deps run watch build lint unit e2e fuzz bench test clean
+
+help:
+	@echo "make run    install what is missing, build, serve on http://127.0.0.1:3000"
+	@echo "make test   install what is missing, run fmt, clippy, Rust tests, API fuzzing and Playwright"
+	@echo "make watch  rebuild and reload on change (cargo leptos watch)"
+	@echo "make bench  measure page and session-check costs (see bench/README.md)"
+
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+		|| rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" \
+		|| cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" \
+		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+browser:
+	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+e2e-deps:
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+
+fuzz-deps:
+	@[ -x .venv/bin/schemathesis ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r bench/requirements-fuzz.txt; }
+
+run: tools
+	cargo leptos serve
+
+watch: tools
+	cargo leptos watch
+
+build: tools
+	cargo leptos build
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e: build browser e2e-deps
+	cd end2end && CHROMIUM_PATH=$(CHROMIUM) npx playwright test
+
+fuzz: build fuzz-deps
+	bench/fuzz-api.sh
+
+bench: build
+	bench/run.sh
+
+test: tools
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) e2e
+	$(MAKE) fuzz
+
+clean:
+	rm -rf target/site data
