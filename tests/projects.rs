@@ -1,0 +1,252 @@
+//! Projects and tasks: CRUD, cascades, validation and isolation between people.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{spawn_app, Browser, Page, TestApp, PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+struct Client {
+    browser: Browser,
+    token: String,
+}
+
+impl Client {
+    async fn new(app: &TestApp, email: &str) -> Self {
+        let browser = Browser::new(&app.base);
+        let res = browser
+            .request(
+                Method::POST,
+                "/api/v1/auth/register",
+                &[],
+                Some((json!({"email": email, "password": PASSWORD}).to_string(), "application/json")),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+        let login = browser
+            .request(
+                Method::POST,
+                "/api/v1/auth/login",
+                &[],
+                Some((json!({"email": email, "password": PASSWORD}).to_string(), "application/json")),
+            )
+            .await;
+        let token = login.json()["access_token"].as_str().unwrap().to_string();
+        Self { browser, token }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Page {
+        let auth = format!("Bearer {}", self.token);
+        self.browser
+            .request(
+                method,
+                path,
+                &[("authorization", &auth)],
+                body.map(|b| (b.to_string(), "application/json")),
+            )
+            .await
+    }
+}
+
+async fn project(client: &Client, name: &str) -> Value {
+    let res = client
+        .call(Method::POST, "/api/v1/projects", Some(json!({"name": name, "description": "d"})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.json()
+}
+
+async fn task(client: &Client, project_id: &Value, title: &str) -> Value {
+    let res = client
+        .call(Method::POST, &format!("/api/v1/projects/{project_id}/tasks"), Some(json!({"title": title})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.json()
+}
+
+#[tokio::test]
+async fn projects_and_tasks_can_be_created_listed_changed_and_deleted() {
+    let app = spawn_app().await;
+    let ada = Client::new(&app, "ada@example.com").await;
+    let garden = project(&ada, "  Garden  ").await;
+    assert_eq!(garden["name"], "Garden", "trimmed");
+    assert_eq!(garden["task_count"], 0);
+    let id = garden["id"].clone();
+    let first = task(&ada, &id, "Dig").await;
+    let second = task(&ada, &id, "Plant").await;
+    let third = task(&ada, &id, "Water").await;
+    assert_eq!(first["position"], 1);
+    assert_eq!(third["position"], 3);
+    assert_eq!(first["done"], false);
+
+    let done = ada
+        .call(Method::PATCH, &format!("/api/v1/tasks/{}", first["id"]), Some(json!({"done": true})))
+        .await;
+    assert_eq!(done.json()["done"], true);
+    let renamed = ada
+        .call(Method::PATCH, &format!("/api/v1/tasks/{}", second["id"]), Some(json!({"title": "Plant basil"})))
+        .await;
+    assert_eq!(renamed.json()["title"], "Plant basil");
+    let deleted = ada.call(Method::DELETE, &format!("/api/v1/tasks/{}", third["id"]), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+
+    let tasks = ada.call(Method::GET, &format!("/api/v1/projects/{id}/tasks"), None).await.json();
+    let titles: Vec<&str> = tasks.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Dig", "Plant basil"]);
+    let listed = ada.call(Method::GET, "/api/v1/projects", None).await.json();
+    assert_eq!(listed[0]["task_count"], 2);
+    assert_eq!(listed[0]["done_count"], 1);
+
+    let patched = ada
+        .call(Method::PATCH, &format!("/api/v1/projects/{id}"), Some(json!({"name": "Allotment"})))
+        .await
+        .json();
+    assert_eq!(patched["name"], "Allotment");
+    assert_eq!(patched["description"], "d", "untouched fields stay");
+
+    // The page shows the same data (pages accept the same Bearer credential).
+    let page = ada.call(Method::GET, &format!("/projects/{id}"), None).await;
+    assert!(page.body.contains("Plant basil") && page.body.contains("1 / 2 done"));
+}
+
+#[tokio::test]
+async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_both() {
+    let app = spawn_app().await;
+    let ada = Client::new(&app, "ada@example.com").await;
+    let p = project(&ada, "Garden").await;
+    let t = task(&ada, &p["id"], "Dig").await;
+    let res = ada.call(Method::DELETE, &format!("/api/v1/projects/{}", p["id"]), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    let gone = ada.call(Method::PATCH, &format!("/api/v1/tasks/{}", t["id"]), Some(json!({"done": true}))).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks").fetch_one(&app.state.db).await.unwrap();
+    assert_eq!(orphans, 0);
+
+    let browser = app.registered("bob@example.com", "bob").await;
+    browser.submit("/projects", "/api/create_project", &[("name", "Attic"), ("description", "")]).await;
+    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects").fetch_one(&app.state.db).await.unwrap();
+    browser
+        .submit(&format!("/projects/{pid}"), "/api/add_task", &[("project_id", &pid.to_string()), ("title", "Sweep")])
+        .await;
+    browser.submit("/profile", "/api/delete_account", &[("password", PASSWORD)]).await;
+    let left: (i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM projects), (SELECT COUNT(*) FROM tasks)")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(left, (0, 0));
+}
+
+#[tokio::test]
+async fn each_validation_error_is_explained() {
+    let app = spawn_app().await;
+    let ada = Client::new(&app, "ada@example.com").await;
+    let p = project(&ada, "Garden").await;
+    let cases = [
+        (Method::POST, "/api/v1/projects".to_string(), json!({"name": "   "}), "name", "Give the project a name."),
+        (Method::POST, "/api/v1/projects".to_string(), json!({"name": "x".repeat(101)}), "name", "at most 100"),
+        (
+            Method::POST,
+            "/api/v1/projects".to_string(),
+            json!({"name": "ok", "description": "x".repeat(2001)}),
+            "description",
+            "at most 2000",
+        ),
+        (Method::POST, format!("/api/v1/projects/{}/tasks", p["id"]), json!({"title": ""}), "title", "Give the task a title."),
+        (
+            Method::POST,
+            format!("/api/v1/projects/{}/tasks", p["id"]),
+            json!({"title": "x".repeat(201)}),
+            "title",
+            "at most 200",
+        ),
+    ];
+    for (method, path, body, field, message) in cases {
+        let res = ada.call(method, &path, Some(body)).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", res.body);
+        let text = res.json()["error"]["fields"][field].as_str().unwrap_or_default().to_string();
+        assert!(text.contains(message), "{field}: {text}");
+    }
+    // And on the page, without JavaScript.
+    let browser = app.registered("bob@example.com", "bob").await;
+    let res = browser.submit("/projects", "/api/create_project", &[("name", ""), ("description", "")]).await;
+    assert_eq!(res.form_error().unwrap()["fields"]["name"], "Give the project a name.");
+}
+
+#[tokio::test]
+async fn another_persons_projects_and_tasks_are_404_everywhere() {
+    let app = spawn_app().await;
+    let ada = Client::new(&app, "ada@example.com").await;
+    let bob = Client::new(&app, "bob@example.com").await;
+    let p = project(&ada, "Private").await;
+    let t = task(&ada, &p["id"], "Secret").await;
+    let (pid, tid) = (p["id"].clone(), t["id"].clone());
+    let attempts = [
+        (Method::GET, format!("/api/v1/projects/{pid}"), None),
+        (Method::PATCH, format!("/api/v1/projects/{pid}"), Some(json!({"name": "mine"}))),
+        (Method::DELETE, format!("/api/v1/projects/{pid}"), None),
+        (Method::GET, format!("/api/v1/projects/{pid}/tasks"), None),
+        (Method::POST, format!("/api/v1/projects/{pid}/tasks"), Some(json!({"title": "x"}))),
+        (Method::PATCH, format!("/api/v1/tasks/{tid}"), Some(json!({"done": true}))),
+        (Method::DELETE, format!("/api/v1/tasks/{tid}"), None),
+    ];
+    for (method, path, body) in attempts {
+        let res = bob.call(method.clone(), &path, body).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(res.json()["error"]["code"], "not_found");
+    }
+    assert_eq!(bob.call(Method::GET, "/api/v1/projects", None).await.json(), json!([]));
+
+    // The web app: the same 404 page as a missing project, and every action refused.
+    let intruder = app.registered("eve@example.com", "eve").await;
+    for path in [format!("/projects/{pid}"), format!("/projects/{pid}/delete"), "/projects/999999".to_string()] {
+        let page = intruder.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.body.contains("Page not found"));
+    }
+    let pid_s = pid.to_string();
+    let tid_s = tid.to_string();
+    let actions: [(&str, Vec<(&str, &str)>); 6] = [
+        ("/api/update_project", vec![("id", &pid_s), ("name", "mine"), ("description", "")]),
+        ("/api/delete_project", vec![("id", &pid_s)]),
+        ("/api/add_task", vec![("project_id", &pid_s), ("title", "x")]),
+        ("/api/set_task_done", vec![("id", &tid_s), ("done", "true")]),
+        ("/api/rename_task", vec![("id", &tid_s), ("title", "y")]),
+        ("/api/delete_task", vec![("id", &tid_s)]),
+    ];
+    for (action, fields) in actions {
+        let res = intruder.call(action, &fields).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let still = ada.call(Method::GET, &format!("/api/v1/projects/{pid}/tasks"), None).await.json();
+    assert_eq!(still[0]["title"], "Secret");
+    assert_eq!(still[0]["done"], false);
+}
+
+#[tokio::test]
+async fn project_pages_work_with_plain_form_posts() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let created = browser
+        .submit("/projects", "/api/create_project", &[("name", "Garden"), ("description", "Veg")])
+        .await;
+    assert_eq!(created.status, StatusCode::FOUND);
+    let list = browser.get("/projects").await;
+    assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
+    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects").fetch_one(&app.state.db).await.unwrap();
+    let here = format!("/projects/{pid}");
+    browser.submit(&here, "/api/add_task", &[("project_id", &pid.to_string()), ("title", "Dig")]).await;
+    let tid: i64 = sqlx::query_scalar("SELECT id FROM tasks").fetch_one(&app.state.db).await.unwrap();
+    browser.submit(&here, "/api/set_task_done", &[("id", &tid.to_string()), ("done", "true")]).await;
+    let rename_form = browser.get(&format!("{here}?rename={tid}")).await;
+    assert!(rename_form.body.contains("New title"));
+    let renamed = browser.submit(&here, "/api/rename_task", &[("id", &tid.to_string()), ("title", "Dig deep")]).await;
+    assert_eq!(renamed.location(), Some(here.as_str()));
+    let page = browser.get(&here).await;
+    assert!(page.body.contains("Dig deep") && page.body.contains("Mark not done") && page.body.contains("1 / 1 done"));
+    let confirm = browser.get(&format!("{here}/delete")).await;
+    assert!(confirm.body.contains("Yes, delete project"));
+    let deleted = browser.submit(&format!("{here}/delete"), "/api/delete_project", &[("id", &pid.to_string())]).await;
+    assert_eq!(deleted.location(), Some("/projects"));
+    assert!(browser.get("/projects").await.body.contains("No projects yet"));
+}
