@@ -20,7 +20,10 @@ impl Client {
                 Method::POST,
                 "/api/v1/auth/register",
                 &[],
-                Some((json!({"email": email, "password": PASSWORD}).to_string(), "application/json")),
+                Some((
+                    json!({"email": email, "password": PASSWORD}).to_string(),
+                    "application/json",
+                )),
             )
             .await;
         assert_eq!(res.status, StatusCode::CREATED);
@@ -29,7 +32,10 @@ impl Client {
                 Method::POST,
                 "/api/v1/auth/login",
                 &[],
-                Some((json!({"email": email, "password": PASSWORD}).to_string(), "application/json")),
+                Some((
+                    json!({"email": email, "password": PASSWORD}).to_string(),
+                    "application/json",
+                )),
             )
             .await;
         let token = login.json()["access_token"].as_str().unwrap().to_string();
@@ -51,7 +57,11 @@ impl Client {
 
 async fn project(client: &Client, name: &str) -> Value {
     let res = client
-        .call(Method::POST, "/api/v1/projects", Some(json!({"name": name, "description": "d"})))
+        .call(
+            Method::POST,
+            "/api/v1/projects",
+            Some(json!({"name": name, "description": "d"})),
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     res.json()
@@ -59,7 +69,11 @@ async fn project(client: &Client, name: &str) -> Value {
 
 async fn task(client: &Client, project_id: &Value, title: &str) -> Value {
     let res = client
-        .call(Method::POST, &format!("/api/v1/projects/{project_id}/tasks"), Some(json!({"title": title})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{project_id}/tasks"),
+            Some(json!({"title": title})),
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     res.json()
@@ -81,32 +95,60 @@ async fn projects_and_tasks_can_be_created_listed_changed_and_deleted() {
     assert_eq!(first["done"], false);
 
     let done = ada
-        .call(Method::PATCH, &format!("/api/v1/tasks/{}", first["id"]), Some(json!({"done": true})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tasks/{}", first["id"]),
+            Some(json!({"done": true})),
+        )
         .await;
     assert_eq!(done.json()["done"], true);
     let renamed = ada
-        .call(Method::PATCH, &format!("/api/v1/tasks/{}", second["id"]), Some(json!({"title": "Plant basil"})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tasks/{}", second["id"]),
+            Some(json!({"title": "Plant basil"})),
+        )
         .await;
     assert_eq!(renamed.json()["title"], "Plant basil");
-    let deleted = ada.call(Method::DELETE, &format!("/api/v1/tasks/{}", third["id"]), None).await;
+    let deleted = ada
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tasks/{}", third["id"]),
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
 
-    let tasks = ada.call(Method::GET, &format!("/api/v1/projects/{id}/tasks"), None).await.json();
-    let titles: Vec<&str> = tasks.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    let tasks = ada
+        .call(Method::GET, &format!("/api/v1/projects/{id}/tasks"), None)
+        .await
+        .json();
+    let titles: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
     assert_eq!(titles, ["Dig", "Plant basil"]);
     let listed = ada.call(Method::GET, "/api/v1/projects", None).await.json();
     assert_eq!(listed[0]["task_count"], 2);
     assert_eq!(listed[0]["done_count"], 1);
 
     let patched = ada
-        .call(Method::PATCH, &format!("/api/v1/projects/{id}"), Some(json!({"name": "Allotment"})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/projects/{id}"),
+            Some(json!({"name": "Allotment"})),
+        )
         .await
         .json();
     assert_eq!(patched["name"], "Allotment");
     assert_eq!(patched["description"], "d", "untouched fields stay");
 
     // The page shows the same data (pages accept the same Bearer credential).
-    let page = ada.call(Method::GET, &format!("/projects/{id}"), None).await;
+    let page = ada
+        .call(Method::GET, &format!("/projects/{id}"), None)
+        .await;
     assert!(page.body.contains("Plant basil") && page.body.contains("1 / 2 done"));
 }
 
@@ -116,24 +158,55 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
     let ada = Client::new(&app, "ada@example.com").await;
     let p = project(&ada, "Garden").await;
     let t = task(&ada, &p["id"], "Dig").await;
-    let res = ada.call(Method::DELETE, &format!("/api/v1/projects/{}", p["id"]), None).await;
-    assert_eq!(res.status, StatusCode::NO_CONTENT);
-    let gone = ada.call(Method::PATCH, &format!("/api/v1/tasks/{}", t["id"]), Some(json!({"done": true}))).await;
-    assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks").fetch_one(&app.state.db).await.unwrap();
-    assert_eq!(orphans, 0);
-
-    let browser = app.registered("bob@example.com", "bob").await;
-    browser.submit("/projects", "/api/create_project", &[("name", "Attic"), ("description", "")]).await;
-    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects").fetch_one(&app.state.db).await.unwrap();
-    browser
-        .submit(&format!("/projects/{pid}"), "/api/add_task", &[("project_id", &pid.to_string()), ("title", "Sweep")])
+    let res = ada
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/projects/{}", p["id"]),
+            None,
+        )
         .await;
-    browser.submit("/profile", "/api/delete_account", &[("password", PASSWORD)]).await;
-    let left: (i64, i64) = sqlx::query_as("SELECT (SELECT COUNT(*) FROM projects), (SELECT COUNT(*) FROM tasks)")
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    let gone = ada
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/tasks/{}", t["id"]),
+            Some(json!({"done": true})),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
         .fetch_one(&app.state.db)
         .await
         .unwrap();
+    assert_eq!(orphans, 0);
+
+    let browser = app.registered("bob@example.com", "bob").await;
+    browser
+        .submit(
+            "/projects",
+            "/api/create_project",
+            &[("name", "Attic"), ("description", "")],
+        )
+        .await;
+    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    browser
+        .submit(
+            &format!("/projects/{pid}"),
+            "/api/add_task",
+            &[("project_id", &pid.to_string()), ("title", "Sweep")],
+        )
+        .await;
+    browser
+        .submit("/profile", "/api/delete_account", &[("password", PASSWORD)])
+        .await;
+    let left: (i64, i64) =
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM projects), (SELECT COUNT(*) FROM tasks)")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
     assert_eq!(left, (0, 0));
 }
 
@@ -143,8 +216,20 @@ async fn each_validation_error_is_explained() {
     let ada = Client::new(&app, "ada@example.com").await;
     let p = project(&ada, "Garden").await;
     let cases = [
-        (Method::POST, "/api/v1/projects".to_string(), json!({"name": "   "}), "name", "Give the project a name."),
-        (Method::POST, "/api/v1/projects".to_string(), json!({"name": "x".repeat(101)}), "name", "at most 100"),
+        (
+            Method::POST,
+            "/api/v1/projects".to_string(),
+            json!({"name": "   "}),
+            "name",
+            "Give the project a name.",
+        ),
+        (
+            Method::POST,
+            "/api/v1/projects".to_string(),
+            json!({"name": "x".repeat(101)}),
+            "name",
+            "at most 100",
+        ),
         (
             Method::POST,
             "/api/v1/projects".to_string(),
@@ -152,7 +237,13 @@ async fn each_validation_error_is_explained() {
             "description",
             "at most 2000",
         ),
-        (Method::POST, format!("/api/v1/projects/{}/tasks", p["id"]), json!({"title": ""}), "title", "Give the task a title."),
+        (
+            Method::POST,
+            format!("/api/v1/projects/{}/tasks", p["id"]),
+            json!({"title": ""}),
+            "title",
+            "Give the task a title.",
+        ),
         (
             Method::POST,
             format!("/api/v1/projects/{}/tasks", p["id"]),
@@ -163,14 +254,31 @@ async fn each_validation_error_is_explained() {
     ];
     for (method, path, body, field, message) in cases {
         let res = ada.call(method, &path, Some(body)).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", res.body);
-        let text = res.json()["error"]["fields"][field].as_str().unwrap_or_default().to_string();
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {}",
+            res.body
+        );
+        let text = res.json()["error"]["fields"][field]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(text.contains(message), "{field}: {text}");
     }
     // And on the page, without JavaScript.
     let browser = app.registered("bob@example.com", "bob").await;
-    let res = browser.submit("/projects", "/api/create_project", &[("name", ""), ("description", "")]).await;
-    assert_eq!(res.form_error().unwrap()["fields"]["name"], "Give the project a name.");
+    let res = browser
+        .submit(
+            "/projects",
+            "/api/create_project",
+            &[("name", ""), ("description", "")],
+        )
+        .await;
+    assert_eq!(
+        res.form_error().unwrap()["fields"]["name"],
+        "Give the project a name."
+    );
 }
 
 #[tokio::test]
@@ -183,11 +291,23 @@ async fn another_persons_projects_and_tasks_are_404_everywhere() {
     let (pid, tid) = (p["id"].clone(), t["id"].clone());
     let attempts = [
         (Method::GET, format!("/api/v1/projects/{pid}"), None),
-        (Method::PATCH, format!("/api/v1/projects/{pid}"), Some(json!({"name": "mine"}))),
+        (
+            Method::PATCH,
+            format!("/api/v1/projects/{pid}"),
+            Some(json!({"name": "mine"})),
+        ),
         (Method::DELETE, format!("/api/v1/projects/{pid}"), None),
         (Method::GET, format!("/api/v1/projects/{pid}/tasks"), None),
-        (Method::POST, format!("/api/v1/projects/{pid}/tasks"), Some(json!({"title": "x"}))),
-        (Method::PATCH, format!("/api/v1/tasks/{tid}"), Some(json!({"done": true}))),
+        (
+            Method::POST,
+            format!("/api/v1/projects/{pid}/tasks"),
+            Some(json!({"title": "x"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/tasks/{tid}"),
+            Some(json!({"done": true})),
+        ),
         (Method::DELETE, format!("/api/v1/tasks/{tid}"), None),
     ];
     for (method, path, body) in attempts {
@@ -195,11 +315,18 @@ async fn another_persons_projects_and_tasks_are_404_everywhere() {
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(res.json()["error"]["code"], "not_found");
     }
-    assert_eq!(bob.call(Method::GET, "/api/v1/projects", None).await.json(), json!([]));
+    assert_eq!(
+        bob.call(Method::GET, "/api/v1/projects", None).await.json(),
+        json!([])
+    );
 
     // The web app: the same 404 page as a missing project, and every action refused.
     let intruder = app.registered("eve@example.com", "eve").await;
-    for path in [format!("/projects/{pid}"), format!("/projects/{pid}/delete"), "/projects/999999".to_string()] {
+    for path in [
+        format!("/projects/{pid}"),
+        format!("/projects/{pid}/delete"),
+        "/projects/999999".to_string(),
+    ] {
         let page = intruder.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(page.body.contains("Page not found"));
@@ -207,9 +334,15 @@ async fn another_persons_projects_and_tasks_are_404_everywhere() {
     let pid_s = pid.to_string();
     let tid_s = tid.to_string();
     let actions: [(&str, Vec<(&str, &str)>); 6] = [
-        ("/api/update_project", vec![("id", &pid_s), ("name", "mine"), ("description", "")]),
+        (
+            "/api/update_project",
+            vec![("id", &pid_s), ("name", "mine"), ("description", "")],
+        ),
         ("/api/delete_project", vec![("id", &pid_s)]),
-        ("/api/add_task", vec![("project_id", &pid_s), ("title", "x")]),
+        (
+            "/api/add_task",
+            vec![("project_id", &pid_s), ("title", "x")],
+        ),
         ("/api/set_task_done", vec![("id", &tid_s), ("done", "true")]),
         ("/api/rename_task", vec![("id", &tid_s), ("title", "y")]),
         ("/api/delete_task", vec![("id", &tid_s)]),
@@ -218,7 +351,10 @@ async fn another_persons_projects_and_tasks_are_404_everywhere() {
         let res = intruder.call(action, &fields).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{action}");
     }
-    let still = ada.call(Method::GET, &format!("/api/v1/projects/{pid}/tasks"), None).await.json();
+    let still = ada
+        .call(Method::GET, &format!("/api/v1/projects/{pid}/tasks"), None)
+        .await
+        .json();
     assert_eq!(still[0]["title"], "Secret");
     assert_eq!(still[0]["done"], false);
 }
@@ -228,25 +364,67 @@ async fn project_pages_work_with_plain_form_posts() {
     let app = spawn_app().await;
     let browser = app.registered("ada@example.com", "ada").await;
     let created = browser
-        .submit("/projects", "/api/create_project", &[("name", "Garden"), ("description", "Veg")])
+        .submit(
+            "/projects",
+            "/api/create_project",
+            &[("name", "Garden"), ("description", "Veg")],
+        )
         .await;
     assert_eq!(created.status, StatusCode::FOUND);
     let list = browser.get("/projects").await;
     assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
-    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects").fetch_one(&app.state.db).await.unwrap();
+    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
     let here = format!("/projects/{pid}");
-    browser.submit(&here, "/api/add_task", &[("project_id", &pid.to_string()), ("title", "Dig")]).await;
-    let tid: i64 = sqlx::query_scalar("SELECT id FROM tasks").fetch_one(&app.state.db).await.unwrap();
-    browser.submit(&here, "/api/set_task_done", &[("id", &tid.to_string()), ("done", "true")]).await;
+    browser
+        .submit(
+            &here,
+            "/api/add_task",
+            &[("project_id", &pid.to_string()), ("title", "Dig")],
+        )
+        .await;
+    let tid: i64 = sqlx::query_scalar("SELECT id FROM tasks")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    browser
+        .submit(
+            &here,
+            "/api/set_task_done",
+            &[("id", &tid.to_string()), ("done", "true")],
+        )
+        .await;
     let rename_form = browser.get(&format!("{here}?rename={tid}")).await;
     assert!(rename_form.body.contains("New title"));
-    let renamed = browser.submit(&here, "/api/rename_task", &[("id", &tid.to_string()), ("title", "Dig deep")]).await;
+    let renamed = browser
+        .submit(
+            &here,
+            "/api/rename_task",
+            &[("id", &tid.to_string()), ("title", "Dig deep")],
+        )
+        .await;
     assert_eq!(renamed.location(), Some(here.as_str()));
     let page = browser.get(&here).await;
-    assert!(page.body.contains("Dig deep") && page.body.contains("Mark not done") && page.body.contains("1 / 1 done"));
+    assert!(
+        page.body.contains("Dig deep")
+            && page.body.contains("Mark not done")
+            && page.body.contains("1 / 1 done")
+    );
     let confirm = browser.get(&format!("{here}/delete")).await;
     assert!(confirm.body.contains("Yes, delete project"));
-    let deleted = browser.submit(&format!("{here}/delete"), "/api/delete_project", &[("id", &pid.to_string())]).await;
+    let deleted = browser
+        .submit(
+            &format!("{here}/delete"),
+            "/api/delete_project",
+            &[("id", &pid.to_string())],
+        )
+        .await;
     assert_eq!(deleted.location(), Some("/projects"));
-    assert!(browser.get("/projects").await.body.contains("No projects yet"));
+    assert!(browser
+        .get("/projects")
+        .await
+        .body
+        .contains("No projects yet"));
 }

@@ -16,12 +16,17 @@ use crate::server::users::{self, Registration};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: String,
-    #[schema(example = "correct horse battery staple")]
+    /// 8–256 characters, not easily guessed; no composition rules.
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 256
+    )]
     password: String,
-    /// Derived from the email when left out.
-    #[schema(example = "ada")]
+    /// 3–32 letters, digits, `_`, `-` or `.`; derived from the email when left out.
+    #[schema(example = "ada", min_length = 3, max_length = 32)]
     username: Option<String>,
 }
 

@@ -90,6 +90,7 @@ pub async fn create(
     params(("id" = i64, Path, description = "Project id")),
     security(("bearer" = []), ("password" = [])),
     responses(
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
         (status = 200, description = "The project", body = ProjectView),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
@@ -142,6 +143,7 @@ pub async fn update(
     params(("id" = i64, Path, description = "Project id")),
     security(("bearer" = []), ("password" = [])),
     responses(
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
         (status = 204, description = "Deleted with its tasks"),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
@@ -161,6 +163,7 @@ pub async fn delete(
     params(("id" = i64, Path, description = "Project id")),
     security(("bearer" = []), ("password" = [])),
     responses(
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
         (status = 200, description = "The project's tasks in order", body = [TaskView]),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
@@ -238,6 +241,7 @@ pub async fn update_task(
     params(("id" = i64, Path, description = "Task id")),
     security(("bearer" = []), ("password" = [])),
     responses(
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such task of yours", body = ErrorBody),

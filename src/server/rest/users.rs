@@ -53,6 +53,7 @@ fn may_access(user: &CurrentUser, id: i64) -> Result<(), AppError> {
     params(("id" = i64, Path, description = "User id")),
     security(("bearer" = []), ("password" = [])),
     responses(
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
         (status = 200, description = "The profile", body = UserView),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Another person's profile", body = ErrorBody),
