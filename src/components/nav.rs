@@ -1,6 +1,7 @@
 //! The site navigation and the logged-in person it shows.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 
 use crate::domain::{AppError, UserView};
@@ -16,6 +17,28 @@ pub struct Account {
 impl Account {
     pub fn changed(&self) {
         self.version.update(|v| *v += 1);
+    }
+
+    /// A second resource for the same account, for a page that shows it in its own
+    /// `Suspense`: reading one resource from two boundaries can stall a server-rendered
+    /// response (leptos-rs/leptos#4851).
+    pub fn separate_resource(self) -> Resource<Result<Option<UserView>, AppError>> {
+        let version = self.version;
+        Resource::new(move || version.get(), |_| current_account())
+    }
+
+    /// Reloads the account after each successful run of `action` (log in, log out, …).
+    pub fn refresh_after<S>(self, action: ServerAction<S>)
+    where
+        S: ServerFn + Clone + Send + Sync + 'static,
+        S::Output: Send + Sync + 'static,
+        S::Error: Send + Sync + 'static,
+    {
+        Effect::new(move |_| {
+            if action.value().with(|v| matches!(v, Some(Ok(_)))) {
+                self.changed();
+            }
+        });
     }
 }
 
@@ -58,11 +81,7 @@ pub async fn log_out() -> Result<(), AppError> {
 pub fn Nav() -> impl IntoView {
     let account = use_account();
     let logout = ServerAction::<LogOut>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout.value().get() {
-            account.changed();
-        }
-    });
+    account.refresh_after(logout);
     view! {
         <header class="site-header">
             <nav aria-label="Main">

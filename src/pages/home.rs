@@ -7,7 +7,7 @@ use crate::components::nav::use_account;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let account = use_account();
+    let account = use_account().separate_resource();
     let query = use_query_map();
     let deleted = move || query.read().get("deleted").is_some();
     view! {
@@ -21,7 +21,6 @@ pub fn HomePage() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || {
                     account
-                        .user
                         .get()
                         .map(|user| match user {
                             Ok(Some(user)) => {

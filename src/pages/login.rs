@@ -30,12 +30,7 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<LogIn>::new();
     let local = RwSignal::new(None);
     let error = form_error(action, local);
-    let account = use_account();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            account.changed();
-        }
-    });
+    use_account().refresh_after(action);
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let check = Callback::new(|input: LogIn| check_login(&input.email, &input.password).err());

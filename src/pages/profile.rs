@@ -84,14 +84,8 @@ pub fn ProfilePage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let delete = ServerAction::<DeleteAccount>::new();
     let account = use_account();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = update.value().get() {
-            account.changed();
-        }
-        if let Some(Ok(())) = delete.value().get() {
-            account.changed();
-        }
-    });
+    account.refresh_after(update);
+    account.refresh_after(delete);
     let profile = Resource::new(move || update.version().get(), |_| get_profile());
     let query = use_query_map();
     let notice = move || {

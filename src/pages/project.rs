@@ -1,6 +1,8 @@
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos::web_sys::SubmitEvent;
 use leptos_meta::Title;
-use leptos_router::components::{Form, A};
+use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
@@ -114,15 +116,28 @@ impl TaskActions {
     }
 }
 
-#[component]
-pub fn ProjectPage() -> impl IntoView {
+/// The `:id` of `/projects/:id…`; `None` when it is not a number (answered with 404).
+pub fn use_project_id() -> Memo<Option<i64>> {
     let params = use_params_map();
-    let id = move || {
+    Memo::new(move |_| {
         params
             .read()
             .get("id")
             .and_then(|id| id.parse::<i64>().ok())
-    };
+    })
+}
+
+/// Loads the project page's data; a malformed id is simply not found.
+pub async fn load_project(id: Option<i64>) -> Result<ProjectPageData, AppError> {
+    match id {
+        Some(id) => get_project_page(id).await,
+        None => Err(AppError::not_found()),
+    }
+}
+
+#[component]
+pub fn ProjectPage() -> impl IntoView {
+    let id = use_project_id();
     let actions = TaskActions {
         update_project: ServerAction::new(),
         add: ServerAction::new(),
@@ -131,13 +146,8 @@ pub fn ProjectPage() -> impl IntoView {
         delete: ServerAction::new(),
     };
     let data = Resource::new(
-        move || (id(), actions.versions()),
-        |(id, _)| async move {
-            match id {
-                Some(id) => get_project_page(id).await,
-                None => Err(AppError::not_found()),
-            }
-        },
+        move || (id.get(), actions.versions()),
+        |(id, _)| load_project(id),
     );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -156,22 +166,30 @@ pub fn ProjectPage() -> impl IntoView {
 fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView {
     let ProjectPageData { project, tasks } = page;
     let project_id = project.id;
+    // `?rename=ID` opens the rename form without JavaScript; with it, the button does.
     let query = use_query_map();
-    let renaming = move || {
+    let renaming = RwSignal::new(
         query
-            .read()
+            .read_untracked()
             .get("rename")
-            .and_then(|id| id.parse::<i64>().ok())
-    };
+            .and_then(|id| id.parse::<i64>().ok()),
+    );
     let add_local = RwSignal::new(None);
     let add_error = form_error(actions.add, add_local);
     let row_errors = RwSignal::new(None);
     let toggle_error = form_error(actions.toggle, row_errors);
     let delete_error = form_error(actions.delete, row_errors);
     let check_title = Callback::new(|input: AddTask| check_task_title(&input.title).err());
+    let titles: Vec<(i64, String)> = tasks.iter().map(|t| (t.id, t.title.clone())).collect();
+    let rename_form = move || {
+        let id = renaming.get()?;
+        let title = titles.iter().find(|(task, _)| *task == id)?.1.clone();
+        let here = format!("/projects/{project_id}");
+        Some(view! { <RenameTaskForm task_id=id title here renaming action=actions.rename/> })
+    };
     let tasks_view = tasks
         .into_iter()
-        .map(|task| view! { <TaskRow task actions renaming=Signal::derive(renaming)/> })
+        .map(|task| task_row(task, actions, renaming))
         .collect_view();
     view! {
         <Title text=project.name.clone()/>
@@ -184,6 +202,7 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
             <h2 id="tasks-title">"Tasks"</h2>
             <ErrorSummary error=toggle_error/>
             <ErrorSummary error=delete_error/>
+            {rename_form}
             <ul class="tasks" aria-label="Tasks">{tasks_view}</ul>
             <ValidatedForm
                 action=actions.add
@@ -209,60 +228,51 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     }
 }
 
-#[component]
-fn TaskRow(task: TaskView, actions: TaskActions, renaming: Signal<Option<i64>>) -> impl IntoView {
-    let task_id = task.id;
-    let title = task.title.clone();
-    let is_renaming = move || renaming.get() == Some(task_id);
-    let done = task.done;
-    let here = format!("/projects/{}", task.project_id);
+/// One task. Its forms are plain HTML posts (so they work without JavaScript); after
+/// hydration their submit handlers dispatch the actions instead, without a reload. Rows are
+/// static and lean: a project may hold thousands of tasks.
+fn task_row(task: TaskView, actions: TaskActions, renaming: RwSignal<Option<i64>>) -> AnyView {
+    let TaskView {
+        id,
+        project_id,
+        title,
+        done,
+        ..
+    } = task;
+    let toggle = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        actions.toggle.dispatch(SetTaskDone { id, done: !done });
+    };
+    let delete = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        actions.delete.dispatch(DeleteTask { id });
+    };
+    let start_renaming = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        renaming.set(Some(id));
+    };
     let label = title.clone();
     view! {
         <li class=if done { "task done" } else { "task" } aria-label=label>
-            <Show
-                when=is_renaming
-                fallback={
-                    let title = title.clone();
-                    let here = here.clone();
-                    move || {
-                        view! {
-                            <span class="task-title">{title.clone()}</span>
-                            <span class="task-actions">
-                                <ActionForm action=actions.toggle>
-                                    <input type="hidden" name="id" value=task_id/>
-                                    <input type="hidden" name="done" value=(!done).to_string()/>
-                                    <button type="submit">{if done { "Mark not done" } else { "Mark done" }}</button>
-                                </ActionForm>
-                                <Form method="GET" action=here.clone()>
-                                    <input type="hidden" name="rename" value=task_id/>
-                                    <button type="submit">"Rename"</button>
-                                </Form>
-                                <ActionForm action=actions.delete>
-                                    <input type="hidden" name="id" value=task_id/>
-                                    <button type="submit" class="danger">"Delete"</button>
-                                </ActionForm>
-                            </span>
-                        }
-                    }
-                }
-            >
-                {
-                    let title = title.clone();
-                    let here = here.clone();
-                    move || {
-                        view! {
-                            <RenameTaskForm
-                                task_id
-                                title=title.clone()
-                                here=here.clone()
-                                action=actions.rename
-                            />
-                        }
-                    }
-                }
-            </Show>
+            <span class="task-title">{title}</span>
+            <span class="task-actions">
+                <form action=SetTaskDone::url() method="post" on:submit=toggle>
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit" name="done" value=if done { "false" } else { "true" }>
+                        {if done { "Mark not done" } else { "Mark done" }}
+                    </button>
+                </form>
+                <form action=format!("/projects/{project_id}") method="get" on:submit=start_renaming>
+                    <button type="submit" name="rename" value=id>"Rename"</button>
+                </form>
+                <form action=DeleteTask::url() method="post" on:submit=delete>
+                    <button type="submit" name="id" value=id class="danger">"Delete"</button>
+                </form>
+            </span>
         </li>
     }
+    // Boxed: thousands of large view structs are cheaper to collect behind a pointer.
+    .into_any()
 }
 
 #[component]
@@ -270,19 +280,24 @@ fn RenameTaskForm(
     task_id: i64,
     title: String,
     here: String,
+    renaming: RwSignal<Option<i64>>,
     action: ServerAction<RenameTask>,
 ) -> impl IntoView {
+    let cancel = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        renaming.set(None);
+    };
     let local = RwSignal::new(None);
     let error = form_error(action, local);
     let check = Callback::new(|input: RenameTask| check_task_title(&input.title).err());
     view! {
-        <ValidatedForm action local_error=local check label=format!("Rename {title}") class="inline-rename">
+        <ValidatedForm action local_error=local check label=format!("Rename “{title}”") class="inline-rename">
             <ErrorSummary error/>
             <input type="hidden" name="id" value=task_id/>
             <Field label="New title" name="title" form="rename" value=title.clone() error/>
             <button type="submit">"Save"</button>
             " "
-            <A href=here>"Cancel"</A>
+            <a href=here on:click=cancel>"Cancel"</a>
         </ValidatedForm>
     }
 }

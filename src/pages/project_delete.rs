@@ -1,12 +1,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 use crate::components::form::{form_error, ErrorSummary};
 use crate::components::status::LoadError;
 use crate::domain::AppError;
-use crate::pages::project::{get_project_page, ProjectPageData};
+use crate::pages::project::{load_project, use_project_id, ProjectPageData};
 
 #[server(endpoint = "delete_project")]
 pub async fn delete_project(id: i64) -> Result<(), AppError> {
@@ -20,19 +19,8 @@ pub async fn delete_project(id: i64) -> Result<(), AppError> {
 /// A confirmation step as its own page, so deleting works the same without JavaScript.
 #[component]
 pub fn DeleteProjectPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| id.parse::<i64>().ok())
-    };
-    let project = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_project_page(id).await,
-            None => Err(AppError::not_found()),
-        }
-    });
+    let id = use_project_id();
+    let project = Resource::new(move || id.get(), load_project);
     let delete = ServerAction::<DeleteProject>::new();
     let none = RwSignal::new(None);
     let error = form_error(delete, none);

@@ -40,12 +40,7 @@ pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let local = RwSignal::new(None);
     let error = form_error(action, local);
-    let account = use_account();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = action.value().get() {
-            account.changed();
-        }
-    });
+    use_account().refresh_after(action);
     let check = Callback::new(|input: Register| {
         check_registration(
             &input.email,

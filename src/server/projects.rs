@@ -58,7 +58,7 @@ impl From<TaskRow> for TaskView {
 
 const PROJECT_SELECT: &str = "SELECT p.id, p.name, p.description, p.created_at, p.updated_at,
         (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id) AS task_count,
-        (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id AND t.done) AS done_count
+        (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id AND t.done = 1) AS done_count
      FROM projects p";
 
 const TASK_COLUMNS: &str =

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use gatehouse::server::config::Config;
@@ -48,11 +47,11 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         .site_addr(addr)
         .build();
     let state = AppState::new(config, options).await.expect("app state");
-    let app = gatehouse::server::router(state.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    tokio::spawn(gatehouse::server::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
     TestApp {
         base,
         state,

@@ -1,0 +1,256 @@
+//! Gatehouse benchmarks: the per-request session check and page times with many rows.
+//!
+//! Run with `make bench` (or `cargo run --release --features ssr --example bench`). It starts
+//! the real router on a random port over a fresh SQLite file, seeds data with SQL, and measures
+//! over real HTTP from the same process.
+
+use std::time::{Duration, Instant};
+
+use gatehouse::server::config::Config;
+use gatehouse::server::state::AppState;
+use gatehouse::server::users::{self, Registration};
+use leptos::config::LeptosOptions;
+
+const PASSWORD: &str = "violet tundra kettle 42";
+
+struct Stats {
+    count: usize,
+    total: Duration,
+    p50: Duration,
+    p95: Duration,
+    max: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>, total: Duration) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Stats {
+        count: samples.len(),
+        total,
+        p50: at(0.5),
+        p95: at(0.95),
+        max: *samples.last().unwrap(),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn report(name: &str, s: &Stats) {
+    println!(
+        "| {name} | {} | {:.0} req/s | {} | {} | {} |",
+        s.count,
+        s.count as f64 / s.total.as_secs_f64(),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+}
+
+/// `requests` GETs with `concurrency` in flight, each carrying `cookie`.
+async fn load(base: &str, path: &str, cookie: &str, requests: usize, concurrency: usize) -> Stats {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("{base}{path}");
+    // Warm up.
+    for _ in 0..3 {
+        let res = client
+            .get(&url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        res.bytes().await.unwrap();
+    }
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let (client, url, cookie) = (client.clone(), url.clone(), cookie.to_string());
+        let share = requests / concurrency + usize::from(worker < requests % concurrency);
+        tasks.spawn(async move {
+            let mut samples = Vec::with_capacity(share);
+            for _ in 0..share {
+                let t = Instant::now();
+                let res = client
+                    .get(&url)
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200);
+                res.bytes().await.unwrap();
+                samples.push(t.elapsed());
+            }
+            samples
+        });
+    }
+    let samples: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
+    stats(samples, started.elapsed())
+}
+
+fn time_calls<T>(n: usize, mut f: impl FnMut() -> T) -> Duration {
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(f());
+    }
+    started.elapsed() / n as u32
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let data_dir = dir.path().display().to_string();
+    let config = Config::from_lookup(|name| match name {
+        "DATA_DIR" => Some(data_dir.clone()),
+        "PUBLIC_URL" => Some(base.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(dir.path().join("site").display().to_string())
+        .build();
+    let state = AppState::new(config, options).await.unwrap();
+    tokio::spawn(gatehouse::server::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+
+    let user = users::register(
+        &state,
+        Registration {
+            email: "bench@example.com",
+            username: Some("bench"),
+            password: PASSWORD,
+            confirm_password: None,
+        },
+    )
+    .await
+    .unwrap();
+    let issued = state
+        .sessions
+        .start(user.id, true, "bench", "127.0.0.1")
+        .await
+        .unwrap();
+    let cookie = format!(
+        "gatehouse_access={}; gatehouse_refresh={}",
+        issued.access_token,
+        issued.refresh_token.expose()
+    );
+
+    println!("## Per-request session check\n");
+    let n = 20_000;
+    let jwt_only = time_calls(n, || {
+        state.sessions.keys().verify_access(&issued.access_token)
+    });
+    let mut total = Duration::ZERO;
+    for _ in 0..n {
+        let t = Instant::now();
+        state
+            .sessions
+            .authenticate(&issued.access_token)
+            .await
+            .unwrap();
+        total += t.elapsed();
+    }
+    let with_session = total / n as u32;
+    println!("| check | mean per call |\n|---|---|");
+    println!(
+        "| JWT signature and claims only | {:.1} µs |",
+        jwt_only.as_secs_f64() * 1e6
+    );
+    println!(
+        "| JWT + session row lookup (what every request does) | {:.1} µs |",
+        with_session.as_secs_f64() * 1e6
+    );
+    println!(
+        "| session lookup alone (difference) | {:.1} µs |\n",
+        (with_session.saturating_sub(jwt_only)).as_secs_f64() * 1e6
+    );
+
+    println!("## HTTP, 4 concurrent clients\n");
+    println!("| request | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
+    report(
+        "GET /health (guest, no session check)",
+        &load(&base, "/health", "", 2000, 4).await,
+    );
+    report(
+        "GET / (guest page, no session check)",
+        &load(&base, "/", "", 1000, 4).await,
+    );
+    report(
+        "GET / (member page, with session check)",
+        &load(&base, "/", &cookie, 1000, 4).await,
+    );
+    report(
+        "GET /profile (member)",
+        &load(&base, "/profile", &cookie, 1000, 4).await,
+    );
+
+    // Seed 1,000 projects and a project with 5,000 tasks.
+    let now = gatehouse::server::db::now();
+    let mut tx = state.db.begin().await.unwrap();
+    for i in 0..1000 {
+        sqlx::query("INSERT INTO projects (owner_id, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(user.id)
+            .bind(format!("Project {i}"))
+            .bind("A project with a short description")
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let big: i64 = sqlx::query_scalar("SELECT MAX(id) FROM projects")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    for i in 0..5000 {
+        sqlx::query("INSERT INTO tasks (project_id, title, done, position, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(big)
+            .bind(format!("Task number {i}"))
+            .bind(i % 3 == 0)
+            .bind(i + 1)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE").execute(&state.db).await.unwrap();
+
+    println!("\n## Large lists (1,000 projects; one project with 5,000 tasks), 1 client\n");
+    println!("| request | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
+    report(
+        "GET /projects (page, 1,000 projects)",
+        &load(&base, "/projects", &cookie, 100, 1).await,
+    );
+    report(
+        "GET /projects/:id (page, 5,000 tasks)",
+        &load(&base, &format!("/projects/{big}"), &cookie, 100, 1).await,
+    );
+    report(
+        "GET /api/v1/projects (1,000)",
+        &load(&base, "/api/v1/projects", &cookie, 50, 1).await,
+    );
+    report(
+        "GET /api/v1/projects/:id/tasks (5,000)",
+        &load(
+            &base,
+            &format!("/api/v1/projects/{big}/tasks"),
+            &cookie,
+            50,
+            1,
+        )
+        .await,
+    );
+}
