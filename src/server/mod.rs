@@ -211,12 +211,13 @@ pub async fn serve(
         .await
 }
 
-/// Deletes expired and long-ended sessions every ten minutes.
+/// Every ten minutes: deletes expired and long-ended sessions, forgets old login failures.
 fn spawn_cleanup(state: AppState) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         loop {
             every.tick().await;
+            state.throttle.prune(db::now());
             match state.sessions.delete_stale().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "stale sessions cleaned up"),

@@ -80,6 +80,27 @@ impl LoginThrottle {
             .push(now);
     }
 
+    /// Forgets failures old enough to no longer count, so guessing at many emails or from
+    /// many addresses cannot grow memory without bound.
+    pub fn prune(&self, now: i64) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, failures| {
+                failures
+                    .last()
+                    .is_some_and(|t| now - t < ACCOUNT_WINDOW_SECS)
+            });
+        self.addresses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, failures| {
+                failures
+                    .last()
+                    .is_some_and(|t| now - t < ADDRESS_WINDOW_SECS)
+            });
+    }
+
     /// A successful login clears the account's count (not the address's).
     pub fn record_success(&self, account: &str) {
         self.accounts
@@ -116,6 +137,15 @@ mod tests {
         }
         throttle.record_success("a@x.io");
         assert_eq!(throttle.check("a@x.io", "2.2.2.2", 5), None);
+    }
+
+    #[test]
+    fn old_failures_are_forgotten() {
+        let throttle = LoginThrottle::default();
+        throttle.record_failure("a@x.io", "1.1.1.1", 0);
+        throttle.prune(ACCOUNT_WINDOW_SECS + 1);
+        assert!(throttle.accounts.lock().unwrap().is_empty());
+        assert!(throttle.addresses.lock().unwrap().is_empty());
     }
 
     #[test]
