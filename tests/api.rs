@@ -488,6 +488,78 @@ async fn password_change_through_the_api_ends_other_sessions() {
 }
 
 #[tokio::test]
+async fn a_refused_profile_update_changes_nothing() {
+    let app = spawn_app().await;
+    let (ada, token, _) = member(&app, "ada@example.com").await;
+    let (bob, _, _) = member(&app, "bob@example.com").await;
+    let path = format!("/api/v1/profile/{}", ada["id"]);
+    let body = json!({"password": NEW_PASSWORD, "current_password": PASSWORD, "username": bob["username"]});
+    let res = api(&app, Method::PUT, &path, Some(&token), Some(body)).await;
+    assert_error(&res, StatusCode::CONFLICT, "conflict");
+    assert_eq!(
+        login(&app, "ada@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "password unchanged"
+    );
+    assert_eq!(
+        api(&app, Method::GET, "/api/v1/users/me", Some(&token), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled() {
+    let app = spawn_app().await;
+    let (ada, token, _) = member(&app, "ada@example.com").await;
+    let path = format!("/api/v1/profile/{}", ada["id"]);
+    let guess = json!({"password": NEW_PASSWORD, "current_password": "a wrong guess"});
+    for _ in 0..5 {
+        let res = api(&app, Method::PUT, &path, Some(&token), Some(guess.clone())).await;
+        assert_error(&res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
+    let right = json!({"password": NEW_PASSWORD, "current_password": PASSWORD});
+    let res = api(&app, Method::PUT, &path, Some(&token), Some(right)).await;
+    assert_error(&res, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}
+
+#[tokio::test]
+async fn parallel_login_guesses_cannot_outrun_the_throttle() {
+    let app = spawn_app().await;
+    register(&app, "ada@example.com").await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let base = app.base.clone();
+        guesses.spawn(async move {
+            let client = Browser::new(&base);
+            let body = json!({"email": "ada@example.com", "password": format!("guess number {i}")});
+            client
+                .request(
+                    Method::POST,
+                    "/api/v1/auth/login",
+                    &[],
+                    Some((body.to_string(), "application/json")),
+                )
+                .await
+                .status
+        });
+    }
+    let statuses = guesses.join_all().await;
+    let verified = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(
+        verified, 5,
+        "only five guesses may reach the password check: {statuses:?}"
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS));
+}
+
+#[tokio::test]
 async fn sessions_can_be_listed_and_ended_but_only_ones_own() {
     let app = spawn_app().await;
     let (_, ada_token, _) = member(&app, "ada@example.com").await;

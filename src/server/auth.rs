@@ -181,7 +181,8 @@ async fn identify(
             state.cookies.clear(jar);
             None
         }
-        // Keep the cookies: a database hiccup should not log the person out.
-        Err(RefreshError::Internal) => None,
+        // Keep the cookies: a parallel request has newer ones on their way, or a database
+        // hiccup should not log the person out.
+        Err(RefreshError::Raced | RefreshError::Internal) => None,
     }
 }

@@ -19,8 +19,8 @@ pub const REUSE_GRACE_SECS: i64 = 10;
 /// a read.
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
-/// A fresh access/refresh pair for one session.
-#[derive(Clone, Debug)]
+/// A fresh access/refresh pair for one session. `Debug` leaves the tokens out.
+#[derive(Clone)]
 pub struct IssuedTokens {
     pub session_id: String,
     pub user_id: i64,
@@ -29,6 +29,17 @@ pub struct IssuedTokens {
     pub refresh_token: RefreshToken,
     /// Seconds the cookies may persist ("remember me"); `None` for browser-session cookies.
     pub persist_for: Option<i64>,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("session_id", &self.session_id)
+            .field("user_id", &self.user_id)
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &self.refresh_token)
+            .finish()
+    }
 }
 
 /// Who a valid access token speaks for.
@@ -45,6 +56,9 @@ pub enum RefreshError {
     Invalid,
     /// A spent token came back: the session was ended as a suspected theft.
     Reused,
+    /// Spent moments ago by a parallel request whose new pair is not at hand (e.g. after a
+    /// restart): refused, but the client's newer cookies must not be cleared.
+    Raced,
     Internal,
 }
 
@@ -221,7 +235,11 @@ impl SessionStore {
         let now = now();
         recent.retain(|_, (spent_at, _)| now - *spent_at < REUSE_GRACE_SECS);
         if let Some((_, issued)) = recent.get(&digest) {
-            return Ok(issued.clone());
+            // Only while the session lives: a logout right after a renewal must stick.
+            if self.is_alive(&issued.session_id, now).await {
+                return Ok(issued.clone());
+            }
+            return Err(RefreshError::Invalid);
         }
         let internal = |e: sqlx::Error| {
             tracing::error!(error = %e, "refresh failed");
@@ -245,7 +263,7 @@ impl SessionStore {
             if now - spent_at < REUSE_GRACE_SECS {
                 // Spent moments ago but the pair it bought is not at hand (e.g. a restart):
                 // refuse without punishing what is most likely a race.
-                return Err(RefreshError::Invalid);
+                return Err(RefreshError::Raced);
             }
             if row.ended_at.is_none() {
                 self.end(&row.session_id, "refresh_token_reuse")
@@ -309,6 +327,18 @@ impl SessionStore {
         tx.commit().await.map_err(internal)?;
         recent.insert(digest, (now, issued.clone()));
         Ok(issued)
+    }
+
+    async fn is_alive(&self, session_id: &str, now: i64) -> bool {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.is_active = 1",
+        )
+        .bind(session_id)
+        .bind(now)
+        .fetch_optional(&self.db)
+        .await
+        .is_ok_and(|row| row.is_some())
     }
 
     /// Ends one session; its access and refresh tokens stop working at once.
@@ -497,6 +527,22 @@ mod tests {
             RefreshError::Invalid
         );
         assert!(store.authenticate(&second.access_token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_grace_does_not_revive_an_ended_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let first = store.start(1, true, "", "").await.unwrap();
+        store.refresh(&first.refresh_token, "", "").await.unwrap();
+        store.end(&first.session_id, "logout").await.unwrap();
+        assert_eq!(
+            store
+                .refresh(&first.refresh_token, "", "")
+                .await
+                .unwrap_err(),
+            RefreshError::Invalid
+        );
     }
 
     #[test]

@@ -211,10 +211,10 @@ pub async fn log_in(
     check_login(raw_email, password)?;
     let keep = |err: AppError| err.with_values([("email", raw_email)]);
     let account = raw_email.trim().to_lowercase();
-    let now = now();
-    if let Some(wait) = state.throttle.check(&account, client.ip_address, now) {
-        return Err(keep(AppError::too_many_requests(wait)));
-    }
+    let attempt = state
+        .throttle
+        .begin(&account, Some(client.ip_address), now())
+        .map_err(|wait| keep(AppError::too_many_requests(wait)))?;
     let user = match Email::parse(raw_email) {
         Ok(email) => find_by_email(&state.db, email.as_str()).await?,
         Err(_) => None,
@@ -231,17 +231,15 @@ pub async fn log_in(
             }
             user
         }
+        // The attempt stays counted as a failure.
         _ => {
-            state
-                .throttle
-                .record_failure(&account, client.ip_address, now);
             return Err(keep(AppError::new(
                 ErrorKind::Unauthenticated,
                 INVALID_CREDENTIALS,
             )));
         }
     };
-    state.throttle.record_success(&account);
+    state.throttle.succeeded(attempt);
     if !user.is_active {
         return Err(keep(AppError::forbidden(
             "This account has been deactivated.",
@@ -270,7 +268,9 @@ async fn store_password_hash(
     Ok(())
 }
 
-async fn require_current_password(
+/// Confirms the person knows their password before a sensitive change. Throttled like logins
+/// (per account), so a borrowed session cannot be used to guess the password.
+pub async fn require_current_password(
     state: &AppState,
     user: &User,
     current_password: &str,
@@ -281,6 +281,10 @@ async fn require_current_password(
             "Enter your current password.",
         ));
     }
+    let attempt = state
+        .throttle
+        .begin(&format!("password-check:{}", user.id), None, now())
+        .map_err(AppError::too_many_requests)?;
     match state
         .hasher
         .verify(current_password, Some(&user.password_hash))
@@ -290,7 +294,10 @@ async fn require_current_password(
             "current_password",
             "Your current password is not correct.",
         )),
-        Verified::Yes | Verified::YesButRehash => Ok(()),
+        Verified::Yes | Verified::YesButRehash => {
+            state.throttle.succeeded(attempt);
+            Ok(())
+        }
     }
 }
 

@@ -201,7 +201,7 @@ pub async fn refresh(
         .await;
     match renewed {
         Ok(issued) => Ok(Json(issued.into())),
-        Err(RefreshError::Invalid) => Err(AppError::new(
+        Err(RefreshError::Invalid | RefreshError::Raced) => Err(AppError::new(
             ErrorKind::Unauthenticated,
             "The refresh token is invalid or has expired. Log in again.",
         )),

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{ApiJson, ErrorBody};
-use crate::domain::{AppError, UserView};
+use crate::domain::{check_password_change, check_profile, AppError, UserView};
 use crate::server::auth::CurrentUser;
 use crate::server::state::AppState;
 use crate::server::users::{self, PasswordChange, ProfileChanges};
@@ -98,12 +98,45 @@ pub async fn update_profile(
     may_access(&user, id)?;
     let own = user.user_id == id;
     let current_password = body.current_password.as_deref().unwrap_or_default();
+    let (username, email) = (body.username.as_deref(), body.email.as_deref());
     if let Some(new_password) = body.password.as_deref() {
         if !own {
             return Err(AppError::forbidden(
                 "Only the account's owner can change its password.",
             ));
         }
+        // Check everything first, so a refused request changes nothing.
+        let record = users::find_by_id(&state.db, id)
+            .await?
+            .ok_or_else(AppError::unauthenticated)?;
+        check_profile(username, email)?;
+        check_password_change(
+            current_password,
+            new_password,
+            None,
+            state.config.password_min_length,
+            &[&record.email, &record.username],
+        )?;
+        if username.is_some() || email.is_some() {
+            // The password change below checks it too, but only after the profile is saved.
+            users::require_current_password(&state, &record, current_password).await?;
+        }
+    }
+    let mut updated = if own {
+        users::update_profile(
+            &state,
+            id,
+            ProfileChanges {
+                username,
+                email,
+                current_password,
+            },
+        )
+        .await?
+    } else {
+        users::admin_update_profile(&state, id, username, email).await?
+    };
+    if let Some(new_password) = body.password.as_deref() {
         users::change_password(
             &state,
             &user.principal(),
@@ -114,21 +147,9 @@ pub async fn update_profile(
             },
         )
         .await?;
-    }
-    let updated = if own {
-        users::update_profile(
-            &state,
-            id,
-            ProfileChanges {
-                username: body.username.as_deref(),
-                email: body.email.as_deref(),
-                current_password,
-            },
-        )
-        .await?
-    } else {
-        users::admin_update_profile(&state, id, body.username.as_deref(), body.email.as_deref())
+        updated = users::find_by_id(&state.db, id)
             .await?
-    };
+            .ok_or_else(AppError::unauthenticated)?;
+    }
     Ok(Json(updated.view()))
 }
