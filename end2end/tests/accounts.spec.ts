@@ -1,5 +1,5 @@
 import { test, expect, Browser, Page } from "@playwright/test";
-import { hydrated, logIn, logOut, NEW_PASSWORD, newPerson, PASSWORD, register, visit } from "./helpers";
+import { changePassword, hydrated, logIn, logOut, NEW_PASSWORD, newPerson, PASSWORD, register, visit } from "./helpers";
 
 async function accountJourney(page: Page, js: boolean) {
   const person = newPerson(js ? "js" : "nojs");
@@ -19,12 +19,7 @@ async function accountJourney(page: Page, js: boolean) {
   await expect(page.getByTestId("profile-username")).toHaveText(`${person.username}_x`.slice(0, 32));
 
   // Change the password.
-  const change = page.getByRole("form", { name: "Change password" });
-  await change.getByLabel("Current password").fill(PASSWORD);
-  await change.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
-  await change.getByLabel("Confirm new password").fill(NEW_PASSWORD);
-  await change.getByRole("button", { name: "Change password" }).click();
-  await expect(page.getByRole("status")).toContainText("Your password has been changed");
+  await changePassword(page, PASSWORD, NEW_PASSWORD);
 
   await logOut(page);
   await logIn(page, person.email, PASSWORD, js);
@@ -124,12 +119,7 @@ test("a password change ends the other browser's session", async ({ page, browse
   await register(page, person);
   const second = await loggedInContext(browser, person.email, PASSWORD);
 
-  const change = page.getByRole("form", { name: "Change password" });
-  await change.getByLabel("Current password").fill(PASSWORD);
-  await change.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
-  await change.getByLabel("Confirm new password").fill(NEW_PASSWORD);
-  await change.getByRole("button", { name: "Change password" }).click();
-  await expect(page.getByRole("status")).toContainText("Your password has been changed");
+  await changePassword(page, PASSWORD, NEW_PASSWORD);
 
   await second.page.goto("/profile");
   await expect(second.page).toHaveURL(/\/login\?next=%2Fprofile$/);

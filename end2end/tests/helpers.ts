@@ -23,8 +23,9 @@ export async function visit(page: Page, path: string, js = true) {
   if (js) await hydrated(page);
 }
 
-export async function register(page: Page, person: { email: string; username: string }, js = true) {
-  await visit(page, "/register", js);
+/** Registers through the form; `base` picks another server (e.g. the short-TTL one). */
+export async function register(page: Page, person: { email: string; username: string }, js = true, base = "") {
+  await visit(page, `${base}/register`, js);
   await page.getByLabel("Email").fill(person.email);
   await page.getByLabel("Username").fill(person.username);
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
@@ -45,4 +46,13 @@ export async function logOut(page: Page) {
   await page.getByRole("navigation").getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login/);
   await expect(page.getByRole("navigation").getByRole("link", { name: "Log in" })).toBeVisible();
+}
+
+export async function changePassword(page: Page, from: string, to: string) {
+  const change = page.getByRole("form", { name: "Change password" });
+  await change.getByLabel("Current password").fill(from);
+  await change.getByLabel("New password", { exact: true }).fill(to);
+  await change.getByLabel("Confirm new password").fill(to);
+  await change.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password has been changed");
 }

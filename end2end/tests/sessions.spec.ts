@@ -52,14 +52,7 @@ test("log out everywhere else keeps only this device", async ({ page, browser })
 
 test("a person who waits past the access-token lifetime is still logged in", async ({ page }) => {
   const person = newPerson("ttl");
-  await page.goto(`${SHORT_TTL_URL}/register`);
-  await hydrated(page);
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Username").fill(person.username);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL(/\/profile$/);
+  await register(page, person, true, SHORT_TTL_URL);
   // 2 s lifetime plus the 5 s validation leeway.
   await page.waitForTimeout(8_000);
   await page.goto(`${SHORT_TTL_URL}/sessions`);
