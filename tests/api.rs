@@ -5,61 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, Browser, Page, TestApp, NEW_PASSWORD, PASSWORD};
+use common::{spawn_app, Browser, Page, NEW_PASSWORD, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn api(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Page {
-    let client = Browser::new(&app.base);
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("accept", "application/json")];
-    if let Some(bearer) = bearer.as_deref() {
-        headers.push(("authorization", bearer));
-    }
-    let body = body.map(|b| (b.to_string(), "application/json"));
-    client.request(method, path, &headers, body).await
-}
-
-async fn register(app: &TestApp, email: &str) -> Value {
-    let res = api(
-        app,
-        Method::POST,
-        "/api/v1/auth/register",
-        None,
-        Some(json!({"email": email, "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    res.json()
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> Page {
-    api(
-        app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"email": email, "password": password})),
-    )
-    .await
-}
-
-/// Registers and logs in; returns (user, access token, refresh token).
-async fn member(app: &TestApp, email: &str) -> (Value, String, String) {
-    let user = register(app, email).await;
-    let pair = login(app, email, PASSWORD).await.json();
-    (
-        user,
-        pair["access_token"].as_str().unwrap().to_string(),
-        pair["refresh_token"].as_str().unwrap().to_string(),
-    )
-}
 
 fn assert_error(page: &Page, status: StatusCode, code: &str) {
     assert_eq!(page.status, status, "{}", page.body);
@@ -74,7 +22,7 @@ fn assert_error(page: &Page, status: StatusCode, code: &str) {
 #[tokio::test]
 async fn register_creates_a_user_without_exposing_the_hash() {
     let app = spawn_app().await;
-    let user = register(&app, "Ada.Lovelace@Example.com").await;
+    let user = app.api_register("Ada.Lovelace@Example.com").await;
     assert_eq!(user["email"], "ada.lovelace@example.com");
     assert_eq!(user["username"], "ada.lovelace", "derived from the email");
     assert_eq!(user["role"], "user");
@@ -82,7 +30,7 @@ async fn register_creates_a_user_without_exposing_the_hash() {
     assert_eq!(user["email_verified"], false);
     assert!(user["created_at"].as_str().unwrap().ends_with('Z'));
     assert!(user.get("password_hash").is_none() && !user.to_string().contains("argon2"));
-    let twin = register(&app, "ada.lovelace@other.example.com").await;
+    let twin = app.api_register("ada.lovelace@other.example.com").await;
     assert_eq!(
         twin["username"], "ada.lovelace2",
         "derived names stay unique"
@@ -92,16 +40,8 @@ async fn register_creates_a_user_without_exposing_the_hash() {
 #[tokio::test]
 async fn register_rejects_bad_input_with_the_one_error_shape() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
-    let post = |body: Value| {
-        api(
-            &app,
-            Method::POST,
-            "/api/v1/auth/register",
-            None,
-            Some(body),
-        )
-    };
+    app.api_register("ada@example.com").await;
+    let post = |body: Value| app.api(Method::POST, "/api/v1/auth/register", None, Some(body));
     let dup = post(json!({"email": "ADA@example.com", "password": PASSWORD})).await;
     assert_error(&dup, StatusCode::CONFLICT, "conflict");
     assert_eq!(
@@ -168,7 +108,7 @@ async fn register_rejects_bad_input_with_the_one_error_shape() {
 #[tokio::test]
 async fn tokens_from_the_oauth2_form_and_json_login_both_work() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
+    app.api_register("ada@example.com").await;
     let client = Browser::new(&app.base);
     let form = client
         .request(
@@ -188,9 +128,11 @@ async fn tokens_from_the_oauth2_form_and_json_login_both_work() {
     let pair = form.json();
     assert_eq!(pair["token_type"], "bearer");
     assert_eq!(pair["expires_in"], 900);
-    let json_login = login(&app, "ada@example.com", PASSWORD).await.json();
+    let json_login = app.api_login("ada@example.com", PASSWORD).await.json();
     for token in [&pair["access_token"], &json_login["access_token"]] {
-        let me = api(&app, Method::GET, "/api/v1/users/me", token.as_str(), None).await;
+        let me = app
+            .api(Method::GET, "/api/v1/users/me", token.as_str(), None)
+            .await;
         assert_eq!(me.status, StatusCode::OK);
         assert_eq!(me.json()["email"], "ada@example.com");
     }
@@ -206,14 +148,9 @@ async fn tokens_from_the_oauth2_form_and_json_login_both_work() {
         )
         .await;
     assert_error(&bad_grant, StatusCode::BAD_REQUEST, "bad_request");
-    let json_to_form = api(
-        &app,
-        Method::POST,
-        "/api/v1/auth/token",
-        None,
-        Some(json!({})),
-    )
-    .await;
+    let json_to_form = app
+        .api(Method::POST, "/api/v1/auth/token", None, Some(json!({})))
+        .await;
     assert_error(
         &json_to_form,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -224,9 +161,9 @@ async fn tokens_from_the_oauth2_form_and_json_login_both_work() {
 #[tokio::test]
 async fn wrong_credentials_are_401_with_www_authenticate_and_then_429() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
-    let wrong = login(&app, "ada@example.com", "not the password").await;
-    let unknown = login(&app, "zed@example.com", "not the password").await;
+    app.api_register("ada@example.com").await;
+    let wrong = app.api_login("ada@example.com", "not the password").await;
+    let unknown = app.api_login("zed@example.com", "not the password").await;
     assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(
         wrong.json()["error"]["message"],
@@ -238,9 +175,9 @@ async fn wrong_credentials_are_401_with_www_authenticate_and_then_429() {
         .unwrap()
         .starts_with("Bearer"));
     for _ in 0..4 {
-        login(&app, "ada@example.com", "not the password").await;
+        app.api_login("ada@example.com", "not the password").await;
     }
-    let throttled = login(&app, "ada@example.com", PASSWORD).await;
+    let throttled = app.api_login("ada@example.com", PASSWORD).await;
     assert_error(
         &throttled,
         StatusCode::TOO_MANY_REQUESTS,
@@ -260,7 +197,7 @@ async fn wrong_credentials_are_401_with_www_authenticate_and_then_429() {
 async fn protected_endpoints_need_a_valid_bearer_token() {
     let app = spawn_app().await;
     for token in [None, Some("garbage"), Some("a.b.c")] {
-        let res = api(&app, Method::GET, "/api/v1/users/me", token, None).await;
+        let res = app.api(Method::GET, "/api/v1/users/me", token, None).await;
         assert_error(&res, StatusCode::UNAUTHORIZED, "unauthenticated");
         assert!(res.headers.contains_key("www-authenticate"));
     }
@@ -269,10 +206,9 @@ async fn protected_endpoints_need_a_valid_bearer_token() {
 #[tokio::test]
 async fn a_refresh_token_works_once_and_reuse_ends_the_session() {
     let app = spawn_app().await;
-    let (_, _, refresh) = member(&app, "ada@example.com").await;
+    let (_, _, refresh) = app.api_member("ada@example.com").await;
     let renew = |token: &str| {
-        api(
-            &app,
+        app.api(
             Method::POST,
             "/api/v1/auth/refresh",
             None,
@@ -285,29 +221,18 @@ async fn a_refresh_token_works_once_and_reuse_ends_the_session() {
     assert_ne!(second["refresh_token"], refresh.as_str());
     let new_access = second["access_token"].as_str().unwrap().to_string();
     assert_eq!(
-        api(
-            &app,
-            Method::GET,
-            "/api/v1/users/me",
-            Some(&new_access),
-            None
-        )
-        .await
-        .status,
+        app.api(Method::GET, "/api/v1/users/me", Some(&new_access), None)
+            .await
+            .status,
         StatusCode::OK
     );
 
     tokio::time::sleep(Duration::from_secs(11)).await;
     let reuse = renew(&refresh).await;
     assert_error(&reuse, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let me = api(
-        &app,
-        Method::GET,
-        "/api/v1/users/me",
-        Some(&new_access),
-        None,
-    )
-    .await;
+    let me = app
+        .api(Method::GET, "/api/v1/users/me", Some(&new_access), None)
+        .await;
     assert_eq!(
         me.status,
         StatusCode::UNAUTHORIZED,
@@ -322,93 +247,92 @@ async fn a_refresh_token_works_once_and_reuse_ends_the_session() {
 #[tokio::test]
 async fn logout_makes_the_access_token_fail_at_once() {
     let app = spawn_app().await;
-    let (_, access, refresh) = member(&app, "ada@example.com").await;
-    let out = api(
-        &app,
-        Method::POST,
-        "/api/v1/auth/logout",
-        Some(&access),
-        None,
-    )
-    .await;
+    let (_, access, refresh) = app.api_member("ada@example.com").await;
+    let out = app
+        .api(Method::POST, "/api/v1/auth/logout", Some(&access), None)
+        .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    let me = api(&app, Method::GET, "/api/v1/users/me", Some(&access), None).await;
+    let me = app
+        .api(Method::GET, "/api/v1/users/me", Some(&access), None)
+        .await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
-    let renew = api(
-        &app,
-        Method::POST,
-        "/api/v1/auth/refresh",
-        None,
-        Some(json!({"refresh_token": refresh})),
-    )
-    .await;
+    let renew = app
+        .api(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
     assert_eq!(renew.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn profiles_are_own_or_admin_only() {
     let app = spawn_app().await;
-    let (ada, ada_token, _) = member(&app, "ada@example.com").await;
-    let (bob, bob_token, _) = member(&app, "bob@example.com").await;
+    let (ada, ada_token, _) = app.api_member("ada@example.com").await;
+    let (bob, bob_token, _) = app.api_member("bob@example.com").await;
     let ada_path = format!("/api/v1/profile/{}", ada["id"]);
     let bob_path = format!("/api/v1/profile/{}", bob["id"]);
     assert_eq!(
-        api(&app, Method::GET, &ada_path, Some(&ada_token), None)
+        app.api(Method::GET, &ada_path, Some(&ada_token), None)
             .await
             .json()["email"],
         "ada@example.com"
     );
-    let other = api(&app, Method::GET, &bob_path, Some(&ada_token), None).await;
+    let other = app
+        .api(Method::GET, &bob_path, Some(&ada_token), None)
+        .await;
     assert_error(&other, StatusCode::FORBIDDEN, "forbidden");
-    let other_put = api(
-        &app,
-        Method::PUT,
-        &bob_path,
-        Some(&ada_token),
-        Some(json!({"username": "hacked"})),
-    )
-    .await;
+    let other_put = app
+        .api(
+            Method::PUT,
+            &bob_path,
+            Some(&ada_token),
+            Some(json!({"username": "hacked"})),
+        )
+        .await;
     assert_error(&other_put, StatusCode::FORBIDDEN, "forbidden");
 
-    let renamed = api(
-        &app,
-        Method::PUT,
-        &ada_path,
-        Some(&ada_token),
-        Some(json!({"username": "ada_l"})),
-    )
-    .await;
+    let renamed = app
+        .api(
+            Method::PUT,
+            &ada_path,
+            Some(&ada_token),
+            Some(json!({"username": "ada_l"})),
+        )
+        .await;
     assert_eq!(renamed.json()["username"], "ada_l");
-    let email_without_password = api(
-        &app,
-        Method::PUT,
-        &ada_path,
-        Some(&ada_token),
-        Some(json!({"email": "ada@new.example.com"})),
-    )
-    .await;
+    let email_without_password = app
+        .api(
+            Method::PUT,
+            &ada_path,
+            Some(&ada_token),
+            Some(json!({"email": "ada@new.example.com"})),
+        )
+        .await;
     assert_error(
         &email_without_password,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     );
-    let email_with_password = api(
-        &app,
-        Method::PUT,
-        &ada_path,
-        Some(&ada_token),
-        Some(json!({"email": "ada@new.example.com", "current_password": PASSWORD})),
-    )
-    .await;
+    let email_with_password = app
+        .api(
+            Method::PUT,
+            &ada_path,
+            Some(&ada_token),
+            Some(json!({"email": "ada@new.example.com", "current_password": PASSWORD})),
+        )
+        .await;
     assert_eq!(email_with_password.json()["email"], "ada@new.example.com");
-    let taken = api(
-        &app,
-        Method::PUT,
-        &ada_path,
-        Some(&ada_token),
-        Some(json!({"username": bob["username"]})),
-    )
-    .await;
+    let taken = app
+        .api(
+            Method::PUT,
+            &ada_path,
+            Some(&ada_token),
+            Some(json!({"username": bob["username"]})),
+        )
+        .await;
     assert_error(&taken, StatusCode::CONFLICT, "conflict");
 
     sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
@@ -416,73 +340,75 @@ async fn profiles_are_own_or_admin_only() {
         .execute(&app.state.db)
         .await
         .unwrap();
-    let as_admin = api(&app, Method::GET, &ada_path, Some(&bob_token), None).await;
+    let as_admin = app
+        .api(Method::GET, &ada_path, Some(&bob_token), None)
+        .await;
     assert_eq!(as_admin.status, StatusCode::OK);
-    let admin_password = api(
-        &app,
-        Method::PUT,
-        &ada_path,
-        Some(&bob_token),
-        Some(json!({"password": NEW_PASSWORD})),
-    )
-    .await;
+    let admin_password = app
+        .api(
+            Method::PUT,
+            &ada_path,
+            Some(&bob_token),
+            Some(json!({"password": NEW_PASSWORD})),
+        )
+        .await;
     assert_error(&admin_password, StatusCode::FORBIDDEN, "forbidden");
-    let missing = api(
-        &app,
-        Method::GET,
-        "/api/v1/profile/999999",
-        Some(&bob_token),
-        None,
-    )
-    .await;
+    let missing = app
+        .api(
+            Method::GET,
+            "/api/v1/profile/999999",
+            Some(&bob_token),
+            None,
+        )
+        .await;
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
 async fn password_change_through_the_api_ends_other_sessions() {
     let app = spawn_app().await;
-    let (ada, token, _) = member(&app, "ada@example.com").await;
-    let other = login(&app, "ada@example.com", PASSWORD).await.json();
+    let (ada, token, _) = app.api_member("ada@example.com").await;
+    let other = app.api_login("ada@example.com", PASSWORD).await.json();
     let path = format!("/api/v1/profile/{}", ada["id"]);
-    let wrong = api(
-        &app,
-        Method::PUT,
-        &path,
-        Some(&token),
-        Some(json!({"password": NEW_PASSWORD, "current_password": "nope"})),
-    )
-    .await;
+    let wrong = app
+        .api(
+            Method::PUT,
+            &path,
+            Some(&token),
+            Some(json!({"password": NEW_PASSWORD, "current_password": "nope"})),
+        )
+        .await;
     assert_error(
         &wrong,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     );
-    let ok = api(
-        &app,
-        Method::PUT,
-        &path,
-        Some(&token),
-        Some(json!({"password": NEW_PASSWORD, "current_password": PASSWORD})),
-    )
-    .await;
+    let ok = app
+        .api(
+            Method::PUT,
+            &path,
+            Some(&token),
+            Some(json!({"password": NEW_PASSWORD, "current_password": PASSWORD})),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(
-        api(&app, Method::GET, "/api/v1/users/me", Some(&token), None)
+        app.api(Method::GET, "/api/v1/users/me", Some(&token), None)
             .await
             .status,
         StatusCode::OK
     );
-    let ended = api(
-        &app,
-        Method::GET,
-        "/api/v1/users/me",
-        other["access_token"].as_str(),
-        None,
-    )
-    .await;
+    let ended = app
+        .api(
+            Method::GET,
+            "/api/v1/users/me",
+            other["access_token"].as_str(),
+            None,
+        )
+        .await;
     assert_eq!(ended.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        login(&app, "ada@example.com", NEW_PASSWORD).await.status,
+        app.api_login("ada@example.com", NEW_PASSWORD).await.status,
         StatusCode::OK
     );
 }
@@ -490,19 +416,19 @@ async fn password_change_through_the_api_ends_other_sessions() {
 #[tokio::test]
 async fn a_refused_profile_update_changes_nothing() {
     let app = spawn_app().await;
-    let (ada, token, _) = member(&app, "ada@example.com").await;
-    let (bob, _, _) = member(&app, "bob@example.com").await;
+    let (ada, token, _) = app.api_member("ada@example.com").await;
+    let (bob, _, _) = app.api_member("bob@example.com").await;
     let path = format!("/api/v1/profile/{}", ada["id"]);
     let body = json!({"password": NEW_PASSWORD, "current_password": PASSWORD, "username": bob["username"]});
-    let res = api(&app, Method::PUT, &path, Some(&token), Some(body)).await;
+    let res = app.api(Method::PUT, &path, Some(&token), Some(body)).await;
     assert_error(&res, StatusCode::CONFLICT, "conflict");
     assert_eq!(
-        login(&app, "ada@example.com", PASSWORD).await.status,
+        app.api_login("ada@example.com", PASSWORD).await.status,
         StatusCode::OK,
         "password unchanged"
     );
     assert_eq!(
-        api(&app, Method::GET, "/api/v1/users/me", Some(&token), None)
+        app.api(Method::GET, "/api/v1/users/me", Some(&token), None)
             .await
             .status,
         StatusCode::OK
@@ -512,22 +438,24 @@ async fn a_refused_profile_update_changes_nothing() {
 #[tokio::test]
 async fn guessing_the_current_password_is_throttled() {
     let app = spawn_app().await;
-    let (ada, token, _) = member(&app, "ada@example.com").await;
+    let (ada, token, _) = app.api_member("ada@example.com").await;
     let path = format!("/api/v1/profile/{}", ada["id"]);
     let guess = json!({"password": NEW_PASSWORD, "current_password": "a wrong guess"});
     for _ in 0..5 {
-        let res = api(&app, Method::PUT, &path, Some(&token), Some(guess.clone())).await;
+        let res = app
+            .api(Method::PUT, &path, Some(&token), Some(guess.clone()))
+            .await;
         assert_error(&res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     }
     let right = json!({"password": NEW_PASSWORD, "current_password": PASSWORD});
-    let res = api(&app, Method::PUT, &path, Some(&token), Some(right)).await;
+    let res = app.api(Method::PUT, &path, Some(&token), Some(right)).await;
     assert_error(&res, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
 }
 
 #[tokio::test]
 async fn parallel_login_guesses_cannot_outrun_the_throttle() {
     let app = spawn_app().await;
-    register(&app, "ada@example.com").await;
+    app.api_register("ada@example.com").await;
     let mut guesses = tokio::task::JoinSet::new();
     for i in 0..12 {
         let base = app.base.clone();
@@ -562,74 +490,58 @@ async fn parallel_login_guesses_cannot_outrun_the_throttle() {
 #[tokio::test]
 async fn sessions_can_be_listed_and_ended_but_only_ones_own() {
     let app = spawn_app().await;
-    let (_, ada_token, _) = member(&app, "ada@example.com").await;
-    let second = login(&app, "ada@example.com", PASSWORD).await.json();
-    let (_, bob_token, _) = member(&app, "bob@example.com").await;
-    let list = api(
-        &app,
-        Method::GET,
-        "/api/v1/sessions",
-        Some(&ada_token),
-        None,
-    )
-    .await
-    .json();
+    let (_, ada_token, _) = app.api_member("ada@example.com").await;
+    let second = app.api_login("ada@example.com", PASSWORD).await.json();
+    let (_, bob_token, _) = app.api_member("bob@example.com").await;
+    let list = app
+        .api(Method::GET, "/api/v1/sessions", Some(&ada_token), None)
+        .await
+        .json();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     let other_id = list.iter().find(|s| s["current"] == false).unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let bob_list = api(
-        &app,
-        Method::GET,
-        "/api/v1/sessions",
-        Some(&bob_token),
-        None,
-    )
-    .await
-    .json();
+    let bob_list = app
+        .api(Method::GET, "/api/v1/sessions", Some(&bob_token), None)
+        .await
+        .json();
     let bob_id = bob_list[0]["id"].as_str().unwrap().to_string();
 
-    let refused = api(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/sessions/{bob_id}"),
-        Some(&ada_token),
-        None,
-    )
-    .await;
+    let refused = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/sessions/{bob_id}"),
+            Some(&ada_token),
+            None,
+        )
+        .await;
     assert_error(&refused, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(
-        api(
-            &app,
-            Method::GET,
-            "/api/v1/users/me",
-            Some(&bob_token),
-            None
-        )
-        .await
-        .status,
+        app.api(Method::GET, "/api/v1/users/me", Some(&bob_token), None)
+            .await
+            .status,
         StatusCode::OK
     );
 
-    let ended = api(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/sessions/{other_id}"),
-        Some(&ada_token),
-        None,
-    )
-    .await;
+    let ended = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/sessions/{other_id}"),
+            Some(&ada_token),
+            None,
+        )
+        .await;
     assert_eq!(ended.status, StatusCode::NO_CONTENT);
-    let gone = api(
-        &app,
-        Method::GET,
-        "/api/v1/users/me",
-        second["access_token"].as_str(),
-        None,
-    )
-    .await;
+    let gone = app
+        .api(
+            Method::GET,
+            "/api/v1/users/me",
+            second["access_token"].as_str(),
+            None,
+        )
+        .await;
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -668,9 +580,13 @@ async fn cookie_authenticated_api_requests_get_the_csrf_check() {
 #[tokio::test]
 async fn unknown_endpoints_and_methods_use_the_error_shape() {
     let app = spawn_app().await;
-    let missing = api(&app, Method::GET, "/api/v1/nothing/here", None, None).await;
+    let missing = app
+        .api(Method::GET, "/api/v1/nothing/here", None, None)
+        .await;
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
-    let method = api(&app, Method::DELETE, "/api/v1/users/me", None, None).await;
+    let method = app
+        .api(Method::DELETE, "/api/v1/users/me", None, None)
+        .await;
     assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(method.json()["error"]["code"].is_string());
 }
@@ -690,7 +606,8 @@ fn openapi_operations(doc: &Value) -> Vec<(String, String)> {
 #[tokio::test]
 async fn every_documented_operation_is_routed_and_every_route_is_documented() {
     let app = spawn_app().await;
-    let doc = api(&app, Method::GET, "/api/v1/openapi.json", None, None)
+    let doc = app
+        .api(Method::GET, "/api/v1/openapi.json", None, None)
         .await
         .json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -728,7 +645,9 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
     for (method, path) in documented {
         let concrete = path.replace("{id}", "424242");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
-        let res = api(&app, method.clone(), &concrete, None, Some(json!({}))).await;
+        let res = app
+            .api(method.clone(), &concrete, None, Some(json!({})))
+            .await;
         assert_ne!(
             res.status,
             StatusCode::METHOD_NOT_ALLOWED,

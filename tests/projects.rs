@@ -14,43 +14,16 @@ struct Client {
 
 impl Client {
     async fn new(app: &TestApp, email: &str) -> Self {
-        let browser = Browser::new(&app.base);
-        let res = browser
-            .request(
-                Method::POST,
-                "/api/v1/auth/register",
-                &[],
-                Some((
-                    json!({"email": email, "password": PASSWORD}).to_string(),
-                    "application/json",
-                )),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::CREATED);
-        let login = browser
-            .request(
-                Method::POST,
-                "/api/v1/auth/login",
-                &[],
-                Some((
-                    json!({"email": email, "password": PASSWORD}).to_string(),
-                    "application/json",
-                )),
-            )
-            .await;
-        let token = login.json()["access_token"].as_str().unwrap().to_string();
-        Self { browser, token }
+        let (_, token, _) = app.api_member(email).await;
+        Self {
+            browser: app.browser(),
+            token,
+        }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Page {
-        let auth = format!("Bearer {}", self.token);
         self.browser
-            .request(
-                method,
-                path,
-                &[("authorization", &auth)],
-                body.map(|b| (b.to_string(), "application/json")),
-            )
+            .api(method, path, Some(&self.token), body)
             .await
     }
 }

@@ -64,6 +64,40 @@ impl TestApp {
         Browser::new(&self.base)
     }
 
+    /// A JSON API request from a fresh client, with a Bearer token when given.
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Page {
+        self.browser().api(method, path, token, body).await
+    }
+
+    pub async fn api_register(&self, email: &str) -> serde_json::Value {
+        let body = serde_json::json!({"email": email, "password": PASSWORD});
+        let res = self
+            .api(Method::POST, "/api/v1/auth/register", None, Some(body))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.json()
+    }
+
+    pub async fn api_login(&self, email: &str, password: &str) -> Page {
+        let body = serde_json::json!({"email": email, "password": password});
+        self.api(Method::POST, "/api/v1/auth/login", None, Some(body))
+            .await
+    }
+
+    /// Registers and logs in through the API; returns (user, access token, refresh token).
+    pub async fn api_member(&self, email: &str) -> (serde_json::Value, String, String) {
+        let user = self.api_register(email).await;
+        let pair = self.api_login(email, PASSWORD).await.json();
+        let token = |name: &str| pair[name].as_str().unwrap().to_string();
+        (user, token("access_token"), token("refresh_token"))
+    }
+
     /// Registers through the page's form and returns the logged-in browser.
     pub async fn registered(&self, email: &str, username: &str) -> Browser {
         let browser = self.browser();
@@ -245,6 +279,23 @@ impl Browser {
             headers,
             body,
         }
+    }
+
+    /// A JSON API request, with a Bearer token when given.
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Page {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("accept", "application/json")];
+        if let Some(bearer) = bearer.as_deref() {
+            headers.push(("authorization", bearer));
+        }
+        let body = body.map(|b| (b.to_string(), "application/json"));
+        self.request(method, path, &headers, body).await
     }
 
     pub async fn get(&self, path: &str) -> Page {
