@@ -129,10 +129,6 @@ impl AppError {
             .collect();
         self
     }
-
-    pub fn field_message(&self, field: &str) -> Option<String> {
-        self.fields.get(field).cloned()
-    }
 }
 
 impl fmt::Display for AppError {

@@ -55,7 +55,7 @@ pub async fn change_password(
     let state = context::state()?;
     users::change_password(
         &state,
-        &user.principal(),
+        &user,
         users::PasswordChange {
             current_password: &current_password,
             new_password: &new_password,

@@ -13,43 +13,15 @@ use http::request::Parts;
 use http::HeaderMap;
 use tower_cookies::Cookies;
 
-use super::sessions::{RefreshError, SessionPrincipal};
+use super::security::is_static_asset;
+use super::sessions::RefreshError;
 use super::state::AppState;
 use super::users::Client;
 use crate::domain::AppError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
-    Cookie,
-    Bearer,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CurrentUser {
-    pub user_id: i64,
-    pub session_id: String,
-    pub role: String,
-    pub credential: Credential,
-}
+pub use super::sessions::CurrentUser;
 
 impl CurrentUser {
-    fn new(principal: SessionPrincipal, credential: Credential) -> Self {
-        Self {
-            user_id: principal.user_id,
-            session_id: principal.session_id,
-            role: principal.role,
-            credential,
-        }
-    }
-
-    pub fn principal(&self) -> SessionPrincipal {
-        SessionPrincipal {
-            user_id: self.user_id,
-            session_id: self.session_id.clone(),
-            role: self.role.clone(),
-        }
-    }
-
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
@@ -136,8 +108,13 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let address = client_address(request.extensions());
-    let current = identify(&state, &jar, request.headers(), &address).await;
+    // Static files are the same for everyone: no session read, no renewal.
+    let current = if is_static_asset(request.uri().path()) {
+        None
+    } else {
+        let address = client_address(request.extensions());
+        identify(&state, &jar, request.headers(), &address).await
+    };
     request.extensions_mut().insert(Authentication(current));
     next.run(request).await
 }
@@ -151,12 +128,11 @@ async fn identify(
     if headers.contains_key(AUTHORIZATION) {
         // An explicit credential decides alone; cookies are not consulted.
         let token = bearer_token(headers)?;
-        let principal = state.sessions.authenticate(token).await.ok()?;
-        return Some(CurrentUser::new(principal, Credential::Bearer));
+        return state.sessions.authenticate(token).await.ok();
     }
     if let Some(token) = state.cookies.access_token(jar) {
-        if let Ok(principal) = state.sessions.authenticate(&token).await {
-            return Some(CurrentUser::new(principal, Credential::Cookie));
+        if let Ok(user) = state.sessions.authenticate(&token).await {
+            return Some(user);
         }
     }
     let Some(refresh) = state.cookies.refresh_token(jar) else {
@@ -170,12 +146,7 @@ async fn identify(
     match renewed {
         Ok(issued) => {
             state.cookies.set(jar, &issued);
-            let principal = state
-                .sessions
-                .authenticate(&issued.access_token)
-                .await
-                .ok()?;
-            Some(CurrentUser::new(principal, Credential::Cookie))
+            state.sessions.authenticate(&issued.access_token).await.ok()
         }
         Err(RefreshError::Invalid | RefreshError::Reused) => {
             state.cookies.clear(jar);

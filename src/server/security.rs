@@ -29,6 +29,12 @@ pub fn is_member_page(path: &str) -> bool {
     })
 }
 
+/// Built files (`/pkg/…`) and files from `public/`: the same for everyone, so they need no
+/// session check and may be cached.
+pub fn is_static_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg"
+}
+
 fn origin_of(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once("://")?;
     let host_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -161,8 +167,7 @@ pub async fn security_headers(
     request: Request,
     next: Next,
 ) -> Response {
-    let is_asset =
-        request.uri().path().starts_with("/pkg/") || request.uri().path() == "/favicon.ico";
+    let is_asset = is_static_asset(request.uri().path());
     let is_docs = request.uri().path().starts_with("/docs");
     let mut response: Response<Body> = next.run(request).await;
     let headers = response.headers_mut();
@@ -256,6 +261,14 @@ mod tests {
     fn scripts_without_cookies_pass_but_cookies_need_provenance() {
         assert!(is_same_site(&HeaderMap::new(), SITE, false));
         assert!(!is_same_site(&HeaderMap::new(), SITE, true));
+    }
+
+    #[test]
+    fn only_built_and_public_files_are_static_assets() {
+        assert!(is_static_asset("/pkg/gatehouse.wasm"));
+        assert!(is_static_asset("/favicon.svg"));
+        assert!(!is_static_asset("/profile"));
+        assert!(!is_static_asset("/api/login"));
     }
 
     #[test]

@@ -42,9 +42,10 @@ impl std::fmt::Debug for IssuedTokens {
     }
 }
 
-/// Who a valid access token speaks for.
+/// The calling person: who a valid access token speaks for, and through which session.
+/// `server::auth` records it per request; it is the only way handlers learn who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionPrincipal {
+pub struct CurrentUser {
     pub user_id: i64,
     pub session_id: String,
     pub role: String,
@@ -186,7 +187,7 @@ impl SessionStore {
     }
 
     /// Verifies an access token and that its session is still alive.
-    pub async fn authenticate(&self, access_token: &str) -> Result<SessionPrincipal, TokenError> {
+    pub async fn authenticate(&self, access_token: &str) -> Result<CurrentUser, TokenError> {
         let claims = self.keys.verify_access(access_token)?;
         let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
         let now = now();
@@ -216,7 +217,7 @@ impl SessionStore {
                 tracing::warn!(error = %e, "could not record session use");
             }
         }
-        Ok(SessionPrincipal {
+        Ok(CurrentUser {
             user_id,
             session_id: claims.sid,
             role,

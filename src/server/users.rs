@@ -4,7 +4,7 @@ use sqlx::SqlitePool;
 
 use super::db::{self, now};
 use super::password::{PasswordHash, Verified};
-use super::sessions::{IssuedTokens, SessionPrincipal};
+use super::sessions::{CurrentUser, IssuedTokens};
 use super::state::AppState;
 use crate::domain::{
     check_login, check_password_change, check_profile, check_registration, AppError, Email,
@@ -391,7 +391,7 @@ pub struct PasswordChange<'a> {
 /// Changes the password and ends every other session of the person.
 pub async fn change_password(
     state: &AppState,
-    principal: &SessionPrincipal,
+    principal: &CurrentUser,
     change: PasswordChange<'_>,
 ) -> Result<(), AppError> {
     let user = find_by_id(&state.db, principal.user_id)

@@ -7,7 +7,6 @@ mod projects;
 mod sessions;
 mod users;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -138,6 +137,5 @@ pub async fn error_shape(request: Request, next: Next) -> Response {
             shaped.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    let _: Response<Body> = response;
     shaped
 }

@@ -139,7 +139,7 @@ pub async fn update_profile(
     if let Some(new_password) = body.password.as_deref() {
         users::change_password(
             &state,
-            &user.principal(),
+            &user,
             PasswordChange {
                 current_password,
                 new_password,
