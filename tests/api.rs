@@ -227,7 +227,7 @@ async fn a_refresh_token_works_once_and_reuse_ends_the_session() {
         StatusCode::OK
     );
 
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    app.advance(Duration::from_secs(11));
     let reuse = renew(&refresh).await;
     assert_error(&reuse, StatusCode::UNAUTHORIZED, "unauthenticated");
     let me = app

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{spawn_app, spawn_app_with, Browser, PASSWORD};
+use gatehouse::server::sessions;
 use reqwest::StatusCode;
 
 /// Access tokens live 1 s; validation allows 5 s of clock skew.
@@ -23,7 +24,7 @@ async fn expired_access_token_is_renewed_on_the_same_response() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let browser = app.registered("ada@example.com", "ada").await;
     let before = browser.cookies();
-    tokio::time::sleep(PAST_ACCESS_TTL).await;
+    app.advance(PAST_ACCESS_TTL);
     let page = browser.get("/profile").await;
     assert_eq!(
         page.status,
@@ -48,11 +49,11 @@ async fn reusing_a_spent_refresh_token_ends_the_whole_session() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let browser = app.registered("ada@example.com", "ada").await;
     let stolen = browser.cookies();
-    tokio::time::sleep(PAST_ACCESS_TTL).await;
+    app.advance(PAST_ACCESS_TTL);
     assert!(browser.is_member().await, "renewed");
     let renewed = browser.cookies();
     assert_ne!(stolen["gatehouse_refresh"], renewed["gatehouse_refresh"]);
-    tokio::time::sleep(PAST_REUSE_GRACE).await;
+    app.advance(PAST_REUSE_GRACE);
 
     let thief = Browser::new(&app.base);
     thief.set_cookies(stolen);
@@ -71,7 +72,7 @@ async fn a_spent_refresh_token_within_the_grace_gets_the_current_pair() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let browser = app.registered("ada@example.com", "ada").await;
     let snapshot = browser.cookies();
-    tokio::time::sleep(PAST_ACCESS_TTL).await;
+    app.advance(PAST_ACCESS_TTL);
     assert!(browser.is_member().await);
     let lost_response = Browser::new(&app.base);
     lost_response.set_cookies(snapshot);
@@ -90,7 +91,7 @@ async fn a_spent_refresh_token_within_the_grace_gets_the_current_pair() {
 async fn concurrent_renewals_do_not_log_the_person_out() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let browser = app.registered("ada@example.com", "ada").await;
-    tokio::time::sleep(PAST_ACCESS_TTL).await;
+    app.advance(PAST_ACCESS_TTL);
     let cookies = browser.cookies();
     let mut tabs = tokio::task::JoinSet::new();
     for _ in 0..6 {
@@ -145,10 +146,10 @@ async fn sessions_without_remember_me_end_at_the_absolute_limit() {
     let app = spawn_app_with(&[("BROWSER_SESSION_TTL", "2")]).await;
     let browser = app.registered("ada@example.com", "ada").await;
     assert!(browser.is_member().await);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    app.advance(Duration::from_secs(3));
     assert!(!browser.is_member().await, "past the absolute limit");
     assert!(
-        app.state.sessions.delete_stale().await.unwrap() >= 1,
+        sessions::delete_stale(&app.state).await.unwrap() >= 1,
         "expired rows are cleaned up"
     );
 }
@@ -160,7 +161,7 @@ async fn idle_sessions_expire() {
     let browser = app.browser();
     browser.log_in("ada@example.com", PASSWORD, true).await;
     assert!(browser.is_member().await);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    app.advance(Duration::from_secs(3));
     assert!(!browser.is_member().await, "unused past the idle limit");
 }
 

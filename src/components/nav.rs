@@ -59,17 +59,17 @@ pub async fn current_account() -> Result<Option<UserView>, AppError> {
         return Ok(None);
     };
     let state = context::state()?;
-    Ok(users::find_by_id(&state.db, user.user_id)
+    Ok(users::find_by_id(&state, user.user_id)
         .await?
         .map(|u| u.view()))
 }
 
 #[server(endpoint = "logout")]
 pub async fn log_out() -> Result<(), AppError> {
-    use crate::server::context;
+    use crate::server::{context, sessions};
     let state = context::state()?;
     if let Ok(user) = context::current_user() {
-        state.sessions.end(&user.session_id, "logout").await?;
+        sessions::end(&state, &user.session_id, "logout").await?;
         tracing::info!(user_id = user.user_id, "logged out");
     }
     state.cookies.clear(&context::cookie_jar()?);

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -24,6 +25,8 @@ pub enum ErrorKind {
     /// The request conflicts with existing data (e.g. an email already registered).
     Conflict,
     TooManyRequests,
+    /// The server is too busy to take the request now; try again shortly.
+    Unavailable,
     Internal,
 }
 
@@ -31,7 +34,8 @@ pub enum ErrorKind {
 ///
 /// `fields` maps a form field name to its message; `values` carries the non-secret values the
 /// person typed, so a form re-rendered after a plain (no-JavaScript) post can keep them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `source` keeps an unexpected failure's cause on the server; it never reaches a client.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AppError {
     pub kind: ErrorKind,
     pub message: String,
@@ -41,6 +45,19 @@ pub struct AppError {
     pub values: BTreeMap<String, String>,
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    #[serde(skip)]
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Equal when a client would see the same error; the server-side cause is not compared.
+impl PartialEq for AppError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.message == other.message
+            && self.fields == other.fields
+            && self.values == other.values
+            && self.retry_after_secs == other.retry_after_secs
+    }
 }
 
 impl AppError {
@@ -51,7 +68,15 @@ impl AppError {
             fields: BTreeMap::new(),
             values: BTreeMap::new(),
             retry_after_secs: None,
+            source: None,
         }
+    }
+
+    /// An unexpected failure: the person sees a generic message, the server keeps the cause.
+    pub fn internal_from(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let mut err = Self::internal();
+        err.source = Some(Arc::new(cause));
+        err
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -106,13 +131,9 @@ impl AppError {
         } else {
             "Please correct the highlighted fields.".to_string()
         };
-        Some(Self {
-            kind: ErrorKind::Validation,
-            message,
-            fields,
-            values: BTreeMap::new(),
-            retry_after_secs: None,
-        })
+        let mut err = Self::new(ErrorKind::Validation, message);
+        err.fields = fields;
+        Some(err)
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
@@ -137,7 +158,13 @@ impl fmt::Display for AppError {
     }
 }
 
-impl std::error::Error for AppError {}
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;

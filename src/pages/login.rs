@@ -17,9 +17,15 @@ pub async fn log_in(
     use crate::domain::safe_next;
     use crate::server::{context, users};
     let state = context::state()?;
-    let meta = context::client_meta()?;
-    let (_, issued) =
-        users::log_in(&state, &email, &password, remember.is_some(), meta.client()).await?;
+    let (_, issued) = users::log_in(
+        &state,
+        &email,
+        &password,
+        remember.is_some(),
+        &context::client()?,
+    )
+    .await
+    .map_err(|err| err.with_values([("email", email.as_str())]))?;
     state.cookies.set(&context::cookie_jar()?, &issued);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())

@@ -15,10 +15,7 @@ pub async fn get_profile() -> Result<UserView, AppError> {
     use crate::server::{context, users};
     let user = context::current_user()?;
     let state = context::state()?;
-    users::find_by_id(&state.db, user.user_id)
-        .await?
-        .map(|u| u.view())
-        .ok_or_else(AppError::unauthenticated)
+    Ok(users::current(&state, &user).await?.view())
 }
 
 #[server(endpoint = "update_profile")]
@@ -32,14 +29,17 @@ pub async fn update_profile(
     let state = context::state()?;
     users::update_profile(
         &state,
+        &user,
         user.user_id,
         users::ProfileChanges {
             username: Some(&username),
             email: Some(&email),
             current_password: current_password.as_deref().unwrap_or_default(),
+            ..Default::default()
         },
     )
-    .await?;
+    .await
+    .map_err(|err| err.with_values([("username", username.as_str()), ("email", email.as_str())]))?;
     leptos_axum::redirect("/profile?saved=profile");
     Ok(())
 }
@@ -72,7 +72,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     use crate::server::{context, users};
     let user = context::current_user()?;
     let state = context::state()?;
-    users::delete_account(&state, user.user_id, &password).await?;
+    users::delete_account(&state, &user, &password).await?;
     state.cookies.clear(&context::cookie_jar()?);
     leptos_axum::redirect("/?deleted=1");
     Ok(())

@@ -20,10 +20,10 @@ pub struct ProjectPageData {
 pub async fn get_project_page(id: i64) -> Result<ProjectPageData, AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
-    let db = context::state()?.db;
+    let state = context::state()?;
     Ok(ProjectPageData {
-        project: projects::get(&db, user.user_id, id).await?,
-        tasks: projects::tasks(&db, user.user_id, id).await?,
+        project: projects::get(&state, user.user_id, id).await?,
+        tasks: projects::tasks(&state, user.user_id, id).await?,
     })
 }
 
@@ -32,7 +32,7 @@ pub async fn update_project(id: i64, name: String, description: String) -> Resul
     use crate::server::{context, projects};
     let user = context::current_user()?;
     projects::update(
-        &context::state()?.db,
+        &context::state()?,
         user.user_id,
         id,
         projects::ProjectInput {
@@ -48,7 +48,7 @@ pub async fn update_project(id: i64, name: String, description: String) -> Resul
 pub async fn add_task(project_id: i64, title: String) -> Result<(), AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
-    projects::add_task(&context::state()?.db, user.user_id, project_id, &title).await?;
+    projects::add_task(&context::state()?, user.user_id, project_id, &title).await?;
     Ok(())
 }
 
@@ -57,7 +57,7 @@ pub async fn set_task_done(id: i64, done: bool) -> Result<(), AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
     projects::update_task(
-        &context::state()?.db,
+        &context::state()?,
         user.user_id,
         id,
         projects::TaskChanges {
@@ -74,7 +74,7 @@ pub async fn rename_task(id: i64, title: String) -> Result<(), AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
     let task = projects::update_task(
-        &context::state()?.db,
+        &context::state()?,
         user.user_id,
         id,
         projects::TaskChanges {
@@ -91,7 +91,7 @@ pub async fn rename_task(id: i64, title: String) -> Result<(), AppError> {
 pub async fn delete_task(id: i64) -> Result<(), AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
-    projects::delete_task(&context::state()?.db, user.user_id, id).await
+    projects::delete_task(&context::state()?, user.user_id, id).await
 }
 
 /// Every action that changes what this page shows.

@@ -11,7 +11,7 @@ use crate::pages::project::{load_project, use_project_id, ProjectPageData};
 pub async fn delete_project(id: i64) -> Result<(), AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
-    projects::delete(&context::state()?.db, user.user_id, id).await?;
+    projects::delete(&context::state()?, user.user_id, id).await?;
     leptos_axum::redirect("/projects");
     Ok(())
 }

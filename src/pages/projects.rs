@@ -10,7 +10,7 @@ use crate::domain::{check_project, AppError, ProjectView};
 pub async fn list_projects() -> Result<Vec<ProjectView>, AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
-    projects::list(&context::state()?.db, user.user_id).await
+    projects::list(&context::state()?, user.user_id).await
 }
 
 #[server(endpoint = "create_project")]
@@ -18,7 +18,7 @@ pub async fn create_project(name: String, description: String) -> Result<Project
     use crate::server::{context, projects};
     let user = context::current_user()?;
     projects::create(
-        &context::state()?.db,
+        &context::state()?,
         user.user_id,
         projects::ProjectInput {
             name: Some(&name),

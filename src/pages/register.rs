@@ -15,7 +15,7 @@ pub async fn register(
 ) -> Result<(), AppError> {
     use crate::server::{context, users};
     let state = context::state()?;
-    let user = users::register(
+    let (_, issued) = users::register_and_log_in(
         &state,
         users::Registration {
             email: &email,
@@ -23,13 +23,10 @@ pub async fn register(
             password: &password,
             confirm_password: Some(&confirm_password),
         },
+        &context::client()?,
     )
-    .await?;
-    let meta = context::client_meta()?;
-    let issued = state
-        .sessions
-        .start(user.id, false, &meta.user_agent, &meta.ip_address)
-        .await?;
+    .await
+    .map_err(|err| err.with_values([("email", email.as_str()), ("username", username.as_str())]))?;
     state.cookies.set(&context::cookie_jar()?, &issued);
     leptos_axum::redirect("/profile");
     Ok(())

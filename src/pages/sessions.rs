@@ -8,18 +8,16 @@ use crate::domain::{AppError, SessionView};
 
 #[server(endpoint = "sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
-    use crate::server::context;
+    use crate::server::{context, sessions};
     let user = context::current_user()?;
-    let state = context::state()?;
-    state.sessions.list(user.user_id, &user.session_id).await
+    sessions::list(&context::state()?, &user).await
 }
 
 #[server(endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
-    use crate::server::context;
+    use crate::server::{context, sessions};
     let user = context::current_user()?;
-    let state = context::state()?;
-    if state.sessions.end_owned(user.user_id, &id).await? {
+    if sessions::end_owned(&context::state()?, user.user_id, &id).await? {
         Ok(())
     } else {
         Err(AppError::new(
@@ -31,13 +29,15 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
 
 #[server(endpoint = "end_other_sessions")]
 pub async fn end_other_sessions() -> Result<(), AppError> {
-    use crate::server::context;
+    use crate::server::{context, sessions};
     let user = context::current_user()?;
-    let state = context::state()?;
-    state
-        .sessions
-        .end_all_for_user(user.user_id, Some(&user.session_id), "logged_out_elsewhere")
-        .await?;
+    sessions::end_all_for_user(
+        &context::state()?,
+        user.user_id,
+        Some(&user.session_id),
+        "logged_out_elsewhere",
+    )
+    .await?;
     Ok(())
 }
 

@@ -77,18 +77,28 @@ impl PublicUrl {
     }
 }
 
+/// How long tokens and sessions live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Lifetime of an access token (`ACCESS_TOKEN_TTL`).
+    pub access_ttl: Duration,
+    /// Lifetime of a "remember me" refresh token; slides with each renewal
+    /// (`REFRESH_TOKEN_TTL`).
+    pub refresh_ttl: Duration,
+    /// Absolute limit of a session without "remember me" (`BROWSER_SESSION_TTL`).
+    pub browser_session_ttl: Duration,
+    /// A session unused for this long has expired (`SESSION_IDLE_TTL`).
+    pub idle_ttl: Duration,
+    /// No session outlives this, however often it is renewed (`SESSION_MAX_LIFETIME`).
+    pub max_lifetime: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub jwt_secret: SigningSecret,
-    pub access_token_ttl: Duration,
-    /// Lifetime of a "remember me" refresh token (slides with each renewal).
-    pub refresh_token_ttl: Duration,
-    /// Absolute limit of a session without "remember me".
-    pub browser_session_ttl: Duration,
-    /// A session unused for this long has expired.
-    pub session_idle_ttl: Duration,
+    pub sessions: SessionPolicy,
     pub public_url: PublicUrl,
     pub password_min_length: usize,
     pub max_concurrent_hashes: usize,
@@ -186,10 +196,13 @@ impl Config {
             data_dir,
             database_url,
             jwt_secret,
-            access_token_ttl: duration("ACCESS_TOKEN_TTL", "15m")?,
-            refresh_token_ttl: duration("REFRESH_TOKEN_TTL", "30d")?,
-            browser_session_ttl: duration("BROWSER_SESSION_TTL", "12h")?,
-            session_idle_ttl: duration("SESSION_IDLE_TTL", "14d")?,
+            sessions: SessionPolicy {
+                access_ttl: duration("ACCESS_TOKEN_TTL", "15m")?,
+                refresh_ttl: duration("REFRESH_TOKEN_TTL", "30d")?,
+                browser_session_ttl: duration("BROWSER_SESSION_TTL", "12h")?,
+                idle_ttl: duration("SESSION_IDLE_TTL", "14d")?,
+                max_lifetime: duration("SESSION_MAX_LIFETIME", "90d")?,
+            },
             public_url,
             password_min_length,
             max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", 4)?,

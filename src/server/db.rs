@@ -6,8 +6,6 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use crate::domain::AppError;
-
 pub async fn connect(database_url: &str) -> Result<SqlitePool, String> {
     let options = SqliteConnectOptions::from_str(database_url)
         .map_err(|e| format!("DATABASE_URL: {e}"))?
@@ -28,11 +26,6 @@ pub async fn connect(database_url: &str) -> Result<SqlitePool, String> {
     Ok(pool)
 }
 
-/// Unix seconds now.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// RFC 3339 for the API and pages.
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
@@ -42,22 +35,4 @@ pub fn rfc3339(unix: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
-}
-
-/// Any database failure the caller did not anticipate: logged, shown as a generic error.
-pub fn internal(err: sqlx::Error) -> AppError {
-    tracing::error!(error = %err, "database error");
-    AppError::internal()
-}
-
-/// Names the unique index a constraint error broke, e.g. `users.email`, so callers can turn it
-/// into a client error in one place.
-pub fn unique_violation(err: &sqlx::Error) -> Option<String> {
-    let db = err.as_database_error()?;
-    if !db.is_unique_violation() {
-        return None;
-    }
-    db.message()
-        .strip_prefix("UNIQUE constraint failed: ")
-        .map(|columns| columns.to_string())
 }

@@ -1,9 +1,8 @@
 //! Projects and their tasks. Every query is scoped to the owner, so another person's project
 //! or task is indistinguishable from a missing one (404).
 
-use sqlx::SqlitePool;
-
-use super::db::{self, now};
+use super::db;
+use super::state::AppState;
 use crate::domain::{check_project, check_task_title, AppError, ProjectView, TaskView};
 
 #[derive(sqlx::FromRow)]
@@ -69,37 +68,36 @@ pub struct ProjectInput<'a> {
     pub description: Option<&'a str>,
 }
 
-pub async fn list(db: &SqlitePool, owner_id: i64) -> Result<Vec<ProjectView>, AppError> {
+pub async fn list(state: &AppState, owner_id: i64) -> Result<Vec<ProjectView>, AppError> {
     sqlx::query_as::<_, ProjectRow>(&format!(
         "{PROJECT_SELECT} WHERE p.owner_id = ? ORDER BY p.id DESC"
     ))
     .bind(owner_id)
-    .fetch_all(db)
+    .fetch_all(&state.db)
     .await
     .map(|rows| rows.into_iter().map(ProjectView::from).collect())
-    .map_err(db::internal)
+    .map_err(AppError::from)
 }
 
-pub async fn get(db: &SqlitePool, owner_id: i64, id: i64) -> Result<ProjectView, AppError> {
+pub async fn get(state: &AppState, owner_id: i64, id: i64) -> Result<ProjectView, AppError> {
     sqlx::query_as::<_, ProjectRow>(&format!(
         "{PROJECT_SELECT} WHERE p.id = ? AND p.owner_id = ?"
     ))
     .bind(id)
     .bind(owner_id)
-    .fetch_optional(db)
-    .await
-    .map_err(db::internal)?
+    .fetch_optional(&state.db)
+    .await?
     .map(ProjectView::from)
     .ok_or_else(AppError::not_found)
 }
 
 pub async fn create(
-    db: &SqlitePool,
+    state: &AppState,
     owner_id: i64,
     input: ProjectInput<'_>,
 ) -> Result<ProjectView, AppError> {
     let parsed = check_project(Some(input.name.unwrap_or_default()), input.description)?;
-    let now = now();
+    let now = state.now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO projects (owner_id, name, description, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -109,14 +107,13 @@ pub async fn create(
     .bind(parsed.description.unwrap_or_default())
     .bind(now)
     .bind(now)
-    .fetch_one(db)
-    .await
-    .map_err(db::internal)?;
-    get(db, owner_id, id).await
+    .fetch_one(&state.db)
+    .await?;
+    get(state, owner_id, id).await
 }
 
 pub async fn update(
-    db: &SqlitePool,
+    state: &AppState,
     owner_id: i64,
     id: i64,
     input: ProjectInput<'_>,
@@ -129,26 +126,24 @@ pub async fn update(
     )
     .bind(parsed.name)
     .bind(parsed.description)
-    .bind(now())
+    .bind(state.now())
     .bind(id)
     .bind(owner_id)
-    .execute(db)
-    .await
-    .map_err(db::internal)?;
+    .execute(&state.db)
+    .await?;
     if result.rows_affected() == 0 {
         return Err(AppError::not_found());
     }
-    get(db, owner_id, id).await
+    get(state, owner_id, id).await
 }
 
 /// Deletes the project and, by cascade, its tasks.
-pub async fn delete(db: &SqlitePool, owner_id: i64, id: i64) -> Result<(), AppError> {
+pub async fn delete(state: &AppState, owner_id: i64, id: i64) -> Result<(), AppError> {
     let result = sqlx::query("DELETE FROM projects WHERE id = ? AND owner_id = ?")
         .bind(id)
         .bind(owner_id)
-        .execute(db)
-        .await
-        .map_err(db::internal)?;
+        .execute(&state.db)
+        .await?;
     if result.rows_affected() == 0 {
         return Err(AppError::not_found());
     }
@@ -156,44 +151,43 @@ pub async fn delete(db: &SqlitePool, owner_id: i64, id: i64) -> Result<(), AppEr
 }
 
 pub async fn tasks(
-    db: &SqlitePool,
+    state: &AppState,
     owner_id: i64,
     project_id: i64,
 ) -> Result<Vec<TaskView>, AppError> {
-    get(db, owner_id, project_id).await?;
+    get(state, owner_id, project_id).await?;
     sqlx::query_as::<_, TaskRow>(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.project_id = ? ORDER BY t.position, t.id"
     ))
     .bind(project_id)
-    .fetch_all(db)
+    .fetch_all(&state.db)
     .await
     .map(|rows| rows.into_iter().map(TaskView::from).collect())
-    .map_err(db::internal)
+    .map_err(AppError::from)
 }
 
-async fn get_task(db: &SqlitePool, owner_id: i64, id: i64) -> Result<TaskView, AppError> {
+async fn get_task(state: &AppState, owner_id: i64, id: i64) -> Result<TaskView, AppError> {
     sqlx::query_as::<_, TaskRow>(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks t JOIN projects p ON p.id = t.project_id
          WHERE t.id = ? AND p.owner_id = ?"
     ))
     .bind(id)
     .bind(owner_id)
-    .fetch_optional(db)
-    .await
-    .map_err(db::internal)?
+    .fetch_optional(&state.db)
+    .await?
     .map(TaskView::from)
     .ok_or_else(AppError::not_found)
 }
 
 pub async fn add_task(
-    db: &SqlitePool,
+    state: &AppState,
     owner_id: i64,
     project_id: i64,
     title: &str,
 ) -> Result<TaskView, AppError> {
-    get(db, owner_id, project_id).await?;
+    get(state, owner_id, project_id).await?;
     let title = check_task_title(title)?;
-    let now = now();
+    let now = state.now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tasks (project_id, title, position, created_at, updated_at)
          VALUES (?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM tasks WHERE project_id = ?), ?, ?)
@@ -204,20 +198,19 @@ pub async fn add_task(
     .bind(project_id)
     .bind(now)
     .bind(now)
-    .fetch_one(db)
+    .fetch_one(&state.db)
     .await
-    .map_err(db::internal)?;
-    touch_project(db, project_id).await?;
-    get_task(db, owner_id, id).await
+    ?;
+    touch_project(state, project_id).await?;
+    get_task(state, owner_id, id).await
 }
 
-async fn touch_project(db: &SqlitePool, project_id: i64) -> Result<(), AppError> {
+async fn touch_project(state: &AppState, project_id: i64) -> Result<(), AppError> {
     sqlx::query("UPDATE projects SET updated_at = ? WHERE id = ?")
-        .bind(now())
+        .bind(state.now())
         .bind(project_id)
-        .execute(db)
-        .await
-        .map_err(db::internal)?;
+        .execute(&state.db)
+        .await?;
     Ok(())
 }
 
@@ -227,12 +220,12 @@ pub struct TaskChanges<'a> {
 }
 
 pub async fn update_task(
-    db: &SqlitePool,
+    state: &AppState,
     owner_id: i64,
     id: i64,
     changes: TaskChanges<'_>,
 ) -> Result<TaskView, AppError> {
-    let task = get_task(db, owner_id, id).await?;
+    let task = get_task(state, owner_id, id).await?;
     let title = changes.title.map(check_task_title).transpose()?;
     sqlx::query(
         "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), updated_at = ?
@@ -240,21 +233,19 @@ pub async fn update_task(
     )
     .bind(title)
     .bind(changes.done)
-    .bind(now())
+    .bind(state.now())
     .bind(id)
-    .execute(db)
-    .await
-    .map_err(db::internal)?;
-    touch_project(db, task.project_id).await?;
-    get_task(db, owner_id, id).await
+    .execute(&state.db)
+    .await?;
+    touch_project(state, task.project_id).await?;
+    get_task(state, owner_id, id).await
 }
 
-pub async fn delete_task(db: &SqlitePool, owner_id: i64, id: i64) -> Result<(), AppError> {
-    let task = get_task(db, owner_id, id).await?;
+pub async fn delete_task(state: &AppState, owner_id: i64, id: i64) -> Result<(), AppError> {
+    let task = get_task(state, owner_id, id).await?;
     sqlx::query("DELETE FROM tasks WHERE id = ?")
         .bind(id)
-        .execute(db)
-        .await
-        .map_err(db::internal)?;
-    touch_project(db, task.project_id).await
+        .execute(&state.db)
+        .await?;
+    touch_project(state, task.project_id).await
 }

@@ -6,19 +6,24 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::header::{
-    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, ORIGIN,
-    REFERER, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, ORIGIN, REFERER,
+    REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method};
 
-use super::auth::Authentication;
+use super::error::{respond, Audience};
+use super::principal::Authentication;
 use super::state::AppState;
 use crate::domain::AppError;
 
-/// Pages only members may see; guests are sent to log in and brought back.
+/// Pages (and everything below them) only members may see; guests are sent to log in and
+/// brought back. Every page route in `app.rs` is in exactly one of these three lists; a test
+/// checks it against the router.
 pub const MEMBER_PAGES: [&str; 3] = ["/profile", "/sessions", "/projects"];
 /// Pages only guests need; members are sent to their profile.
 pub const GUEST_PAGES: [&str; 2] = ["/login", "/register"];
+/// Pages for everyone.
+pub const PUBLIC_PAGES: [&str; 1] = ["/"];
 
 pub fn is_member_page(path: &str) -> bool {
     MEMBER_PAGES.iter().any(|page| {
@@ -69,13 +74,6 @@ fn is_same_site(headers: &HeaderMap, public_origin: &str, carries_cookies: bool)
     !carries_cookies
 }
 
-fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
-}
-
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(
         *request.method(),
@@ -99,24 +97,10 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "cross-site request refused");
-    let message = "This request came from another site and was refused.";
-    if request.uri().path().starts_with("/api/v1/") {
-        return AppError::forbidden(message).into_response();
-    }
-    if wants_html(request.headers()) {
-        return (
-            StatusCode::FORBIDDEN,
-            [(CONTENT_TYPE, "text/html; charset=utf-8")],
-            format!("<!DOCTYPE html><title>Refused</title><h1>Refused</h1><p>{message}</p>"),
-        )
-            .into_response();
-    }
-    (
-        StatusCode::FORBIDDEN,
-        [(CONTENT_TYPE, "application/json")],
-        serde_json::to_string(&AppError::forbidden(message)).unwrap_or_default(),
+    respond(
+        AppError::forbidden("This request came from another site and was refused."),
+        Audience::of(request.uri().path(), request.headers()),
     )
-        .into_response()
 }
 
 /// Guests asking for a member page get a redirect to log in before any HTML is rendered;
@@ -126,10 +110,7 @@ pub async fn page_access(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let path = request.uri().path();
-    let logged_in = request
-        .extensions()
-        .get::<Authentication>()
-        .is_some_and(|auth| auth.0.is_some());
+    let logged_in = Authentication::of(request.extensions()).is_some();
     if !logged_in && is_member_page(path) {
         let wanted = request
             .uri()
@@ -269,6 +250,23 @@ mod tests {
         assert!(is_static_asset("/favicon.svg"));
         assert!(!is_static_asset("/profile"));
         assert!(!is_static_asset("/api/login"));
+    }
+
+    #[tokio::test]
+    async fn every_page_route_is_classified_once() {
+        for route in crate::server::router::page_routes() {
+            let path = route.path();
+            let lists = [
+                is_member_page(path),
+                GUEST_PAGES.contains(&path),
+                PUBLIC_PAGES.contains(&path),
+            ];
+            assert_eq!(
+                lists.iter().filter(|listed| **listed).count(),
+                1,
+                "{path} must be a member, guest or public page"
+            );
+        }
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //! against its session row.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use tokio::sync::Mutex;
-
-use super::db::{self, now};
-use super::tokens::{RefreshToken, TokenError, TokenKeys};
+use super::principal::{Client, CurrentUser};
+use super::state::AppState;
+use super::tokens::{RefreshToken, TokenError};
 use crate::domain::{AppError, SessionView};
 
 /// A spent refresh token presented again within this window is a client that lost the renewal
@@ -42,15 +41,6 @@ impl std::fmt::Debug for IssuedTokens {
     }
 }
 
-/// The calling person: who a valid access token speaks for, and through which session.
-/// `server::auth` records it per request; it is the only way handlers learn who is calling.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CurrentUser {
-    pub user_id: i64,
-    pub session_id: String,
-    pub role: String,
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum RefreshError {
     /// Unknown, expired or ended; the client should log in again.
@@ -63,27 +53,379 @@ pub enum RefreshError {
     Internal,
 }
 
-pub struct SessionStore {
-    db: SqlitePool,
-    keys: TokenKeys,
-    refresh_ttl: i64,
-    browser_session_ttl: i64,
-    idle_ttl: i64,
-    /// Serialises renewals and remembers, for `REUSE_GRACE_SECS`, the pair each spent token
-    /// was exchanged for.
-    recent_rotations: Mutex<HashMap<String, (i64, IssuedTokens)>>,
+impl From<sqlx::Error> for RefreshError {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(error = %err, "refresh failed");
+        Self::Internal
+    }
+}
+
+/// Renewals in progress and the pairs recently handed out.
+#[derive(Default)]
+pub struct Rotations {
+    /// For `REUSE_GRACE_SECS`, the pair each spent token (by digest) was exchanged for.
+    recent: Mutex<HashMap<String, (i64, IssuedTokens)>>,
+    /// One lock per presented token: parallel renewals with the same token wait for the first
+    /// and share its pair, while unrelated renewals (and junk cookies) never wait on each other.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Rotations {
+    fn lock_for(&self, digest: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.in_flight)
+            .entry(digest.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn release(&self, digest: &str, held: Arc<tokio::sync::Mutex<()>>) {
+        let mut in_flight = lock(&self.in_flight);
+        // Two owners left: the map and `held`. Nobody else is waiting.
+        if Arc::strong_count(&held) == 2 {
+            in_flight.remove(digest);
+        }
+    }
+
+    /// The pair `digest` was exchanged for, while within the grace and still current.
+    fn answered(&self, digest: &str, now: i64) -> Option<IssuedTokens> {
+        let mut recent = lock(&self.recent);
+        recent.retain(|_, (spent_at, _)| now - *spent_at < REUSE_GRACE_SECS);
+        recent.get(digest).map(|(_, issued)| issued.clone())
+    }
+
+    /// Remembers that `spent` bought `issued`. `spent` itself was the answer to an older
+    /// token, if any: that older token is no longer the one spent last, so it loses its grace.
+    fn remember(&self, spent: String, issued: &IssuedTokens, now: i64) {
+        let mut recent = lock(&self.recent);
+        recent.retain(|_, (_, answer)| answer.refresh_token.digest() != spent);
+        recent.insert(spent, (now, issued.clone()));
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+fn issue(
+    state: &AppState,
+    session_id: &str,
+    user_id: i64,
+    remember: bool,
+    expires_at: i64,
+    now: i64,
+) -> IssuedTokens {
+    IssuedTokens {
+        session_id: session_id.to_string(),
+        user_id,
+        access_token: state.keys.issue_access(user_id, session_id, now),
+        access_expires_in: secs(state.keys.access_ttl()),
+        refresh_token: RefreshToken::generate(),
+        persist_for: remember.then_some(expires_at - now),
+    }
+}
+
+/// When a session must end at the latest: a remembered one slides with use up to the absolute
+/// cap from its start; a browser session has a fixed limit.
+fn expiry(state: &AppState, remember: bool, created_at: i64, now: i64) -> i64 {
+    let policy = &state.config.sessions;
+    let cap = created_at + secs(policy.max_lifetime);
+    let limit = if remember {
+        now + secs(policy.refresh_ttl)
+    } else {
+        created_at + secs(policy.browser_session_ttl)
+    };
+    limit.min(cap)
+}
+
+/// Starts a session for a successful login.
+pub async fn start(
+    state: &AppState,
+    user_id: i64,
+    remember: bool,
+    client: &Client,
+) -> Result<IssuedTokens, AppError> {
+    let now = state.now();
+    let session_id = uuid::Uuid::new_v4().simple().to_string();
+    let expires_at = expiry(state, remember, now, now);
+    let issued = issue(state, &session_id, user_id, remember, expires_at, now);
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, remember, user_agent, ip_address, created_at, last_used_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&session_id)
+    .bind(user_id)
+    .bind(remember)
+    .bind(&client.user_agent)
+    .bind(&client.ip_address)
+    .bind(now)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)")
+        .bind(issued.refresh_token.digest())
+        .bind(&session_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// Verifies an access token and that its session is still alive.
+pub async fn authenticate(state: &AppState, access_token: &str) -> Result<CurrentUser, TokenError> {
+    let now = state.now();
+    let claims = state.keys.verify_access(access_token, now)?;
+    let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT s.last_used_at, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
+           AND s.last_used_at > ? AND u.is_active = 1",
+    )
+    .bind(&claims.sid)
+    .bind(user_id)
+    .bind(now)
+    .bind(now - secs(state.config.sessions.idle_ttl))
+    .fetch_optional(&state.db)
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "session lookup failed");
+        TokenError::Invalid
+    })?;
+    let (last_used_at, role) = row.ok_or(TokenError::Invalid)?;
+    if now - last_used_at >= TOUCH_INTERVAL_SECS {
+        let touched = sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(&claims.sid)
+            .execute(&state.db)
+            .await;
+        if let Err(e) = touched {
+            tracing::warn!(error = %e, "could not record session use");
+        }
+    }
+    Ok(CurrentUser {
+        user_id,
+        session_id: claims.sid,
+        role,
+    })
 }
 
 #[derive(sqlx::FromRow)]
-struct RefreshRow {
+struct PresentedToken {
     session_id: String,
     spent_at: Option<i64>,
+    /// Whether the token this one was exchanged for has been spent too.
+    successor_spent: bool,
     user_id: i64,
     remember: bool,
+    created_at: i64,
     expires_at: i64,
     last_used_at: i64,
     ended_at: Option<i64>,
     is_active: bool,
+}
+
+/// Spends a refresh token and issues the next pair (rotation with reuse detection).
+pub async fn refresh(
+    state: &AppState,
+    presented: &RefreshToken,
+    client: &Client,
+) -> Result<IssuedTokens, RefreshError> {
+    let digest = presented.digest();
+    let held = state.rotations.lock_for(&digest);
+    let outcome = {
+        let _turn = held.lock().await;
+        refresh_locked(state, &digest, client).await
+    };
+    state.rotations.release(&digest, held);
+    outcome
+}
+
+async fn refresh_locked(
+    state: &AppState,
+    digest: &str,
+    client: &Client,
+) -> Result<IssuedTokens, RefreshError> {
+    let now = state.now();
+    if let Some(issued) = state.rotations.answered(digest, now) {
+        // Only while the session lives: a logout right after a renewal must stick.
+        return if is_alive(state, &issued.session_id, now).await {
+            Ok(issued)
+        } else {
+            Err(RefreshError::Invalid)
+        };
+    }
+    let token: PresentedToken = sqlx::query_as(
+        "SELECT rt.session_id, rt.spent_at, s.user_id, s.remember, s.created_at, s.expires_at,
+                s.last_used_at, s.ended_at, u.is_active,
+                EXISTS (SELECT 1 FROM refresh_tokens n
+                        WHERE n.token_hash = rt.replaced_by AND n.spent_at IS NOT NULL)
+                    AS successor_spent
+         FROM refresh_tokens rt
+         JOIN sessions s ON s.id = rt.session_id
+         JOIN users u ON u.id = s.user_id
+         WHERE rt.token_hash = ?",
+    )
+    .bind(digest)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or(RefreshError::Invalid)?;
+    if let Some(spent_at) = token.spent_at {
+        return Err(spent_again(state, &token, spent_at, now).await);
+    }
+    let alive = token.ended_at.is_none()
+        && token.expires_at > now
+        && token.last_used_at > now - secs(state.config.sessions.idle_ttl)
+        && token.is_active;
+    if !alive {
+        return Err(RefreshError::Invalid);
+    }
+    let issued = rotate(state, digest, &token, client, now).await?;
+    state.rotations.remember(digest.to_string(), &issued, now);
+    Ok(issued)
+}
+
+/// A spent token came back. Moments after it was spent, and if it is the token spent last,
+/// it is most likely a race whose answer is not at hand (e.g. after a restart); otherwise the
+/// chain has leaked and the session ends.
+async fn spent_again(
+    state: &AppState,
+    token: &PresentedToken,
+    spent_at: i64,
+    now: i64,
+) -> RefreshError {
+    if now - spent_at < REUSE_GRACE_SECS && !token.successor_spent {
+        return RefreshError::Raced;
+    }
+    if token.ended_at.is_none() {
+        if let Err(e) = end(state, &token.session_id, "refresh_token_reuse").await {
+            tracing::error!(error = %e, "could not end a session after refresh-token reuse");
+            return RefreshError::Internal;
+        }
+        tracing::warn!(
+            session_id = %token.session_id,
+            user_id = token.user_id,
+            "spent refresh token presented again: session ended as a suspected theft"
+        );
+    }
+    RefreshError::Reused
+}
+
+/// Spends `digest` and stores its successor, in one transaction.
+async fn rotate(
+    state: &AppState,
+    digest: &str,
+    token: &PresentedToken,
+    client: &Client,
+    now: i64,
+) -> Result<IssuedTokens, RefreshError> {
+    let expires_at = expiry(state, token.remember, token.created_at, now);
+    let issued = issue(
+        state,
+        &token.session_id,
+        token.user_id,
+        token.remember,
+        expires_at,
+        now,
+    );
+    let successor = issued.refresh_token.digest();
+    let mut tx = state.db.begin().await?;
+    let spent = sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = ?, replaced_by = ?
+         WHERE token_hash = ? AND spent_at IS NULL",
+    )
+    .bind(now)
+    .bind(&successor)
+    .bind(digest)
+    .execute(&mut *tx)
+    .await?;
+    if spent.rows_affected() != 1 {
+        return Err(RefreshError::Invalid);
+    }
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)")
+        .bind(&successor)
+        .bind(&token.session_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE sessions SET last_used_at = ?, expires_at = ?, user_agent = ?, ip_address = ?
+         WHERE id = ?",
+    )
+    .bind(now)
+    .bind(expires_at)
+    .bind(&client.user_agent)
+    .bind(&client.ip_address)
+    .bind(&token.session_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+async fn is_alive(state: &AppState, session_id: &str, now: i64) -> bool {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.is_active = 1",
+    )
+    .bind(session_id)
+    .bind(now)
+    .fetch_optional(&state.db)
+    .await
+    .is_ok_and(|row| row.is_some())
+}
+
+/// Ends one session; its access and refresh tokens stop working at once.
+pub async fn end(state: &AppState, session_id: &str, reason: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+    )
+    .bind(state.now())
+    .bind(reason)
+    .bind(session_id)
+    .execute(&state.db)
+    .await?;
+    Ok(())
+}
+
+/// Ends one of `user_id`'s sessions. `false` when it is not theirs or already ended, so a
+/// caller cannot learn whether another person's session id exists.
+pub async fn end_owned(state: &AppState, user_id: i64, session_id: &str) -> Result<bool, AppError> {
+    let result = sqlx::query(
+        "UPDATE sessions SET ended_at = ?, end_reason = 'logged_out_elsewhere'
+         WHERE id = ? AND user_id = ? AND ended_at IS NULL",
+    )
+    .bind(state.now())
+    .bind(session_id)
+    .bind(user_id)
+    .execute(&state.db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Ends every session of `user_id` except `keep` (all of them when `keep` is `None`).
+pub async fn end_all_for_user(
+    state: &AppState,
+    user_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+) -> Result<u64, AppError> {
+    let result = sqlx::query(
+        "UPDATE sessions SET ended_at = ?, end_reason = ?
+         WHERE user_id = ? AND ended_at IS NULL AND id IS NOT ?",
+    )
+    .bind(state.now())
+    .bind(reason)
+    .bind(user_id)
+    .bind(keep)
+    .execute(&state.db)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,344 +437,44 @@ struct SessionRow {
     last_used_at: i64,
 }
 
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+/// The person's live sessions, most recently used first.
+pub async fn list(state: &AppState, current: &CurrentUser) -> Result<Vec<SessionView>, AppError> {
+    let now = state.now();
+    let rows: Vec<SessionRow> = sqlx::query_as(
+        "SELECT id, user_agent, ip_address, created_at, last_used_at FROM sessions
+         WHERE user_id = ? AND ended_at IS NULL AND expires_at > ? AND last_used_at > ?
+         ORDER BY last_used_at DESC, created_at DESC",
+    )
+    .bind(current.user_id)
+    .bind(now)
+    .bind(now - secs(state.config.sessions.idle_ttl))
+    .fetch_all(&state.db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SessionView {
+            current: row.id == current.session_id,
+            device: describe_user_agent(&row.user_agent),
+            ip_address: row.ip_address,
+            created_at: super::db::rfc3339(row.created_at),
+            last_used_at: super::db::rfc3339(row.last_used_at),
+            id: row.id,
+        })
+        .collect())
 }
 
-impl SessionStore {
-    pub fn new(
-        db: SqlitePool,
-        keys: TokenKeys,
-        refresh_ttl: Duration,
-        browser_session_ttl: Duration,
-        idle_ttl: Duration,
-    ) -> Self {
-        Self {
-            db,
-            keys,
-            refresh_ttl: secs(refresh_ttl),
-            browser_session_ttl: secs(browser_session_ttl),
-            idle_ttl: secs(idle_ttl),
-            recent_rotations: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn keys(&self) -> &TokenKeys {
-        &self.keys
-    }
-
-    fn issue(
-        &self,
-        session_id: &str,
-        user_id: i64,
-        remember: bool,
-        expires_at: i64,
-        now: i64,
-    ) -> IssuedTokens {
-        IssuedTokens {
-            session_id: session_id.to_string(),
-            user_id,
-            access_token: self.keys.issue_access(user_id, session_id, now),
-            access_expires_in: secs(self.keys.access_ttl()),
-            refresh_token: RefreshToken::generate(),
-            persist_for: remember.then_some(expires_at - now),
-        }
-    }
-
-    /// Starts a session for a successful login.
-    pub async fn start(
-        &self,
-        user_id: i64,
-        remember: bool,
-        user_agent: &str,
-        ip_address: &str,
-    ) -> Result<IssuedTokens, AppError> {
-        let now = now();
-        let session_id = uuid::Uuid::new_v4().simple().to_string();
-        let lifetime = if remember {
-            self.refresh_ttl
-        } else {
-            self.browser_session_ttl
-        };
-        let expires_at = now + lifetime;
-        let issued = self.issue(&session_id, user_id, remember, expires_at, now);
-        let user_agent: String = user_agent.chars().take(512).collect();
-        let mut tx = self.db.begin().await.map_err(db::internal)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, remember, user_agent, ip_address, created_at, last_used_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&session_id)
-        .bind(user_id)
-        .bind(remember)
-        .bind(user_agent)
-        .bind(ip_address)
-        .bind(now)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db::internal)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)",
-        )
-        .bind(issued.refresh_token.digest())
-        .bind(&session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db::internal)?;
-        tx.commit().await.map_err(db::internal)?;
-        Ok(issued)
-    }
-
-    /// Verifies an access token and that its session is still alive.
-    pub async fn authenticate(&self, access_token: &str) -> Result<CurrentUser, TokenError> {
-        let claims = self.keys.verify_access(access_token)?;
-        let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
-        let now = now();
-        let row: Option<(i64, String)> = sqlx::query_as(
-            "SELECT s.last_used_at, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
-               AND s.last_used_at > ? AND u.is_active = 1",
-        )
-        .bind(&claims.sid)
-        .bind(user_id)
-        .bind(now)
-        .bind(now - self.idle_ttl)
-        .fetch_optional(&self.db)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "session lookup failed");
-            TokenError::Invalid
-        })?;
-        let (last_used_at, role) = row.ok_or(TokenError::Invalid)?;
-        if now - last_used_at >= TOUCH_INTERVAL_SECS {
-            let touched = sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(&claims.sid)
-                .execute(&self.db)
-                .await;
-            if let Err(e) = touched {
-                tracing::warn!(error = %e, "could not record session use");
-            }
-        }
-        Ok(CurrentUser {
-            user_id,
-            session_id: claims.sid,
-            role,
-        })
-    }
-
-    /// Spends a refresh token and issues the next pair (rotation with reuse detection).
-    pub async fn refresh(
-        &self,
-        presented: &RefreshToken,
-        user_agent: &str,
-        ip_address: &str,
-    ) -> Result<IssuedTokens, RefreshError> {
-        let digest = presented.digest();
-        let mut recent = self.recent_rotations.lock().await;
-        let now = now();
-        recent.retain(|_, (spent_at, _)| now - *spent_at < REUSE_GRACE_SECS);
-        if let Some((_, issued)) = recent.get(&digest) {
-            // Only while the session lives: a logout right after a renewal must stick.
-            if self.is_alive(&issued.session_id, now).await {
-                return Ok(issued.clone());
-            }
-            return Err(RefreshError::Invalid);
-        }
-        let internal = |e: sqlx::Error| {
-            tracing::error!(error = %e, "refresh failed");
-            RefreshError::Internal
-        };
-        let row: Option<RefreshRow> = sqlx::query_as(
-            "SELECT rt.session_id, rt.spent_at, s.user_id, s.remember, s.expires_at, s.last_used_at,
-                    s.ended_at, u.is_active
-             FROM refresh_tokens rt
-             JOIN sessions s ON s.id = rt.session_id
-             JOIN users u ON u.id = s.user_id
-             WHERE rt.token_hash = ?",
-        )
-        .bind(&digest)
-        .fetch_optional(&self.db)
-        .await
-        .map_err(internal)?;
-        let row = row.ok_or(RefreshError::Invalid)?;
-
-        if let Some(spent_at) = row.spent_at {
-            if now - spent_at < REUSE_GRACE_SECS {
-                // Spent moments ago but the pair it bought is not at hand (e.g. a restart):
-                // refuse without punishing what is most likely a race.
-                return Err(RefreshError::Raced);
-            }
-            if row.ended_at.is_none() {
-                self.end(&row.session_id, "refresh_token_reuse")
-                    .await
-                    .map_err(|_| RefreshError::Internal)?;
-                tracing::warn!(
-                    session_id = %row.session_id,
-                    user_id = row.user_id,
-                    "spent refresh token presented again: session ended as a suspected theft"
-                );
-            }
-            return Err(RefreshError::Reused);
-        }
-        let alive = row.ended_at.is_none()
-            && row.expires_at > now
-            && row.last_used_at > now - self.idle_ttl
-            && row.is_active;
-        if !alive {
-            return Err(RefreshError::Invalid);
-        }
-
-        let expires_at = if row.remember {
-            now + self.refresh_ttl
-        } else {
-            row.expires_at
-        };
-        let issued = self.issue(&row.session_id, row.user_id, row.remember, expires_at, now);
-        let user_agent: String = user_agent.chars().take(512).collect();
-        let mut tx = self.db.begin().await.map_err(internal)?;
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL",
-        )
-        .bind(now)
-        .bind(&digest)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        if spent.rows_affected() != 1 {
-            return Err(RefreshError::Invalid);
-        }
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)",
-        )
-        .bind(issued.refresh_token.digest())
-        .bind(&row.session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        sqlx::query(
-            "UPDATE sessions SET last_used_at = ?, expires_at = ?, user_agent = ?, ip_address = ? WHERE id = ?",
-        )
-        .bind(now)
-        .bind(expires_at)
-        .bind(user_agent)
-        .bind(ip_address)
-        .bind(&row.session_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        recent.insert(digest, (now, issued.clone()));
-        Ok(issued)
-    }
-
-    async fn is_alive(&self, session_id: &str, now: i64) -> bool {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.is_active = 1",
-        )
-        .bind(session_id)
-        .bind(now)
-        .fetch_optional(&self.db)
-        .await
-        .is_ok_and(|row| row.is_some())
-    }
-
-    /// Ends one session; its access and refresh tokens stop working at once.
-    pub async fn end(&self, session_id: &str, reason: &str) -> Result<(), AppError> {
-        sqlx::query(
-            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-        )
-        .bind(now())
-        .bind(reason)
-        .bind(session_id)
-        .execute(&self.db)
-        .await
-        .map_err(db::internal)?;
-        Ok(())
-    }
-
-    /// Ends one of `user_id`'s sessions. `false` when it is not theirs or already ended, so a
-    /// caller cannot learn whether another person's session id exists.
-    pub async fn end_owned(&self, user_id: i64, session_id: &str) -> Result<bool, AppError> {
-        let result = sqlx::query(
-            "UPDATE sessions SET ended_at = ?, end_reason = 'logged_out_elsewhere'
-             WHERE id = ? AND user_id = ? AND ended_at IS NULL",
-        )
-        .bind(now())
-        .bind(session_id)
-        .bind(user_id)
-        .execute(&self.db)
-        .await
-        .map_err(db::internal)?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    /// Ends every session of `user_id` except `keep` (all of them when `keep` is `None`).
-    pub async fn end_all_for_user(
-        &self,
-        user_id: i64,
-        keep: Option<&str>,
-        reason: &str,
-    ) -> Result<u64, AppError> {
-        let result = sqlx::query(
-            "UPDATE sessions SET ended_at = ?, end_reason = ?
-             WHERE user_id = ? AND ended_at IS NULL AND id IS NOT ?",
-        )
-        .bind(now())
-        .bind(reason)
-        .bind(user_id)
-        .bind(keep)
-        .execute(&self.db)
-        .await
-        .map_err(db::internal)?;
-        Ok(result.rows_affected())
-    }
-
-    /// The person's live sessions, most recently used first.
-    pub async fn list(&self, user_id: i64, current: &str) -> Result<Vec<SessionView>, AppError> {
-        let now = now();
-        let rows: Vec<SessionRow> = sqlx::query_as(
-            "SELECT id, user_agent, ip_address, created_at, last_used_at FROM sessions
-             WHERE user_id = ? AND ended_at IS NULL AND expires_at > ? AND last_used_at > ?
-             ORDER BY last_used_at DESC, created_at DESC",
-        )
-        .bind(user_id)
-        .bind(now)
-        .bind(now - self.idle_ttl)
-        .fetch_all(&self.db)
-        .await
-        .map_err(db::internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SessionView {
-                current: row.id == current,
-                device: describe_user_agent(&row.user_agent),
-                ip_address: row.ip_address,
-                created_at: db::rfc3339(row.created_at),
-                last_used_at: db::rfc3339(row.last_used_at),
-                id: row.id,
-            })
-            .collect())
-    }
-
-    /// Deletes sessions that expired, went idle, or ended more than a day ago.
-    pub async fn delete_stale(&self) -> Result<u64, sqlx::Error> {
-        let now = now();
-        let result = sqlx::query(
-            "DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ? OR ended_at <= ?",
-        )
-        .bind(now)
-        .bind(now - self.idle_ttl)
-        .bind(now - 86_400)
-        .execute(&self.db)
-        .await?;
-        Ok(result.rows_affected())
-    }
+/// Deletes sessions that expired, went idle, or ended more than a day ago.
+pub async fn delete_stale(state: &AppState) -> Result<u64, sqlx::Error> {
+    let now = state.now();
+    let result = sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ? OR ended_at <= ?",
+    )
+    .bind(now)
+    .bind(now - secs(state.config.sessions.idle_ttl))
+    .bind(now - 86_400)
+    .execute(&state.db)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 /// "Chrome on Linux", "Firefox on Windows", or a plain fallback for unknown agents.
@@ -461,37 +503,48 @@ pub fn describe_user_agent(user_agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::SigningSecret;
+    use crate::server::config::Config;
 
-    async fn store(dir: &tempfile::TempDir) -> SessionStore {
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let pool = db::connect(&url).await.unwrap();
+    async fn state(dir: &tempfile::TempDir) -> AppState {
+        let data_dir = dir.path().display().to_string();
+        let config = Config::from_lookup(|name| match name {
+            "DATA_DIR" => Some(data_dir.clone()),
+            "REFRESH_TOKEN_TTL" => Some("1h".into()),
+            "SESSION_MAX_LIFETIME" => Some("3h".into()),
+            _ => None,
+        })
+        .unwrap();
+        let state = AppState::new(
+            config,
+            leptos::config::LeptosOptions::builder()
+                .output_name("gatehouse")
+                .build(),
+        )
+        .await
+        .unwrap();
         sqlx::query(
             "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
              VALUES (1, 'a@example.com', 'ada', 'x', 0, 0)",
         )
-        .execute(&pool)
+        .execute(&state.db)
         .await
         .unwrap();
-        let keys = TokenKeys::new(&SigningSecret::new(vec![7; 32]), Duration::from_secs(900));
-        SessionStore::new(
-            pool,
-            keys,
-            Duration::from_secs(3600),
-            Duration::from_secs(600),
-            Duration::from_secs(3600),
-        )
+        state
+    }
+
+    fn client() -> Client {
+        Client::new("", "127.0.0.1")
     }
 
     #[tokio::test]
     async fn token_of_an_ended_session_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let issued = store.start(1, false, "", "127.0.0.1").await.unwrap();
-        assert!(store.authenticate(&issued.access_token).await.is_ok());
-        store.end(&issued.session_id, "logout").await.unwrap();
+        let state = state(&dir).await;
+        let issued = start(&state, 1, false, &client()).await.unwrap();
+        assert!(authenticate(&state, &issued.access_token).await.is_ok());
+        end(&state, &issued.session_id, "logout").await.unwrap();
         assert_eq!(
-            store.authenticate(&issued.access_token).await,
+            authenticate(&state, &issued.access_token).await,
             Err(TokenError::Invalid)
         );
     }
@@ -499,47 +552,90 @@ mod tests {
     #[tokio::test]
     async fn rotation_spends_the_old_token_and_reuse_ends_the_session() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let first = store.start(1, true, "", "").await.unwrap();
-        let second = store.refresh(&first.refresh_token, "", "").await.unwrap();
+        let state = state(&dir).await;
+        let first = start(&state, 1, true, &client()).await.unwrap();
+        let second = refresh(&state, &first.refresh_token, &client())
+            .await
+            .unwrap();
         assert_eq!(second.session_id, first.session_id);
         assert_ne!(second.refresh_token, first.refresh_token);
         // Within the grace window the same pair comes back.
-        let again = store.refresh(&first.refresh_token, "", "").await.unwrap();
-        assert_eq!(again.refresh_token, second.refresh_token);
-        // After it, reuse is theft: the whole session ends, newest token included.
-        sqlx::query("UPDATE refresh_tokens SET spent_at = spent_at - 60")
-            .execute(&store.db)
+        let again = refresh(&state, &first.refresh_token, &client())
             .await
             .unwrap();
-        store.recent_rotations.lock().await.clear();
+        assert_eq!(again.refresh_token, second.refresh_token);
+        // After it, reuse is theft: the whole session ends, newest token included.
+        state.clock.advance(Duration::from_secs(60));
         assert_eq!(
-            store
-                .refresh(&first.refresh_token, "", "")
+            refresh(&state, &first.refresh_token, &client())
                 .await
                 .unwrap_err(),
             RefreshError::Reused
         );
         assert_eq!(
-            store
-                .refresh(&second.refresh_token, "", "")
+            refresh(&state, &second.refresh_token, &client())
                 .await
                 .unwrap_err(),
             RefreshError::Invalid
         );
-        assert!(store.authenticate(&second.access_token).await.is_err());
+        assert!(authenticate(&state, &second.access_token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn only_the_token_spent_last_has_a_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let first = start(&state, 1, true, &client()).await.unwrap();
+        let second = refresh(&state, &first.refresh_token, &client())
+            .await
+            .unwrap();
+        let third = refresh(&state, &second.refresh_token, &client())
+            .await
+            .unwrap();
+        // `first` is two steps behind: walking the chain is theft, even within seconds.
+        assert_eq!(
+            refresh(&state, &first.refresh_token, &client())
+                .await
+                .unwrap_err(),
+            RefreshError::Reused
+        );
+        assert!(authenticate(&state, &third.access_token).await.is_err());
     }
 
     #[tokio::test]
     async fn the_grace_does_not_revive_an_ended_session() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let first = store.start(1, true, "", "").await.unwrap();
-        store.refresh(&first.refresh_token, "", "").await.unwrap();
-        store.end(&first.session_id, "logout").await.unwrap();
+        let state = state(&dir).await;
+        let first = start(&state, 1, true, &client()).await.unwrap();
+        refresh(&state, &first.refresh_token, &client())
+            .await
+            .unwrap();
+        end(&state, &first.session_id, "logout").await.unwrap();
         assert_eq!(
-            store
-                .refresh(&first.refresh_token, "", "")
+            refresh(&state, &first.refresh_token, &client())
+                .await
+                .unwrap_err(),
+            RefreshError::Invalid
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remembered_session_stops_sliding_at_the_absolute_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(&dir).await;
+        let mut pair = start(&state, 1, true, &client()).await.unwrap();
+        // Renewed every 50 minutes, within the 1 h refresh lifetime, for 3 hours...
+        for _ in 0..3 {
+            state.clock.advance(Duration::from_secs(50 * 60));
+            pair = refresh(&state, &pair.refresh_token, &client())
+                .await
+                .unwrap();
+            assert!(pair.persist_for.unwrap() <= 3 * 3600);
+        }
+        // ...the session still ends 3 h after it started.
+        state.clock.advance(Duration::from_secs(40 * 60));
+        assert_eq!(
+            refresh(&state, &pair.refresh_token, &client())
                 .await
                 .unwrap_err(),
             RefreshError::Invalid

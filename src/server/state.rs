@@ -4,20 +4,24 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 
+use super::clock::Clock;
 use super::config::Config;
 use super::cookies::AuthCookies;
 use super::password::Hasher;
-use super::sessions::SessionStore;
+use super::sessions::Rotations;
 use super::throttle::LoginThrottle;
 use super::tokens::TokenKeys;
 
 /// Everything a request handler, server function or page may need, built once at start-up.
+/// Every service function takes it as its first argument.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: SqlitePool,
+    pub clock: Clock,
+    pub keys: TokenKeys,
     pub hasher: Hasher,
-    pub sessions: Arc<SessionStore>,
+    pub rotations: Arc<Rotations>,
     pub throttle: Arc<LoginThrottle>,
     pub cookies: AuthCookies,
     pub leptos_options: LeptosOptions,
@@ -26,23 +30,22 @@ pub struct AppState {
 impl AppState {
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, String> {
         let db = super::db::connect(&config.database_url).await?;
-        let keys = TokenKeys::new(&config.jwt_secret, config.access_token_ttl);
-        let sessions = SessionStore::new(
-            db.clone(),
-            keys,
-            config.refresh_token_ttl,
-            config.browser_session_ttl,
-            config.session_idle_ttl,
-        );
         Ok(Self {
+            keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
             hasher: Hasher::new(config.max_concurrent_hashes),
             cookies: AuthCookies::new(config.public_url.https),
-            sessions: Arc::new(sessions),
-            throttle: Arc::new(LoginThrottle::default()),
+            rotations: Arc::default(),
+            throttle: Arc::default(),
+            clock: Clock::system(),
             config: Arc::new(config),
             db,
             leptos_options,
         })
+    }
+
+    /// Unix seconds now, by the app's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 }
 

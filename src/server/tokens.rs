@@ -15,7 +15,7 @@ const ISSUER: &str = "gatehouse";
 const AUDIENCE: &str = "gatehouse";
 const ACCESS_TYPE: &str = "access";
 /// Clock skew tolerated on `exp` / `nbf`; jsonwebtoken's default of 60 s is too lax.
-const LEEWAY_SECS: u64 = 5;
+const LEEWAY_SECS: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -90,9 +90,9 @@ impl TokenKeys {
     pub fn new(secret: &SigningSecret, access_ttl: Duration) -> Self {
         // Pinning the algorithm list rejects `alg: none` and algorithm-confusion tokens.
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        // `exp` and `nbf` are checked against the app's clock in `verify_access`.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
@@ -124,19 +124,22 @@ impl TokenKeys {
             .expect("HS256 signing with an in-memory key cannot fail")
     }
 
-    /// Checks signature, algorithm and every claim. Does not look at the session; see
-    /// `sessions::SessionStore::authenticate`.
-    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
-        if data.claims.typ != ACCESS_TYPE || data.claims.user_id().is_none() {
+    /// Checks signature, algorithm and every claim at time `now`. Does not look at the
+    /// session; see `sessions::authenticate`.
+    pub fn verify_access(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?
+            .claims;
+        if claims.typ != ACCESS_TYPE || claims.user_id().is_none() {
             return Err(TokenError::Invalid);
         }
-        Ok(data.claims)
+        if claims.nbf > now + LEEWAY_SECS {
+            return Err(TokenError::Invalid);
+        }
+        if claims.exp + LEEWAY_SECS < now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 }
 
@@ -161,7 +164,7 @@ mod tests {
 
     fn claims() -> AccessClaims {
         let keys = keys();
-        keys.verify_access(&keys.issue_access(7, "session-1", now()))
+        keys.verify_access(&keys.issue_access(7, "session-1", now()), now())
             .unwrap()
     }
 
@@ -184,7 +187,10 @@ mod tests {
         let (rest, sig) = token.rsplit_once('.').unwrap();
         let flipped = if sig.starts_with('A') { "B" } else { "A" };
         let tampered = format!("{rest}.{flipped}{}", &sig[1..]);
-        assert_eq!(keys().verify_access(&tampered), Err(TokenError::Invalid));
+        assert_eq!(
+            keys().verify_access(&tampered, now()),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -196,7 +202,10 @@ mod tests {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&c).unwrap());
         let forged = format!("{}.{}.{}", parts[0], payload, parts[2]);
-        assert_eq!(keys().verify_access(&forged), Err(TokenError::Invalid));
+        assert_eq!(
+            keys().verify_access(&forged, now()),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -208,7 +217,10 @@ mod tests {
             format!("{header}.{payload}."),
             format!("{header}.{payload}"),
         ] {
-            assert_eq!(keys().verify_access(&token), Err(TokenError::Invalid));
+            assert_eq!(
+                keys().verify_access(&token, now()),
+                Err(TokenError::Invalid)
+            );
         }
     }
 
@@ -217,15 +229,14 @@ mod tests {
         let c = claims();
         let secret = b"0123456789abcdef0123456789abcdef";
         assert_eq!(
-            keys().verify_access(&sign(&c, Algorithm::HS512, secret)),
+            keys().verify_access(&sign(&c, Algorithm::HS512, secret), now()),
             Err(TokenError::Invalid)
         );
         assert_eq!(
-            keys().verify_access(&sign(
-                &c,
-                Algorithm::HS256,
-                b"another-secret-another-secret-xx"
-            )),
+            keys().verify_access(
+                &sign(&c, Algorithm::HS256, b"another-secret-another-secret-xx"),
+                now()
+            ),
             Err(TokenError::Invalid)
         );
     }
@@ -237,7 +248,10 @@ mod tests {
         c.nbf = c.iat;
         c.exp = now() - 10;
         let token = sign(&c, Algorithm::HS256, b"0123456789abcdef0123456789abcdef");
-        assert_eq!(keys().verify_access(&token), Err(TokenError::Expired));
+        assert_eq!(
+            keys().verify_access(&token, now()),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
@@ -245,7 +259,10 @@ mod tests {
         let mut c = claims();
         c.nbf = now() + 60;
         let token = sign(&c, Algorithm::HS256, b"0123456789abcdef0123456789abcdef");
-        assert_eq!(keys().verify_access(&token), Err(TokenError::Invalid));
+        assert_eq!(
+            keys().verify_access(&token, now()),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -259,7 +276,7 @@ mod tests {
         wrong_typ.typ = "refresh".into();
         for c in [wrong_iss, wrong_aud, wrong_typ] {
             assert_eq!(
-                keys().verify_access(&sign(&c, Algorithm::HS256, secret)),
+                keys().verify_access(&sign(&c, Algorithm::HS256, secret), now()),
                 Err(TokenError::Invalid)
             );
         }
@@ -268,7 +285,7 @@ mod tests {
     #[test]
     fn garbage_is_rejected_without_panicking() {
         for junk in ["", "a.b.c", "....", "not a token", "eyJ.eyJ.sig"] {
-            assert_eq!(keys().verify_access(junk), Err(TokenError::Invalid));
+            assert_eq!(keys().verify_access(junk, now()), Err(TokenError::Invalid));
         }
     }
 

@@ -1,10 +1,9 @@
 //! Accounts: the service functions behind both the web pages and the JSON API.
 
-use sqlx::SqlitePool;
-
-use super::db::{self, now};
+use super::error::{OnConstraint, UniqueAnswer};
 use super::password::{PasswordHash, Verified};
-use super::sessions::{CurrentUser, IssuedTokens};
+use super::principal::{Client, CurrentUser};
+use super::sessions::{self, IssuedTokens};
 use super::state::AppState;
 use crate::domain::{
     check_login, check_password_change, check_profile, check_registration, AppError, Email,
@@ -14,6 +13,20 @@ use crate::domain::{
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const EMAIL_TAKEN: &str = "An account with this email already exists.";
 pub const USERNAME_TAKEN: &str = "This username is already taken.";
+
+fn email_taken() -> AppError {
+    AppError::conflict("email", EMAIL_TAKEN)
+}
+
+fn username_taken() -> AppError {
+    AppError::conflict("username", USERNAME_TAKEN)
+}
+
+/// The answers to the users table's unique indexes.
+const UNIQUE_ACCOUNT_FIELDS: [UniqueAnswer; 2] = [
+    ("users.email", email_taken),
+    ("users.username", username_taken),
+];
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -63,7 +76,7 @@ impl User {
             role: self.role.clone(),
             is_active: self.is_active,
             email_verified: self.email_verified,
-            created_at: db::rfc3339(self.created_at),
+            created_at: super::db::rfc3339(self.created_at),
         }
     }
 }
@@ -71,31 +84,37 @@ impl User {
 const USER_COLUMNS: &str =
     "id, email, username, role, is_active, email_verified, created_at, password_hash";
 
-pub async fn find_by_id(db: &SqlitePool, id: i64) -> Result<Option<User>, AppError> {
-    sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
-        .map(|row| row.map(User::from))
-        .map_err(db::internal)
+pub async fn find_by_id(state: &AppState, id: i64) -> Result<Option<User>, AppError> {
+    let row =
+        sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&state.db)
+            .await?;
+    Ok(row.map(User::from))
 }
 
-async fn find_by_email(db: &SqlitePool, email: &str) -> Result<Option<User>, AppError> {
-    sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"))
-        .bind(email)
-        .fetch_optional(db)
-        .await
-        .map(|row| row.map(User::from))
-        .map_err(db::internal)
+async fn find_by_email(state: &AppState, email: &str) -> Result<Option<User>, AppError> {
+    let row =
+        sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"))
+            .bind(email)
+            .fetch_optional(&state.db)
+            .await?;
+    Ok(row.map(User::from))
 }
 
-/// The one place where a broken unique index becomes a client error.
-fn on_unique(err: sqlx::Error) -> AppError {
-    match db::unique_violation(&err).as_deref() {
-        Some("users.email") => AppError::conflict("email", EMAIL_TAKEN),
-        Some("users.username") => AppError::conflict("username", USERNAME_TAKEN),
-        _ => db::internal(err),
+/// The calling person's own account; a session whose account is gone is no session.
+pub async fn current(state: &AppState, caller: &CurrentUser) -> Result<User, AppError> {
+    find_by_id(state, caller.user_id)
+        .await?
+        .ok_or_else(AppError::unauthenticated)
+}
+
+/// A profile the caller may see: their own, or anyone's for an admin.
+pub async fn profile(state: &AppState, caller: &CurrentUser, id: i64) -> Result<User, AppError> {
+    if caller.user_id != id && !caller.is_admin() {
+        return Err(AppError::forbidden("You may only access your own profile."));
     }
+    find_by_id(state, id).await?.ok_or_else(AppError::not_found)
 }
 
 pub struct Registration<'a> {
@@ -122,12 +141,6 @@ fn username_from_email(email: &Email) -> String {
 }
 
 pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User, AppError> {
-    let keep = |err: AppError| {
-        err.with_values([
-            ("email", input.email),
-            ("username", input.username.unwrap_or_default()),
-        ])
-    };
     let NewAccount {
         email,
         username,
@@ -144,14 +157,14 @@ pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User,
         None => {
             let derived =
                 Username::parse(&username_from_email(&email)).map_err(AppError::bad_request)?;
-            free_username(&state.db, derived).await?
+            free_username(state, derived).await?
         }
     };
-    if find_by_email(&state.db, email.as_str()).await?.is_some() {
-        return Err(keep(AppError::conflict("email", EMAIL_TAKEN)));
+    if find_by_email(state, email.as_str()).await?.is_some() {
+        return Err(email_taken());
     }
     let hash = state.hasher.hash(password.expose()).await?;
-    let now = now();
+    let now = state.now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (email, username, password_hash, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -163,22 +176,30 @@ pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User,
     .bind(now)
     .fetch_one(&state.db)
     .await
-    .map_err(|e| keep(on_unique(e)))?;
+    .on_unique(&UNIQUE_ACCOUNT_FIELDS)?;
     tracing::info!(user_id = id, "account registered");
-    find_by_id(&state.db, id)
-        .await?
-        .ok_or_else(AppError::internal)
+    find_by_id(state, id).await?.ok_or_else(AppError::internal)
+}
+
+/// Registers and logs the new person in on this client (the web form's flow).
+pub async fn register_and_log_in(
+    state: &AppState,
+    input: Registration<'_>,
+    client: &Client,
+) -> Result<(User, IssuedTokens), AppError> {
+    let user = register(state, input).await?;
+    let issued = sessions::start(state, user.id, false, client).await?;
+    Ok((user, issued))
 }
 
 /// Appends a number to a derived username until it is free.
-async fn free_username(db: &SqlitePool, base: Username) -> Result<Username, AppError> {
+async fn free_username(state: &AppState, base: Username) -> Result<Username, AppError> {
     let taken = |name: String| async move {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE username = ?")
             .bind(name)
-            .fetch_one(db)
+            .fetch_one(&state.db)
             .await
             .map(|n| n > 0)
-            .map_err(db::internal)
     };
     if !taken(base.as_str().to_string()).await? {
         return Ok(base);
@@ -191,12 +212,7 @@ async fn free_username(db: &SqlitePool, base: Username) -> Result<Username, AppE
             }
         }
     }
-    Err(AppError::conflict("username", USERNAME_TAKEN))
-}
-
-pub struct Client<'a> {
-    pub user_agent: &'a str,
-    pub ip_address: &'a str,
+    Err(username_taken())
 }
 
 /// Checks the credentials (throttled, constant-time with respect to account existence) and
@@ -206,17 +222,16 @@ pub async fn log_in(
     raw_email: &str,
     password: &str,
     remember: bool,
-    client: Client<'_>,
+    client: &Client,
 ) -> Result<(User, IssuedTokens), AppError> {
     check_login(raw_email, password)?;
-    let keep = |err: AppError| err.with_values([("email", raw_email)]);
     let account = raw_email.trim().to_lowercase();
     let attempt = state
         .throttle
-        .begin(&account, Some(client.ip_address), now())
-        .map_err(|wait| keep(AppError::too_many_requests(wait)))?;
+        .begin(&account, Some(&client.ip_address), state.now())
+        .map_err(AppError::too_many_requests)?;
     let user = match Email::parse(raw_email) {
-        Ok(email) => find_by_email(&state.db, email.as_str()).await?,
+        Ok(email) => find_by_email(state, email.as_str()).await?,
         Err(_) => None,
     };
     let verified = state
@@ -227,44 +242,38 @@ pub async fn log_in(
         (Some(user), Verified::Yes | Verified::YesButRehash) => {
             if verified == Verified::YesButRehash {
                 let fresh = state.hasher.hash(password).await?;
-                store_password_hash(&state.db, user.id, &fresh).await?;
+                store_password_hash(state, user.id, &fresh).await?;
             }
             user
         }
         // The attempt stays counted as a failure.
         _ => {
-            return Err(keep(AppError::new(
+            return Err(AppError::new(
                 ErrorKind::Unauthenticated,
                 INVALID_CREDENTIALS,
-            )));
+            ));
         }
     };
     state.throttle.succeeded(attempt);
     if !user.is_active {
-        return Err(keep(AppError::forbidden(
-            "This account has been deactivated.",
-        )));
+        return Err(AppError::forbidden("This account has been deactivated."));
     }
-    let issued = state
-        .sessions
-        .start(user.id, remember, client.user_agent, client.ip_address)
-        .await?;
+    let issued = sessions::start(state, user.id, remember, client).await?;
     tracing::info!(user_id = user.id, session_id = %issued.session_id, "logged in");
     Ok((user, issued))
 }
 
 async fn store_password_hash(
-    db: &SqlitePool,
+    state: &AppState,
     user_id: i64,
     hash: &PasswordHash,
 ) -> Result<(), AppError> {
     sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
         .bind(hash.as_stored())
-        .bind(now())
+        .bind(state.now())
         .bind(user_id)
-        .execute(db)
-        .await
-        .map_err(db::internal)?;
+        .execute(&state.db)
+        .await?;
     Ok(())
 }
 
@@ -283,7 +292,7 @@ pub async fn require_current_password(
     }
     let attempt = state
         .throttle
-        .begin(&format!("password-check:{}", user.id), None, now())
+        .begin(&format!("password-check:{}", user.id), None, state.now())
         .map_err(AppError::too_many_requests)?;
     match state
         .hasher
@@ -301,84 +310,77 @@ pub async fn require_current_password(
     }
 }
 
+/// A change to a profile. Fields left `None` stay as they are.
+#[derive(Default)]
 pub struct ProfileChanges<'a> {
     pub username: Option<&'a str>,
     pub email: Option<&'a str>,
-    /// Required when the email changes.
+    /// A new password (the owner only); ends the owner's other sessions.
+    pub password: Option<&'a str>,
+    /// Required from the owner to change the email or the password.
     pub current_password: &'a str,
 }
 
+/// Changes `id`'s profile on behalf of `caller`: their own, or as an admin anyone's username
+/// and email (without a password). Everything is checked before anything is saved, so a
+/// refused change changes nothing.
 pub async fn update_profile(
     state: &AppState,
-    user_id: i64,
+    caller: &CurrentUser,
+    id: i64,
     changes: ProfileChanges<'_>,
 ) -> Result<User, AppError> {
-    apply_profile_changes(
-        state,
-        user_id,
-        changes.username,
-        changes.email,
-        Some(changes.current_password),
-    )
-    .await
-}
-
-/// An admin may correct another person's username or email without their password.
-pub async fn admin_update_profile(
-    state: &AppState,
-    user_id: i64,
-    username: Option<&str>,
-    email: Option<&str>,
-) -> Result<User, AppError> {
-    apply_profile_changes(state, user_id, username, email, None).await
-}
-
-/// `current_password: None` skips the password check for an email change (admins only).
-async fn apply_profile_changes(
-    state: &AppState,
-    user_id: i64,
-    new_username: Option<&str>,
-    new_email: Option<&str>,
-    current_password: Option<&str>,
-) -> Result<User, AppError> {
-    let user = find_by_id(&state.db, user_id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let keep = |err: AppError| {
-        err.with_values([
-            ("username", new_username.unwrap_or(&user.username)),
-            ("email", new_email.unwrap_or(&user.email)),
-        ])
+    let user = profile(state, caller, id).await?;
+    let own = caller.user_id == id;
+    if changes.password.is_some() && !own {
+        return Err(AppError::forbidden(
+            "Only the account's owner can change its password.",
+        ));
+    }
+    let update = check_profile(changes.username, changes.email)?;
+    let new_password = match changes.password {
+        Some(new_password) => Some(check_password_change(
+            changes.current_password,
+            new_password,
+            None,
+            state.config.password_min_length,
+            &[&user.email, &user.username],
+        )?),
+        None => None,
     };
-    let update = check_profile(new_username, new_email).map_err(keep)?;
     let username = update
         .username
         .map_or_else(|| user.username.clone(), |u| u.as_str().to_string());
     let email = update
         .email
         .map_or_else(|| user.email.clone(), |e| e.as_str().to_string());
-    if let (true, Some(current_password)) = (email != user.email, current_password) {
-        require_current_password(state, &user, current_password)
-            .await
-            .map_err(keep)?;
-    }
     let email_changed = email != user.email;
+    if own && (email_changed || new_password.is_some()) {
+        require_current_password(state, &user, changes.current_password).await?;
+    }
+    let new_hash = match &new_password {
+        Some(password) => Some(state.hasher.hash(password.expose()).await?),
+        None => None,
+    };
     sqlx::query(
         "UPDATE users SET username = ?, email = ?, updated_at = ?,
-                email_verified = CASE WHEN ? THEN 0 ELSE email_verified END
+                email_verified = CASE WHEN ? THEN 0 ELSE email_verified END,
+                password_hash = COALESCE(?, password_hash)
          WHERE id = ?",
     )
     .bind(&username)
     .bind(&email)
-    .bind(now())
+    .bind(state.now())
     .bind(email_changed)
-    .bind(user_id)
+    .bind(new_hash.as_ref().map(PasswordHash::as_stored))
+    .bind(id)
     .execute(&state.db)
     .await
-    .map_err(|e| keep(on_unique(e)))?;
-    find_by_id(&state.db, user_id)
-        .await?
-        .ok_or_else(AppError::not_found)
+    .on_unique(&UNIQUE_ACCOUNT_FIELDS)?;
+    if new_hash.is_some() {
+        end_other_sessions_after_password_change(state, caller).await?;
+    }
+    find_by_id(state, id).await?.ok_or_else(AppError::not_found)
 }
 
 pub struct PasswordChange<'a> {
@@ -391,12 +393,10 @@ pub struct PasswordChange<'a> {
 /// Changes the password and ends every other session of the person.
 pub async fn change_password(
     state: &AppState,
-    principal: &CurrentUser,
+    caller: &CurrentUser,
     change: PasswordChange<'_>,
 ) -> Result<(), AppError> {
-    let user = find_by_id(&state.db, principal.user_id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let user = current(state, caller).await?;
     let new_password = check_password_change(
         change.current_password,
         change.new_password,
@@ -406,13 +406,23 @@ pub async fn change_password(
     )?;
     require_current_password(state, &user, change.current_password).await?;
     let hash = state.hasher.hash(new_password.expose()).await?;
-    store_password_hash(&state.db, user.id, &hash).await?;
-    let ended = state
-        .sessions
-        .end_all_for_user(user.id, Some(&principal.session_id), "password_changed")
-        .await?;
+    store_password_hash(state, user.id, &hash).await?;
+    end_other_sessions_after_password_change(state, caller).await
+}
+
+async fn end_other_sessions_after_password_change(
+    state: &AppState,
+    caller: &CurrentUser,
+) -> Result<(), AppError> {
+    let ended = sessions::end_all_for_user(
+        state,
+        caller.user_id,
+        Some(&caller.session_id),
+        "password_changed",
+    )
+    .await?;
     tracing::info!(
-        user_id = user.id,
+        user_id = caller.user_id,
         other_sessions_ended = ended,
         "password changed"
     );
@@ -423,12 +433,10 @@ pub async fn change_password(
 /// it (foreign keys cascade).
 pub async fn delete_account(
     state: &AppState,
-    user_id: i64,
+    caller: &CurrentUser,
     password: &str,
 ) -> Result<(), AppError> {
-    let user = find_by_id(&state.db, user_id)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    let user = current(state, caller).await?;
     require_current_password(state, &user, password)
         .await
         .map_err(|mut err| {
@@ -438,10 +446,9 @@ pub async fn delete_account(
             err
         })?;
     sqlx::query("DELETE FROM users WHERE id = ?")
-        .bind(user_id)
+        .bind(user.id)
         .execute(&state.db)
-        .await
-        .map_err(db::internal)?;
-    tracing::info!(user_id, "account deleted");
+        .await?;
+    tracing::info!(user_id = user.id, "account deleted");
     Ok(())
 }

@@ -60,6 +60,12 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// Moves the app's clock forward: tokens, sessions and throttling see the time pass at
+    /// once, without the test sleeping.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.state.clock.advance(by);
+    }
+
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base)
     }

@@ -5,10 +5,12 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiForm, ApiJson, ErrorBody};
+use super::responses::{NeedsAuth, TakesJson};
+use super::{ApiForm, ApiJson};
 use crate::domain::{AppError, ErrorKind, UserView};
-use crate::server::auth::{ClientMeta, CurrentUser};
-use crate::server::sessions::{IssuedTokens, RefreshError};
+use crate::server::error::ErrorBody;
+use crate::server::principal::{Client, CurrentUser};
+use crate::server::sessions::{self, IssuedTokens, RefreshError};
 use crate::server::state::AppState;
 use crate::server::tokens::RefreshToken;
 use crate::server::users::{self, Registration};
@@ -90,12 +92,9 @@ impl From<IssuedTokens> for TokenPair {
     post, path = "/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
+        TakesJson,
         (status = 201, description = "Account created", body = UserView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
     )
 )]
 pub async fn register(
@@ -117,11 +116,11 @@ pub async fn register(
 
 async fn issue_pair(
     state: &AppState,
-    meta: &ClientMeta,
+    client: &Client,
     email: &str,
     password: &str,
 ) -> Result<Json<TokenPair>, AppError> {
-    let (_, issued) = users::log_in(state, email, password, true, meta.client()).await?;
+    let (_, issued) = users::log_in(state, email, password, true, client).await?;
     Ok(Json(issued.into()))
 }
 
@@ -141,7 +140,7 @@ async fn issue_pair(
 )]
 pub async fn token(
     State(state): State<AppState>,
-    meta: ClientMeta,
+    client: Client,
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Json<TokenPair>, AppError> {
     if form.grant_type.as_deref().is_some_and(|g| g != "password") {
@@ -149,56 +148,44 @@ pub async fn token(
             "Unsupported grant_type: only \"password\" is supported.",
         ));
     }
-    issue_pair(&state, &meta, &form.username, &form.password).await
+    issue_pair(&state, &client, &form.username, &form.password).await
 }
 
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
+        TakesJson,
         (status = 200, description = "Token pair", body = TokenPair),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Invalid email or password", body = ErrorBody),
         (status = 403, description = "Account deactivated", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Missing or unknown field", body = ErrorBody),
         (status = 429, description = "Too many failed attempts", body = ErrorBody),
     )
 )]
 pub async fn login(
     State(state): State<AppState>,
-    meta: ClientMeta,
+    client: Client,
     ApiJson(login): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, AppError> {
-    issue_pair(&state, &meta, &login.email, &login.password).await
+    issue_pair(&state, &client, &login.email, &login.password).await
 }
 
 #[utoipa::path(
     post, path = "/auth/refresh", tag = "auth",
     request_body = RefreshRequest,
     responses(
+        TakesJson,
         (status = 200, description = "New token pair; the presented refresh token is spent", body = TokenPair),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Unknown, expired or reused refresh token (reuse ends the session)", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Missing or unknown field", body = ErrorBody),
     )
 )]
 pub async fn refresh(
     State(state): State<AppState>,
-    meta: ClientMeta,
+    client: Client,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>, AppError> {
-    let renewed = state
-        .sessions
-        .refresh(
-            &RefreshToken::from_client(&body.refresh_token),
-            &meta.user_agent,
-            &meta.ip_address,
-        )
-        .await;
+    let presented = RefreshToken::from_client(&body.refresh_token);
+    let renewed = sessions::refresh(&state, &presented, &client).await;
     match renewed {
         Ok(issued) => Ok(Json(issued.into())),
         Err(RefreshError::Invalid | RefreshError::Raced) => Err(AppError::new(
@@ -217,14 +204,14 @@ pub async fn refresh(
     post, path = "/auth/logout", tag = "auth",
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth,
         (status = 204, description = "Session ended; its tokens stop working at once"),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
 pub async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<impl IntoResponse, AppError> {
-    state.sessions.end(&user.session_id, "logout").await?;
+    sessions::end(&state, &user.session_id, "logout").await?;
     Ok(StatusCode::NO_CONTENT)
 }

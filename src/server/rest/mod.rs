@@ -2,16 +2,13 @@
 //! documented with OpenAPI from the same annotations that build the router.
 
 mod auth;
-mod error;
+mod extract;
 mod projects;
+mod responses;
 mod sessions;
 mod users;
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
-use http::header::CONTENT_TYPE;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
@@ -20,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use error::{ApiForm, ApiJson, ErrorBody, ErrorDetail};
+pub use extract::{ApiForm, ApiJson};
 
 use super::state::AppState;
 use crate::domain::{AppError, ErrorKind};
@@ -100,42 +97,4 @@ pub fn docs() -> Router<AppState> {
                 AppError::new(ErrorKind::NotFound, "No such endpoint.")
             }),
         )
-}
-
-/// Gives every API failure the one error shape, including those produced outside the
-/// handlers (body-limit 413, unknown method 405).
-pub async fn error_shape(request: Request, next: Next) -> Response {
-    let is_api = request.uri().path().starts_with("/api/v1/");
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_api || !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let (kind, message) = match status.as_u16() {
-        404 => (ErrorKind::NotFound, "No such endpoint."),
-        405 => (
-            ErrorKind::BadRequest,
-            "This endpoint does not accept that method.",
-        ),
-        413 => (ErrorKind::PayloadTooLarge, "The request body is too large."),
-        415 => (ErrorKind::UnsupportedMediaType, "Unsupported content type."),
-        400..=499 => (
-            ErrorKind::BadRequest,
-            "The request could not be understood.",
-        ),
-        _ => (ErrorKind::Internal, "Something went wrong on our side."),
-    };
-    let mut shaped = AppError::new(kind, message).into_response();
-    *shaped.status_mut() = status;
-    for (name, value) in response.headers() {
-        if name != CONTENT_TYPE && name != http::header::CONTENT_LENGTH {
-            shaped.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    shaped
 }

@@ -4,9 +4,11 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{ApiJson, ErrorBody};
+use super::responses::{NeedsAuth, TakesId, TakesJson};
+use super::ApiJson;
 use crate::domain::{AppError, ProjectView, TaskView};
-use crate::server::auth::CurrentUser;
+use crate::server::error::ErrorBody;
+use crate::server::principal::CurrentUser;
 use crate::server::projects::{self, ProjectInput, TaskChanges};
 use crate::server::state::AppState;
 
@@ -44,15 +46,15 @@ pub struct TaskPatch {
     get, path = "/projects", tag = "projects",
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth,
         (status = 200, description = "The person's projects, newest first", body = [ProjectView]),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<ProjectView>>, AppError> {
-    Ok(Json(projects::list(&state.db, user.user_id).await?))
+    Ok(Json(projects::list(&state, user.user_id).await?))
 }
 
 #[utoipa::path(
@@ -60,12 +62,8 @@ pub async fn list(
     request_body = NewProject,
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth, TakesJson,
         (status = 201, description = "Created", body = ProjectView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -74,7 +72,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewProject>,
 ) -> Result<(StatusCode, Json<ProjectView>), AppError> {
     let project = projects::create(
-        &state.db,
+        &state,
         user.user_id,
         ProjectInput {
             name: Some(&body.name),
@@ -90,9 +88,8 @@ pub async fn create(
     params(("id" = i64, Path, description = "Project id")),
     security(("bearer" = []), ("password" = [])),
     responses(
-        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        NeedsAuth, TakesId,
         (status = 200, description = "The project", body = ProjectView),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
     )
 )]
@@ -101,7 +98,7 @@ pub async fn get(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<ProjectView>, AppError> {
-    Ok(Json(projects::get(&state.db, user.user_id, id).await?))
+    Ok(Json(projects::get(&state, user.user_id, id).await?))
 }
 
 #[utoipa::path(
@@ -110,13 +107,9 @@ pub async fn get(
     request_body = ProjectPatch,
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth, TakesJson,
         (status = 200, description = "The updated project", body = ProjectView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
     )
 )]
 pub async fn update(
@@ -126,7 +119,7 @@ pub async fn update(
     ApiJson(body): ApiJson<ProjectPatch>,
 ) -> Result<Json<ProjectView>, AppError> {
     let project = projects::update(
-        &state.db,
+        &state,
         user.user_id,
         id,
         ProjectInput {
@@ -143,9 +136,8 @@ pub async fn update(
     params(("id" = i64, Path, description = "Project id")),
     security(("bearer" = []), ("password" = [])),
     responses(
-        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        NeedsAuth, TakesId,
         (status = 204, description = "Deleted with its tasks"),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
     )
 )]
@@ -154,7 +146,7 @@ pub async fn delete(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    projects::delete(&state.db, user.user_id, id).await?;
+    projects::delete(&state, user.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -163,9 +155,8 @@ pub async fn delete(
     params(("id" = i64, Path, description = "Project id")),
     security(("bearer" = []), ("password" = [])),
     responses(
-        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        NeedsAuth, TakesId,
         (status = 200, description = "The project's tasks in order", body = [TaskView]),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
     )
 )]
@@ -174,7 +165,7 @@ pub async fn list_tasks(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<TaskView>>, AppError> {
-    Ok(Json(projects::tasks(&state.db, user.user_id, id).await?))
+    Ok(Json(projects::tasks(&state, user.user_id, id).await?))
 }
 
 #[utoipa::path(
@@ -183,13 +174,9 @@ pub async fn list_tasks(
     request_body = NewTask,
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth, TakesJson,
         (status = 201, description = "Added at the end", body = TaskView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such project of yours", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
     )
 )]
 pub async fn add_task(
@@ -198,7 +185,7 @@ pub async fn add_task(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<NewTask>,
 ) -> Result<(StatusCode, Json<TaskView>), AppError> {
-    let task = projects::add_task(&state.db, user.user_id, id, &body.title).await?;
+    let task = projects::add_task(&state, user.user_id, id, &body.title).await?;
     Ok((StatusCode::CREATED, Json(task)))
 }
 
@@ -208,13 +195,9 @@ pub async fn add_task(
     request_body = TaskPatch,
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth, TakesJson,
         (status = 200, description = "The updated task", body = TaskView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such task of yours", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
     )
 )]
 pub async fn update_task(
@@ -224,7 +207,7 @@ pub async fn update_task(
     ApiJson(body): ApiJson<TaskPatch>,
 ) -> Result<Json<TaskView>, AppError> {
     let task = projects::update_task(
-        &state.db,
+        &state,
         user.user_id,
         id,
         TaskChanges {
@@ -241,9 +224,8 @@ pub async fn update_task(
     params(("id" = i64, Path, description = "Task id")),
     security(("bearer" = []), ("password" = [])),
     responses(
-        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        NeedsAuth, TakesId,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such task of yours", body = ErrorBody),
     )
 )]
@@ -252,6 +234,6 @@ pub async fn delete_task(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
-    projects::delete_task(&state.db, user.user_id, id).await?;
+    projects::delete_task(&state, user.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

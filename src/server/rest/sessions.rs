@@ -2,26 +2,26 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::ErrorBody;
+use super::responses::NeedsAuth;
 use crate::domain::{AppError, SessionView};
-use crate::server::auth::CurrentUser;
+use crate::server::error::ErrorBody;
+use crate::server::principal::CurrentUser;
+use crate::server::sessions;
 use crate::server::state::AppState;
 
 #[utoipa::path(
     get, path = "/sessions", tag = "sessions",
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth,
         (status = 200, description = "The person's active sessions, most recently used first", body = [SessionView]),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<SessionView>>, AppError> {
-    Ok(Json(
-        state.sessions.list(user.user_id, &user.session_id).await?,
-    ))
+    Ok(Json(sessions::list(&state, &user).await?))
 }
 
 #[utoipa::path(
@@ -29,8 +29,8 @@ pub async fn list(
     params(("id" = String, Path, description = "Session id")),
     security(("bearer" = []), ("password" = [])),
     responses(
+        NeedsAuth,
         (status = 204, description = "Session ended; its tokens stop working at once"),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 404, description = "No such session of yours", body = ErrorBody),
     )
 )]
@@ -39,7 +39,7 @@ pub async fn end(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state.sessions.end_owned(user.user_id, &id).await? {
+    if sessions::end_owned(&state, user.user_id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found())
