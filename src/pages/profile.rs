@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
 use crate::components::human_date;
 use crate::components::nav::use_account;
-use crate::components::status::LoadError;
+use crate::components::status::Loaded;
 use crate::domain::{
     check_password_change, check_profile, AppError, UserView, DEFAULT_PASSWORD_MIN_LENGTH,
 };
@@ -104,24 +104,17 @@ pub fn ProfilePage() -> impl IntoView {
         <Title text="Your profile"/>
         <h1>"Your profile"</h1>
         {move || notice().map(|text| view! { <p role="status" class="notice">{text}</p> })}
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || {
-                profile
-                    .get()
-                    .map(|result| match result {
-                        Ok(user) => {
-                            view! {
-                                <ProfileDetails user=user.clone()/>
-                                <ProfileForm user=user.clone() action=update/>
-                                <PasswordForm user action=change/>
-                                <DeleteAccountForm action=delete/>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                    })
+        <Loaded
+            resource=profile
+            ready={move |user: UserView| {
+                view! {
+                    <ProfileDetails user=user.clone()/>
+                    <ProfileForm user=user.clone() action=update/>
+                    <PasswordForm user action=change/>
+                    <DeleteAccountForm action=delete/>
+                }
             }}
-        </Suspense>
+        />
     }
 }
 

@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
-use crate::components::status::LoadError;
+use crate::components::status::Loaded;
 use crate::domain::{check_project, check_task_title, AppError, ProjectView, TaskView};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,15 +150,10 @@ pub fn ProjectPage() -> impl IntoView {
         |(id, _)| load_project(id),
     );
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || {
-                data.get()
-                    .map(|result| match result {
-                        Ok(page) => view! { <ProjectDetails page actions/> }.into_any(),
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                    })
-            }}
-        </Suspense>
+        <Loaded
+            resource=data
+            ready={move |page: ProjectPageData| view! { <ProjectDetails page actions/> }}
+        />
     }
 }
 

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::components::form::{form_error, ErrorSummary};
-use crate::components::status::LoadError;
+use crate::components::status::Loaded;
 use crate::domain::AppError;
 use crate::pages::project::{load_project, use_project_id, ProjectPageData};
 
@@ -26,37 +26,30 @@ pub fn DeleteProjectPage() -> impl IntoView {
     let error = form_error(delete, none);
     view! {
         <Title text="Delete project"/>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || {
-                project
-                    .get()
-                    .map(|result| match result {
-                        Ok(ProjectPageData { project, tasks }) => {
-                            let back = format!("/projects/{}", project.id);
-                            view! {
-                                <section class="card narrow danger">
-                                    <h1>"Delete “" {project.name.clone()} "”?"</h1>
-                                    <p>
-                                        {format!(
-                                            "The project and its {} task{} will be deleted. This cannot be undone.",
-                                            tasks.len(),
-                                            if tasks.len() == 1 { "" } else { "s" },
-                                        )}
-                                    </p>
-                                    <ErrorSummary error/>
-                                    <ActionForm action=delete>
-                                        <input type="hidden" name="id" value=project.id/>
-                                        <button type="submit" class="danger">"Yes, delete project"</button>
-                                        " "
-                                        <A href=back>"Cancel"</A>
-                                    </ActionForm>
-                                </section>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                    })
+        <Loaded
+            resource=project
+            ready={move |ProjectPageData { project, tasks }| {
+                let back = format!("/projects/{}", project.id);
+                view! {
+                    <section class="card narrow danger">
+                        <h1>"Delete “" {project.name.clone()} "”?"</h1>
+                        <p>
+                            {format!(
+                                "The project and its {} task{} will be deleted. This cannot be undone.",
+                                tasks.len(),
+                                if tasks.len() == 1 { "" } else { "s" },
+                            )}
+                        </p>
+                        <ErrorSummary error/>
+                        <ActionForm action=delete>
+                            <input type="hidden" name="id" value=project.id/>
+                            <button type="submit" class="danger">"Yes, delete project"</button>
+                            " "
+                            <A href=back>"Cancel"</A>
+                        </ActionForm>
+                    </section>
+                }
             }}
-        </Suspense>
+        />
     }
 }

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
-use crate::components::status::LoadError;
+use crate::components::status::Loaded;
 use crate::domain::{check_project, AppError, ProjectView};
 
 #[server(endpoint = "projects")]
@@ -49,27 +49,22 @@ pub fn ProjectsPage() -> impl IntoView {
                 <button type="submit" disabled=move || create.pending().get()>"Create project"</button>
             </ValidatedForm>
         </section>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || {
-                projects
-                    .get()
-                    .map(|result| match result {
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="empty">"No projects yet. Create your first one above."</p> }
-                                .into_any()
-                        }
-                        Ok(list) => {
-                            view! {
-                                <ul class="projects" aria-label="Projects">
-                                    {list.into_iter().map(|p| view! { <ProjectItem project=p/> }).collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                    })
+        <Loaded
+            resource=projects
+            ready={|list: Vec<ProjectView>| {
+                if list.is_empty() {
+                    view! { <p class="empty">"No projects yet. Create your first one above."</p> }
+                        .into_any()
+                } else {
+                    view! {
+                        <ul class="projects" aria-label="Projects">
+                            {list.into_iter().map(|p| view! { <ProjectItem project=p/> }).collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
             }}
-        </Suspense>
+        />
     }
 }
 

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::components::form::{form_error, ErrorSummary};
 use crate::components::human_time;
-use crate::components::status::LoadError;
+use crate::components::status::Loaded;
 use crate::domain::{AppError, SessionView};
 
 #[server(endpoint = "sessions")]
@@ -56,43 +56,36 @@ pub fn SessionsPage() -> impl IntoView {
         <h1>"Your sessions"</h1>
         <p>"These are the places where you are logged in. Log out any you do not recognise."</p>
         <ErrorSummary error=end_one_error/>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || {
-                sessions
-                    .get()
-                    .map(|result| match result {
-                        Ok(list) => {
-                            let others = list.iter().filter(|s| !s.current).count();
-                            view! {
-                                <table class="sessions">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Device"</th>
-                                            <th scope="col">"Address"</th>
-                                            <th scope="col">"Started"</th>
-                                            <th scope="col">"Last used"</th>
-                                            <th scope="col"><span class="visually-hidden">"Action"</span></th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|session| view! { <SessionRow session action=end_one/> })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                                <Show when=move || { others > 0 }>
-                                    <ActionForm action=end_others>
-                                        <button type="submit">"Log out everywhere else"</button>
-                                    </ActionForm>
-                                </Show>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                    })
+        <Loaded
+            resource=sessions
+            ready={move |list: Vec<SessionView>| {
+                let others = list.iter().filter(|s| !s.current).count();
+                view! {
+                    <table class="sessions">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Device"</th>
+                                <th scope="col">"Address"</th>
+                                <th scope="col">"Started"</th>
+                                <th scope="col">"Last used"</th>
+                                <th scope="col"><span class="visually-hidden">"Action"</span></th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {list
+                                .into_iter()
+                                .map(|session| view! { <SessionRow session action=end_one/> })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                    <Show when=move || { others > 0 }>
+                        <ActionForm action=end_others>
+                            <button type="submit">"Log out everywhere else"</button>
+                        </ActionForm>
+                    </Show>
+                }
             }}
-        </Suspense>
+        />
     }
 }
 

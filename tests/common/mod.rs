@@ -150,35 +150,14 @@ impl Page {
     /// The `__err` a plain form post carries back to the page, decoded.
     pub fn form_error(&self) -> Option<serde_json::Value> {
         use base64::Engine as _;
-        let location = self.location()?;
-        let query = location.split_once('?')?.1;
-        let err = query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("__err="))?;
-        let decoded = percent_decode(err);
+        let query = self.location()?.split_once('?')?.1;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+        let (_, err) = pairs.into_iter().find(|(name, _)| name == "__err")?;
         let bytes = base64::engine::general_purpose::URL_SAFE
-            .decode(decoded.as_bytes())
+            .decode(err.as_bytes())
             .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
-}
-
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Keeps cookies like a browser and sends the headers a same-site browser would.
@@ -312,39 +291,44 @@ impl Browser {
     /// A plain HTML form post (JavaScript off) from `from`, as Chromium sends it.
     pub async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let referer = format!("{}{from}", self.base);
-        let origin = self.base.clone();
-        self.request(
-            Method::POST,
+        self.post_form(
             action,
-            &[
-                (ACCEPT.as_str(), "text/html,application/xhtml+xml"),
-                (ORIGIN.as_str(), &origin),
-                (REFERER.as_str(), &referer),
-                ("sec-fetch-site", "same-origin"),
-            ],
-            Some((
-                serde_urlencoded::to_string(fields).unwrap(),
-                "application/x-www-form-urlencoded",
-            )),
+            fields,
+            "text/html,application/xhtml+xml",
+            Some(&referer),
         )
         .await
     }
 
     /// A server-function call as the hydrated page makes it (JavaScript on).
     pub async fn call(&self, action: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_form(action, fields, "application/json", None)
+            .await
+    }
+
+    /// A same-origin form-encoded POST, as a browser sends it.
+    async fn post_form(
+        &self,
+        action: &str,
+        fields: &[(&str, &str)],
+        accept: &str,
+        referer: Option<&str>,
+    ) -> Page {
         let origin = self.base.clone();
+        let mut headers = vec![
+            (ACCEPT.as_str(), accept),
+            (ORIGIN.as_str(), origin.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        if let Some(referer) = referer {
+            headers.push((REFERER.as_str(), referer));
+        }
+        let body = serde_urlencoded::to_string(fields).unwrap();
         self.request(
             Method::POST,
             action,
-            &[
-                (ACCEPT.as_str(), "application/json"),
-                (ORIGIN.as_str(), &origin),
-                ("sec-fetch-site", "same-origin"),
-            ],
-            Some((
-                serde_urlencoded::to_string(fields).unwrap(),
-                "application/x-www-form-urlencoded",
-            )),
+            &headers,
+            Some((body, "application/x-www-form-urlencoded")),
         )
         .await
     }
