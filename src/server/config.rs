@@ -103,6 +103,8 @@ pub struct Config {
     pub password_min_length: usize,
     pub max_concurrent_hashes: usize,
     pub max_body_bytes: usize,
+    /// A request still unanswered after this long gets 408 (`REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
 }
 
 /// Parses `90s`, `15m`, `12h`, `30d` or a bare number of seconds.
@@ -207,6 +209,7 @@ impl Config {
             password_min_length,
             max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", 4)?,
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024)?,
+            request_timeout: duration("REQUEST_TIMEOUT", "30s")?,
         })
     }
 }

@@ -67,6 +67,9 @@ pub fn for_status(status: StatusCode) -> AppError {
             ErrorKind::UnsupportedMediaType,
             "Unsupported content type: send application/json.",
         ),
+        StatusCode::REQUEST_TIMEOUT => {
+            AppError::bad_request("The request took too long and was abandoned. Try again.")
+        }
         s if s.is_client_error() => AppError::bad_request("The request could not be understood."),
         _ => AppError::internal(),
     }

@@ -6,9 +6,11 @@ use std::sync::OnceLock;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use axum::Router;
+use http::StatusCode;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_cookies::CookieManagerLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use super::state::AppState;
@@ -27,7 +29,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Outermost last: trace → headers → API error shape → body limit → cookies →
+        // Outermost last: trace → headers → API error shape → timeout → body limit → cookies →
         // server-function status → CSRF → who → page access.
         .layer(from_fn(security::page_access))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
@@ -35,6 +37,10 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(error::server_fn_status))
         .layer(CookieManagerLayer::new())
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(from_fn(error::api_error_shape))
         .layer(from_fn_with_state(
             state.clone(),
