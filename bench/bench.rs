@@ -126,6 +126,7 @@ async fn main() {
         std::future::pending(),
     ));
 
+    let client = Client::new("bench", "127.0.0.1");
     let user = users::register(
         &state,
         Registration {
@@ -134,10 +135,10 @@ async fn main() {
             password: PASSWORD,
             confirm_password: None,
         },
+        &client,
     )
     .await
     .unwrap();
-    let client = Client::new("bench", "127.0.0.1");
     let issued = sessions::start(&state, user.id, true, &client)
         .await
         .unwrap();

@@ -73,6 +73,14 @@ pub async fn log_out() -> Result<(), AppError> {
         tracing::info!(user_id = user.user_id, "logged out");
     }
     state.cookies.clear(&context::cookie_jar()?);
+    // Whatever this browser kept of the account goes too. Not "cookies": that would also
+    // drop the device cookie and make the owner a stranger to the login throttle.
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(
+            http::HeaderName::from_static("clear-site-data"),
+            http::HeaderValue::from_static("\"cache\", \"storage\""),
+        );
+    }
     leptos_axum::redirect("/login");
     Ok(())
 }

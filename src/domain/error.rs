@@ -113,6 +113,16 @@ impl AppError {
         err
     }
 
+    /// The server is saturated; the client should retry after `retry_after_secs`.
+    pub fn busy(retry_after_secs: u64) -> Self {
+        let mut err = Self::new(
+            ErrorKind::Unavailable,
+            "The server is busy right now. Please try again in a moment.",
+        );
+        err.retry_after_secs = Some(retry_after_secs);
+        err
+    }
+
     /// A validation failure on one field; the message doubles as the summary.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();

@@ -9,6 +9,8 @@ use zxcvbn::Score;
 pub const DEFAULT_PASSWORD_MIN_LENGTH: usize = 8;
 pub const PASSWORD_MAX_LENGTH: usize = 256;
 const EMAIL_MAX_LENGTH: usize = 254;
+/// How much of a password the strength estimate reads.
+const STRENGTH_JUDGED_CHARS: usize = 100;
 
 /// A syntactically valid email address, trimmed and lower-cased so that comparisons and the
 /// uniqueness rule ignore letter case.
@@ -21,7 +23,7 @@ impl Email {
         if trimmed.is_empty() {
             return Err("Enter your email address.".into());
         }
-        if trimmed.chars().count() > EMAIL_MAX_LENGTH {
+        if raw.chars().count() > EMAIL_MAX_LENGTH {
             return Err("Email address is too long.".into());
         }
         let normalised = trimmed.to_lowercase();
@@ -58,7 +60,7 @@ impl Username {
         if len == 0 {
             return Err("Choose a username.".into());
         }
-        if !(3..=32).contains(&len) {
+        if !(3..=32).contains(&len) || raw.chars().count() > 32 {
             return Err("Username must be 3 to 32 characters long.".into());
         }
         if !trimmed
@@ -111,7 +113,10 @@ impl Password {
             .flat_map(|word| word.split(['@', '.', '_', '-', '+']))
             .filter(|part| part.len() >= 3)
             .collect();
-        let estimate = zxcvbn::zxcvbn(raw, &inputs);
+        // zxcvbn's cost grows fast with length and some long inputs are known to be slow;
+        // a password whose first 100 characters are strong is strong.
+        let judged: String = raw.chars().take(STRENGTH_JUDGED_CHARS).collect();
+        let estimate = zxcvbn::zxcvbn(&judged, &inputs);
         if estimate.score() < Score::Three {
             let reason = estimate
                 .feedback()
@@ -153,11 +158,11 @@ fn bounded_text(
     empty_message: &str,
 ) -> Result<String, String> {
     let trimmed = raw.trim();
-    let len = trimmed.chars().count();
-    if len < min {
+    if trimmed.chars().count() < min {
         return Err(empty_message.to_string());
     }
-    if len > max {
+    // The limit counts what was sent, spaces included, as the API document states it.
+    if raw.chars().count() > max {
         return Err(format!("{what} must be at most {max} characters long."));
     }
     Ok(trimmed.to_string())

@@ -15,18 +15,26 @@ pub async fn log_in(
     next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::domain::safe_next;
-    use crate::server::{context, users};
+    use crate::server::users::{self, Credentials};
+    use crate::server::{context, sessions};
     let state = context::state()?;
-    let (_, issued) = users::log_in(
-        &state,
-        &email,
-        &password,
-        remember.is_some(),
-        &context::client()?,
-    )
-    .await
-    .map_err(|err| err.with_values([("email", email.as_str())]))?;
-    state.cookies.set(&context::cookie_jar()?, &issued);
+    let jar = context::cookie_jar()?;
+    let device_token = state.cookies.device_token(&jar);
+    let credentials = Credentials {
+        email: &email,
+        password: &password,
+        remember: remember.is_some(),
+        device_token: device_token.as_deref(),
+    };
+    let logged_in = users::log_in(&state, credentials, &context::client()?)
+        .await
+        .map_err(|err| err.with_values([("email", email.as_str())]))?;
+    // A new login from this browser replaces the session its cookies belonged to.
+    if let Ok(previous) = context::current_user() {
+        sessions::end(&state, &previous.session_id, "replaced_by_login").await?;
+    }
+    state.cookies.set(&jar, &logged_in.tokens);
+    state.cookies.set_device(&jar, logged_in.device_token);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
 }

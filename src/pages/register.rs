@@ -13,7 +13,7 @@ pub async fn register(
     password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{context, users};
+    use crate::server::{context, sessions, users};
     let state = context::state()?;
     let (_, issued) = users::register_and_log_in(
         &state,
@@ -27,6 +27,10 @@ pub async fn register(
     )
     .await
     .map_err(|err| err.with_values([("email", email.as_str()), ("username", username.as_str())]))?;
+    // A new account from this browser replaces the session its cookies belonged to.
+    if let Ok(previous) = context::current_user() {
+        sessions::end(&state, &previous.session_id, "replaced_by_login").await?;
+    }
     state.cookies.set(&context::cookie_jar()?, &issued);
     leptos_axum::redirect("/profile");
     Ok(())

@@ -7,10 +7,10 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::header::AUTHORIZATION;
-use http::{Extensions, HeaderMap};
+use http::HeaderMap;
 use tower_cookies::Cookies;
 
-use super::principal::{bearer_token, Authentication, Client, CurrentUser};
+use super::principal::{bearer_token, peer_address, Authentication, Client, CurrentUser};
 use super::security::is_static_asset;
 use super::sessions::{self, RefreshError};
 use super::state::AppState;
@@ -21,12 +21,18 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let client = Client::resolve(
+        request.headers(),
+        peer_address(request.extensions()),
+        &state.config.trusted_proxies,
+    );
     // Static files are the same for everyone: no session read, no renewal.
     let current = if is_static_asset(request.uri().path()) {
         None
     } else {
-        identify(&state, &jar, request.headers(), request.extensions()).await
+        identify(&state, &jar, request.headers(), &client).await
     };
+    request.extensions_mut().insert(client);
     request.extensions_mut().insert(Authentication(current));
     next.run(request).await
 }
@@ -35,7 +41,7 @@ async fn identify(
     state: &AppState,
     jar: &Cookies,
     headers: &HeaderMap,
-    extensions: &Extensions,
+    client: &Client,
 ) -> Option<CurrentUser> {
     if headers.contains_key(AUTHORIZATION) {
         // An explicit credential decides alone; cookies are not consulted.
@@ -51,8 +57,7 @@ async fn identify(
         state.cookies.clear(jar);
         return None;
     };
-    let client = Client::from_request(headers, extensions);
-    match sessions::refresh(state, &refresh, &client).await {
+    match sessions::refresh(state, &refresh, client).await {
         Ok(issued) => {
             state.cookies.set(jar, &issued);
             sessions::authenticate(state, &issued.access_token)

@@ -102,6 +102,14 @@ pub struct Config {
     pub public_url: PublicUrl,
     pub password_min_length: usize,
     pub max_concurrent_hashes: usize,
+    /// Password checks that may wait for a hashing slot; beyond them, 503 at once
+    /// (`HASH_QUEUE_LIMIT`).
+    pub hash_queue_limit: usize,
+    /// Registrations one client address may make per hour (`REGISTRATION_LIMIT`).
+    pub registration_limit: usize,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// (`TRUSTED_PROXIES`, a list of addresses or CIDR ranges; empty by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub max_body_bytes: usize,
     /// A request still unanswered after this long gets 408 (`REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
@@ -157,10 +165,10 @@ impl Config {
         };
 
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "data".to_string()));
-        std::fs::create_dir_all(&data_dir).map_err(|e| {
+        create_private_dir(&data_dir).map_err(|e| {
             invalid(
                 "DATA_DIR",
-                format!("cannot create {}: {e}", data_dir.display()),
+                format!("cannot create {} (mode 0700): {e}", data_dir.display()),
             )
         })?;
         let database_url = match get("DATABASE_URL") {
@@ -173,6 +181,12 @@ impl Config {
             }
             None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
         };
+        create_private_database(&database_url).map_err(|e| {
+            invalid(
+                "DATABASE_URL",
+                format!("cannot create the database file (mode 0600): {e}"),
+            )
+        })?;
         let jwt_secret = match get("JWT_SECRET") {
             Some(secret) if secret.len() >= MIN_SECRET_BYTES => {
                 SigningSecret::new(secret.into_bytes())
@@ -208,6 +222,10 @@ impl Config {
             public_url,
             password_min_length,
             max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", 4)?,
+            hash_queue_limit: number("HASH_QUEUE_LIMIT", 32)?,
+            registration_limit: number("REGISTRATION_LIMIT", 100)?,
+            trusted_proxies: parse_networks(&get("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|message| invalid("TRUSTED_PROXIES", message))?,
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024)?,
             request_timeout: duration("REQUEST_TIMEOUT", "30s")?,
         })
@@ -228,6 +246,16 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => {
+            if readable_by_others(&path).map_err(fail)? {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!(
+                        "unset, and {} may be read by other users; run `chmod 600 {}`",
+                        path.display(),
+                        path.display()
+                    ),
+                ));
+            }
             let bytes = hex::decode(text.trim()).map_err(|_| {
                 invalid(
                     "JWT_SECRET",
@@ -253,6 +281,70 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
         }
         Err(e) => Err(fail(e)),
     }
+}
+
+/// Parses `TRUSTED_PROXIES`: addresses or CIDR ranges separated by commas or spaces.
+pub fn parse_networks(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    raw.split([',', ' '])
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let part = part.trim();
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{part:?} is not an IP address or CIDR range"))
+        })
+        .collect()
+}
+
+/// The data directory holds the database and the signing secret: only its owner may enter.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(path)
+}
+
+/// Creates the SQLite file with mode 0600 before SQLite does (SQLite would use the umask);
+/// its `-wal` and `-shm` files then take the same mode.
+fn create_private_database(database_url: &str) -> std::io::Result<()> {
+    let path = database_url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn readable_by_others(path: &Path) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o077 != 0)
+    }
+    #[cfg(not(unix))]
+    Ok(false)
 }
 
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -306,6 +398,43 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.name, "JWT_SECRET");
         assert!(!err.to_string().contains("too-short"), "the secret leaked");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_directory_and_database_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        load(&[("DATA_DIR", data.to_str().unwrap())]).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join("gatehouse.db")), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_others_can_read_stops_start_up() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        load(&[("DATA_DIR", data)]).unwrap();
+        let secret = dir.path().join(SECRET_FILE);
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load(&[("DATA_DIR", data)]).unwrap_err();
+        assert_eq!(err.name, "JWT_SECRET");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_ranges() {
+        let nets = parse_networks("10.0.0.0/8, 192.168.1.1 ::1").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(nets[2].contains(&"::1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_networks("").unwrap().is_empty());
+        assert!(parse_networks("10.0.0.0/33").is_err());
+        assert!(parse_networks("proxy.example").is_err());
     }
 
     #[test]

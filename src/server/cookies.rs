@@ -4,12 +4,14 @@ use tower_cookies::cookie::{time::Duration, SameSite};
 use tower_cookies::{Cookie, Cookies};
 
 use super::sessions::IssuedTokens;
-use super::tokens::RefreshToken;
+use super::tokens::{RefreshToken, DEVICE_TTL_SECS};
 
 #[derive(Clone, Debug)]
 pub struct AuthCookies {
     access: &'static str,
     refresh: &'static str,
+    /// Marks a client that has logged in to an account before; outlives sessions and logout.
+    device: &'static str,
     secure: bool,
 }
 
@@ -21,12 +23,14 @@ impl AuthCookies {
             Self {
                 access: "__Host-gatehouse_access",
                 refresh: "__Host-gatehouse_refresh",
+                device: "__Host-gatehouse_device",
                 secure: true,
             }
         } else {
             Self {
                 access: "gatehouse_access",
                 refresh: "gatehouse_refresh",
+                device: "gatehouse_device",
                 secure: false,
             }
         }
@@ -60,6 +64,16 @@ impl AuthCookies {
         cookie.build()
     }
 
+    pub fn device_token(&self, jar: &Cookies) -> Option<String> {
+        jar.get(self.device)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn set_device(&self, jar: &Cookies, token: String) {
+        jar.add(self.build(self.device, token, Some(DEVICE_TTL_SECS)));
+    }
+
     /// Both cookies persist only for "remember me"; otherwise they end with the browser.
     pub fn set(&self, jar: &Cookies, issued: &IssuedTokens) {
         jar.add(self.build(self.access, issued.access_token.clone(), issued.persist_for));
@@ -70,6 +84,8 @@ impl AuthCookies {
         ));
     }
 
+    /// Ends the session cookies. The device cookie stays: the owner must not become a
+    /// stranger to the login throttle by logging out.
     pub fn clear(&self, jar: &Cookies) {
         for name in self.names() {
             if jar.get(name).is_some() {

@@ -230,23 +230,20 @@ pub trait OnConstraint<T> {
 impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
     fn on_unique(self, cases: &[UniqueAnswer]) -> Result<T, AppError> {
         self.map_err(|err| {
-            let broken = err
-                .as_database_error()
-                .filter(|db| db.is_unique_violation())
-                .and_then(|db| {
-                    db.message()
-                        .strip_prefix("UNIQUE constraint failed: ")
-                        .map(str::to_string)
-                });
-            match cases
-                .iter()
-                .find(|(index, _)| Some(*index) == broken.as_deref())
-            {
+            let broken = unique_index(&err);
+            match cases.iter().find(|(index, _)| Some(*index) == broken) {
                 Some((_, answer)) => answer(),
                 None => err.into(),
             }
         })
     }
+}
+
+/// The unique index an error broke, as SQLite names it (`"users.email"`).
+pub fn unique_index(err: &sqlx::Error) -> Option<&str> {
+    err.as_database_error()
+        .filter(|db| db.is_unique_violation())
+        .and_then(|db| db.message().strip_prefix("UNIQUE constraint failed: "))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! argon2id hashing off the async runtime, behind a bound on concurrent hashes so a login flood
-//! cannot stall page rendering or exhaust memory (each hash holds 19 MiB).
+//! cannot stall page rendering or exhaust memory (each hash holds 19 MiB), and a bound on how
+//! many may wait: past it the answer is 503 at once instead of a queue that grows without end.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::{
@@ -49,6 +51,10 @@ pub enum Verified {
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Jobs running or waiting for a permit.
+    queued: Arc<AtomicUsize>,
+    /// At most this many jobs running or waiting.
+    capacity: usize,
     /// Verified for unknown emails so a login takes the same time whether or not the
     /// account exists.
     dummy: PasswordHash,
@@ -93,20 +99,54 @@ fn verify_blocking(password: &str, stored: &PasswordHash) -> Verified {
     }
 }
 
+/// A place in the hashing queue, given back when dropped (also when the request is dropped).
+struct Place(Arc<AtomicUsize>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Seconds a client is asked to wait when the queue is full.
+const BUSY_RETRY_SECS: u64 = 2;
+
 impl Hasher {
-    pub fn new(max_concurrent: usize) -> Self {
+    /// `max_concurrent` jobs run at once; `max_waiting` more may wait for them.
+    pub fn new(max_concurrent: usize, max_waiting: usize) -> Self {
         let dummy = hash_blocking("gatehouse dummy password for timing")
             .expect("hashing a constant succeeds");
+        let max_concurrent = max_concurrent.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            queued: Arc::new(AtomicUsize::new(0)),
+            capacity: max_concurrent + max_waiting,
             dummy,
         }
     }
 
-    async fn run<T: Send + 'static>(
+    /// Jobs running or waiting now.
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    fn take_place(&self) -> Result<Place, AppError> {
+        let capacity = self.capacity;
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .map(|_| Place(self.queued.clone()))
+            .map_err(|_| AppError::busy(BUSY_RETRY_SECS))
+    }
+
+    /// Runs CPU-heavy password work (hashing, verifying, strength estimates) on the blocking
+    /// pool, behind the same bounds.
+    pub async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
+        let _place = self.take_place()?;
         let _permit = self
             .permits
             .acquire()
@@ -148,7 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_then_verify_accepts_only_the_right_password() {
-        let hasher = Hasher::new(2);
+        let hasher = Hasher::new(2, 4);
         let hash = hasher.hash("violet-tundra-kettle-42").await.unwrap();
         assert!(hash
             .as_stored()
@@ -171,7 +211,7 @@ mod tests {
 
     #[tokio::test]
     async fn same_password_gets_a_different_salt_each_time() {
-        let hasher = Hasher::new(2);
+        let hasher = Hasher::new(2, 4);
         let a = hasher.hash("violet-tundra-kettle-42").await.unwrap();
         let b = hasher.hash("violet-tundra-kettle-42").await.unwrap();
         assert_ne!(a, b);
@@ -179,7 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_account_is_verified_against_the_dummy_and_fails() {
-        let hasher = Hasher::new(2);
+        let hasher = Hasher::new(2, 4);
         assert_eq!(
             hasher
                 .verify("gatehouse dummy password for timing", None)
@@ -191,7 +231,7 @@ mod tests {
 
     #[tokio::test]
     async fn old_parameters_ask_for_a_rehash() {
-        let hasher = Hasher::new(2);
+        let hasher = Hasher::new(2, 4);
         let weak = Argon2::new(
             Algorithm::Argon2id,
             Version::V0x13,
@@ -211,6 +251,33 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(outcome, Verified::YesButRehash);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let hasher = Hasher::new(1, 1);
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let running = {
+            let (hasher, gate) = (hasher.clone(), gate.clone());
+            tokio::spawn(async move { hasher.run(move || gate.wait()).await })
+        };
+        while hasher.queue_depth() < 1 {
+            tokio::task::yield_now().await;
+        }
+        let waiting = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.run(|| ()).await })
+        };
+        while hasher.queue_depth() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher.run(|| ()).await.unwrap_err();
+        assert_eq!(refused.kind, crate::domain::ErrorKind::Unavailable);
+        assert!(refused.retry_after_secs.is_some());
+        gate.wait();
+        running.await.unwrap().unwrap();
+        waiting.await.unwrap().unwrap();
+        assert_eq!(hasher.queue_depth(), 0, "places are given back");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::config::Config;
 use super::cookies::AuthCookies;
 use super::password::Hasher;
 use super::sessions::Rotations;
-use super::throttle::LoginThrottle;
+use super::throttle::Throttle;
 use super::tokens::TokenKeys;
 
 /// Everything a request handler, server function or page may need, built once at start-up.
@@ -22,7 +22,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub hasher: Hasher,
     pub rotations: Arc<Rotations>,
-    pub throttle: Arc<LoginThrottle>,
+    pub throttle: Arc<Throttle>,
     pub cookies: AuthCookies,
     pub leptos_options: LeptosOptions,
 }
@@ -32,7 +32,7 @@ impl AppState {
         let db = super::db::connect(&config.database_url).await?;
         Ok(Self {
             keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
-            hasher: Hasher::new(config.max_concurrent_hashes),
+            hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
             cookies: AuthCookies::new(config.public_url.https),
             rotations: Arc::default(),
             throttle: Arc::default(),

@@ -1,119 +1,340 @@
-//! Failed-login throttling per account and per client address. It answers "try again later"
-//! (HTTP 429) rather than locking accounts, so an attacker cannot lock a person out for long.
+//! Throttling of password guesses and registrations. It answers "try again later" (HTTP 429)
+//! rather than locking accounts, and it cannot be turned against the owner:
 //!
-//! An attempt is counted as a failure when it starts, in the same step that checks the limit,
-//! and taken back if it succeeds: so a burst of parallel guesses cannot all slip past the check
-//! while their password hashes are still being verified.
+//! - A client that has logged in to an account before carries a signed device token
+//!   (`tokens::DeviceToken`). It has its own small budget of failures for that account and is
+//!   not held back by failures from anywhere else (OWASP "device cookies").
+//! - Other clients share the account's strict budget (5 failures in 15 minutes, then a
+//!   doubling wait) and each client address has one (30 failures a minute; IPv6 per /64).
+//! - An attempt counts as a failure from the moment it starts, so parallel guesses cannot
+//!   slip past the check, and is taken back if the password was right. The caller settles it
+//!   off the connection, so a client that goes away mid-check cannot leave a false failure.
+//!
+//! Memory stays bounded whatever arrives: limits are checked before anything is stored, a
+//! refused request stores nothing, keys are 64-bit hashes (keyed per process, so they cannot
+//! be aimed at one another), each entry is a fixed-size counter, and each table holds at most
+//! `MAX_ENTRIES`; past that, expired entries go first, then arbitrary ones.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 
-const ACCOUNT_LIMIT: usize = 5;
+const ACCOUNT_LIMIT: u32 = 5;
 const ACCOUNT_WINDOW_SECS: i64 = 15 * 60;
-const ACCOUNT_FIRST_BLOCK_SECS: i64 = 60;
-const ADDRESS_LIMIT: usize = 30;
+const FIRST_BLOCK_SECS: i64 = 60;
+/// A known device's own allowance for its account, per account window.
+const DEVICE_LIMIT: u32 = 10;
+const ADDRESS_LIMIT: u32 = 30;
 const ADDRESS_WINDOW_SECS: i64 = 60;
+const REGISTRATION_WINDOW_SECS: i64 = 3600;
+/// Entries per table; each is 8 + 24 bytes plus the map's overhead, so about 5 MB a table.
+pub const MAX_ENTRIES: usize = 100_000;
 
-type Attempts = HashMap<String, Vec<i64>>;
-
-#[derive(Default)]
-pub struct LoginThrottle {
-    accounts: Mutex<Attempts>,
-    addresses: Mutex<Attempts>,
+/// Failures in the window that began at `first`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Failures {
+    count: u32,
+    first: i64,
+    last: i64,
 }
 
-/// An attempt in progress, counted as a failure until `succeeded` takes it back.
-#[must_use]
-pub struct Attempt {
-    account: String,
-    address: Option<String>,
-    started: i64,
+struct Table {
+    window: i64,
+    entries: HashMap<u64, Failures>,
 }
 
-fn lock(map: &Mutex<Attempts>) -> MutexGuard<'_, Attempts> {
-    map.lock().unwrap_or_else(|e| e.into_inner())
-}
+impl Table {
+    fn new(window: i64) -> Self {
+        Self {
+            window,
+            entries: HashMap::new(),
+        }
+    }
 
-/// Seconds until the oldest failure counted leaves the window.
-fn address_blocked_for(failures: &[i64], now: i64) -> Option<i64> {
-    (failures.len() >= ADDRESS_LIMIT)
-        .then(|| failures[failures.len() - ADDRESS_LIMIT] + ADDRESS_WINDOW_SECS - now)
-        .filter(|secs| *secs > 0)
+    fn current(&self, key: u64, now: i64) -> Option<Failures> {
+        self.entries
+            .get(&key)
+            .copied()
+            .filter(|f| now - f.first < self.window)
+    }
+
+    #[cfg(test)]
+    fn count(&self, key: u64, now: i64) -> u32 {
+        self.current(key, now).map_or(0, |f| f.count)
+    }
+
+    fn record(&mut self, key: u64, now: i64) {
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&key) {
+            self.make_room(now);
+        }
+        let failures = match self.current(key, now) {
+            Some(f) => Failures {
+                count: f.count.saturating_add(1),
+                last: now,
+                ..f
+            },
+            None => Failures {
+                count: 1,
+                first: now,
+                last: now,
+            },
+        };
+        self.entries.insert(key, failures);
+    }
+
+    fn take_back(&mut self, key: u64) {
+        if let Some(f) = self.entries.get_mut(&key) {
+            f.count = f.count.saturating_sub(1);
+            if f.count == 0 {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    fn forget(&mut self, key: u64) {
+        self.entries.remove(&key);
+    }
+
+    fn prune(&mut self, now: i64) {
+        let window = self.window;
+        self.entries.retain(|_, f| now - f.first < window);
+    }
+
+    /// Expired entries first; if the table is still full, an eighth of it, arbitrarily (the
+    /// map's order is randomised per process).
+    fn make_room(&mut self, now: i64) {
+        self.prune(now);
+        if self.entries.len() >= MAX_ENTRIES {
+            let drop: Vec<u64> = self.entries.keys().take(MAX_ENTRIES / 8).copied().collect();
+            for key in drop {
+                self.entries.remove(&key);
+            }
+        }
+    }
 }
 
 /// Past the limit, each further failure doubles the wait (1, 2, 4, … minutes, at most the
 /// window), measured from the latest failure.
-fn account_blocked_for(failures: &[i64], now: i64) -> Option<i64> {
-    if failures.len() < ACCOUNT_LIMIT {
-        return None;
-    }
-    let extra = (failures.len() - ACCOUNT_LIMIT).min(10) as u32;
-    let block = (ACCOUNT_FIRST_BLOCK_SECS << extra).min(ACCOUNT_WINDOW_SECS);
-    let last = *failures.last()?;
-    Some(last + block - now).filter(|secs| *secs > 0)
+fn back_off(failures: Option<Failures>, limit: u32, now: i64) -> Option<i64> {
+    let f = failures.filter(|f| f.count >= limit)?;
+    let extra = (f.count - limit).min(10);
+    let block = (FIRST_BLOCK_SECS << extra).min(ACCOUNT_WINDOW_SECS);
+    Some(f.last + block - now).filter(|secs| *secs > 0)
 }
 
-fn recent<'a>(map: &'a mut Attempts, key: &str, window: i64, now: i64) -> &'a mut Vec<i64> {
-    let failures = map.entry(key.to_string()).or_default();
-    failures.retain(|t| now - t < window);
-    failures
+/// Seconds until a fixed window full of failures ends.
+fn window_full(failures: Option<Failures>, limit: u32, window: i64, now: i64) -> Option<i64> {
+    let f = failures.filter(|f| f.count >= limit)?;
+    Some(f.first + window - now).filter(|secs| *secs > 0)
 }
 
-impl LoginThrottle {
-    /// Starts a password check for `account` (and, for logins, from `address`): `Err(seconds)`
-    /// when it must wait, else the attempt, already counted as a failure.
-    pub fn begin(&self, account: &str, address: Option<&str>, now: i64) -> Result<Attempt, u64> {
-        // Lock order: accounts, then addresses.
-        let mut accounts = lock(&self.accounts);
-        let mut addresses = lock(&self.addresses);
-        let account_failures = recent(&mut accounts, account, ACCOUNT_WINDOW_SECS, now);
-        let mut wait = account_blocked_for(account_failures, now);
-        if let Some(address) = address {
-            let address_failures = recent(&mut addresses, address, ADDRESS_WINDOW_SECS, now);
-            wait = wait.max(address_blocked_for(address_failures, now));
-            if wait.is_none() {
-                address_failures.push(now);
-            }
+struct Tables {
+    accounts: Table,
+    devices: Table,
+    addresses: Table,
+    registrations: Table,
+}
+
+pub struct Throttle {
+    keys: RandomState,
+    tables: Mutex<Tables>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self {
+            keys: RandomState::new(),
+            tables: Mutex::new(Tables {
+                accounts: Table::new(ACCOUNT_WINDOW_SECS),
+                devices: Table::new(ACCOUNT_WINDOW_SECS),
+                addresses: Table::new(ADDRESS_WINDOW_SECS),
+                registrations: Table::new(REGISTRATION_WINDOW_SECS),
+            }),
         }
-        if let Some(secs) = wait {
+    }
+}
+
+/// Who is guessing: a client that has logged in to this account before (its device id), or
+/// anyone else, known only by address.
+#[derive(Clone, Copy, Debug)]
+pub enum Guesser<'a> {
+    KnownDevice(&'a str),
+    Stranger { address: &'a str },
+}
+
+/// A password check in progress, counted as a failure until `succeeded` takes it back.
+#[must_use]
+#[derive(Debug)]
+pub struct Attempt {
+    /// The account's key, or the device's when the guesser is a known device.
+    budget: Budget,
+    address: Option<u64>,
+}
+
+#[derive(Debug)]
+enum Budget {
+    Account(u64),
+    Device { account: u64, device: u64 },
+}
+
+/// IPv6 clients get a whole /64 each, so an address is throttled per /64.
+fn address_scope(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            format!("{}/64", std::net::Ipv6Addr::from(segments))
+        }
+        _ => address.to_string(),
+    }
+}
+
+impl Throttle {
+    fn key(&self, kind: &str, value: impl Hash) -> u64 {
+        self.keys.hash_one((kind, value))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a password check for `account` (a normalised email or an internal name such as
+    /// a user id). `Err(seconds)` when the guesser must wait; nothing is stored then.
+    pub fn begin(&self, account: &str, guesser: Guesser<'_>, now: i64) -> Result<Attempt, u64> {
+        let account_key = self.key("account", account);
+        let mut tables = self.lock();
+        let attempt = match guesser {
+            Guesser::KnownDevice(device) => {
+                let device_key = self.key("device", (account, device));
+                let wait = back_off(tables.devices.current(device_key, now), DEVICE_LIMIT, now);
+                if let Some(secs) = wait {
+                    return Err(secs as u64);
+                }
+                tables.devices.record(device_key, now);
+                Attempt {
+                    budget: Budget::Device {
+                        account: account_key,
+                        device: device_key,
+                    },
+                    address: None,
+                }
+            }
+            Guesser::Stranger { address } => {
+                let address_key = self.key("address", address_scope(address));
+                let wait = window_full(
+                    tables.addresses.current(address_key, now),
+                    ADDRESS_LIMIT,
+                    ADDRESS_WINDOW_SECS,
+                    now,
+                )
+                .or_else(|| {
+                    back_off(
+                        tables.accounts.current(account_key, now),
+                        ACCOUNT_LIMIT,
+                        now,
+                    )
+                });
+                if let Some(secs) = wait {
+                    return Err(secs as u64);
+                }
+                tables.addresses.record(address_key, now);
+                tables.accounts.record(account_key, now);
+                Attempt {
+                    budget: Budget::Account(account_key),
+                    address: Some(address_key),
+                }
+            }
+        };
+        Ok(attempt)
+    }
+
+    /// The check could not run (the server was too busy): it counts for nothing.
+    pub fn cancelled(&self, attempt: Attempt) {
+        let mut tables = self.lock();
+        match attempt.budget {
+            Budget::Account(account) => tables.accounts.take_back(account),
+            Budget::Device { device, .. } => tables.devices.take_back(device),
+        }
+        if let Some(address) = attempt.address {
+            tables.addresses.take_back(address);
+        }
+    }
+
+    /// Starts a check of the current password before a sensitive change: the account's own
+    /// budget, keyed by `user_id`, with no address involved.
+    pub fn begin_password_check(&self, user_id: i64, now: i64) -> Result<Attempt, u64> {
+        let key = self.key("password-check", user_id);
+        let mut tables = self.lock();
+        if let Some(secs) = back_off(tables.accounts.current(key, now), ACCOUNT_LIMIT, now) {
             return Err(secs as u64);
         }
-        accounts.entry(account.to_string()).or_default().push(now);
+        tables.accounts.record(key, now);
         Ok(Attempt {
-            account: account.to_string(),
-            address: address.map(str::to_string),
-            started: now,
+            budget: Budget::Account(key),
+            address: None,
         })
     }
 
-    /// The password was right: the account's count starts over, and the attempt no longer
-    /// counts against the address.
+    /// The password was right: the account's (or device's) count starts over, and the attempt
+    /// no longer counts against the address.
     pub fn succeeded(&self, attempt: Attempt) {
-        let mut accounts = lock(&self.accounts);
-        let mut addresses = lock(&self.addresses);
-        accounts.remove(&attempt.account);
-        if let Some(address) = attempt.address {
-            if let Some(failures) = addresses.get_mut(&address) {
-                if let Some(at) = failures.iter().rposition(|t| *t == attempt.started) {
-                    failures.remove(at);
-                }
+        let mut tables = self.lock();
+        match attempt.budget {
+            Budget::Account(account) => tables.accounts.forget(account),
+            Budget::Device { account, device } => {
+                tables.devices.forget(device);
+                tables.accounts.forget(account);
             }
+        }
+        if let Some(address) = attempt.address {
+            tables.addresses.take_back(address);
         }
     }
 
-    /// Forgets failures old enough to no longer count, so guessing at many emails or from
-    /// many addresses cannot grow memory without bound.
+    /// Counts a registration from `address`; `Err(seconds)` once it has made `limit` in the
+    /// last hour.
+    pub fn register(&self, address: &str, limit: usize, now: i64) -> Result<(), u64> {
+        let key = self.key("registration", address_scope(address));
+        let mut tables = self.lock();
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let table = &mut tables.registrations;
+        if let Some(secs) = window_full(
+            table.current(key, now),
+            limit,
+            REGISTRATION_WINDOW_SECS,
+            now,
+        ) {
+            return Err(secs as u64);
+        }
+        table.record(key, now);
+        Ok(())
+    }
+
+    /// Forgets what no longer counts (the periodic clean-up).
     pub fn prune(&self, now: i64) {
-        lock(&self.accounts).retain(|_, failures| {
-            failures
-                .last()
-                .is_some_and(|t| now - t < ACCOUNT_WINDOW_SECS)
-        });
-        lock(&self.addresses).retain(|_, failures| {
-            failures
-                .last()
-                .is_some_and(|t| now - t < ADDRESS_WINDOW_SECS)
-        });
+        let mut tables = self.lock();
+        tables.accounts.prune(now);
+        tables.devices.prune(now);
+        tables.addresses.prune(now);
+        tables.registrations.prune(now);
+    }
+
+    /// Entries held, over all tables (for tests and benchmarks).
+    pub fn entries(&self) -> usize {
+        let tables = self.lock();
+        tables.accounts.entries.len()
+            + tables.devices.entries.len()
+            + tables.addresses.entries.len()
+            + tables.registrations.entries.len()
+    }
+
+    #[cfg(test)]
+    fn failures(&self, account: &str, now: i64) -> u32 {
+        self.lock()
+            .accounts
+            .count(self.key("account", account), now)
     }
 }
 
@@ -121,15 +342,15 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    const IP: Option<&str> = Some("1.1.1.1");
+    const IP: Guesser<'static> = Guesser::Stranger { address: "1.1.1.1" };
 
-    fn fail(throttle: &LoginThrottle, account: &str, address: Option<&str>, now: i64) {
-        let _failed = throttle.begin(account, address, now).expect("allowed");
+    fn fail(throttle: &Throttle, account: &str, guesser: Guesser<'_>, now: i64) {
+        let _failed = throttle.begin(account, guesser, now).expect("allowed");
     }
 
     #[test]
     fn five_failures_block_the_account_with_back_off() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         for i in 0..5 {
             fail(&throttle, "a@x.io", IP, 100 + i);
         }
@@ -142,7 +363,7 @@ mod tests {
 
     #[test]
     fn parallel_attempts_count_before_they_finish() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         let in_flight: Vec<Attempt> = (0..5)
             .map(|_| throttle.begin("a@x.io", IP, 10).expect("allowed"))
             .collect();
@@ -155,42 +376,130 @@ mod tests {
 
     #[test]
     fn success_resets_the_account_and_does_not_count_against_the_address() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         for i in 0..4 {
             fail(&throttle, "a@x.io", IP, i);
         }
         let attempt = throttle.begin("a@x.io", IP, 5).unwrap();
         throttle.succeeded(attempt);
-        assert!(lock(&throttle.accounts).get("a@x.io").is_none());
-        assert_eq!(lock(&throttle.addresses)["1.1.1.1"].len(), 4);
+        assert_eq!(throttle.failures("a@x.io", 5), 0);
+        let tables = throttle.lock();
+        let address = throttle.key("address", address_scope("1.1.1.1"));
+        assert_eq!(tables.addresses.count(address, 5), 4);
     }
 
     #[test]
     fn thirty_failures_a_minute_block_the_address() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
+        let from = Guesser::Stranger { address: "9.9.9.9" };
         for i in 0..30 {
-            fail(&throttle, &format!("user{i}@x.io"), Some("9.9.9.9"), 1000);
+            fail(&throttle, &format!("user{i}@x.io"), from, 1000);
         }
-        assert_eq!(
-            throttle.begin("new@x.io", Some("9.9.9.9"), 1010).err(),
-            Some(50)
-        );
-        assert!(throttle.begin("new@x.io", Some("9.9.9.9"), 1060).is_ok());
+        assert_eq!(throttle.begin("new@x.io", from, 1010).err(), Some(50));
+        assert!(throttle.begin("new@x.io", from, 1060).is_ok());
     }
 
     #[test]
-    fn account_only_checks_leave_addresses_alone() {
-        let throttle = LoginThrottle::default();
-        fail(&throttle, "password-check:7", None, 0);
-        assert!(lock(&throttle.addresses).is_empty());
+    fn refused_attempts_store_nothing() {
+        let throttle = Throttle::default();
+        let from = Guesser::Stranger { address: "9.9.9.9" };
+        for i in 0..30 {
+            fail(&throttle, &format!("user{i}@x.io"), from, 1000);
+        }
+        let before = throttle.entries();
+        for i in 0..1000 {
+            assert!(throttle
+                .begin(&format!("other{i}@x.io"), from, 1001)
+                .is_err());
+        }
+        assert_eq!(throttle.entries(), before);
+    }
+
+    #[test]
+    fn ipv6_clients_are_throttled_per_64() {
+        let throttle = Throttle::default();
+        for i in 0..30 {
+            let address = format!("2001:db8:1:2::{i:x}");
+            fail(
+                &throttle,
+                &format!("user{i}@x.io"),
+                Guesser::Stranger { address: &address },
+                0,
+            );
+        }
+        let same_64 = Guesser::Stranger {
+            address: "2001:db8:1:2:ffff::1",
+        };
+        let other_64 = Guesser::Stranger {
+            address: "2001:db8:1:3::1",
+        };
+        assert!(throttle.begin("new@x.io", same_64, 1).is_err());
+        assert!(throttle.begin("new@x.io", other_64, 1).is_ok());
+    }
+
+    #[test]
+    fn a_known_device_is_not_locked_out_by_strangers() {
+        let throttle = Throttle::default();
+        for i in 0..20 {
+            let _ = throttle.begin("a@x.io", IP, i);
+        }
+        assert!(throttle.begin("a@x.io", IP, 30).is_err(), "strangers wait");
+        let owner = throttle.begin("a@x.io", Guesser::KnownDevice("laptop"), 30);
+        assert!(owner.is_ok(), "the owner's device keeps its own allowance");
+    }
+
+    #[test]
+    fn a_known_device_has_a_budget_of_its_own() {
+        let throttle = Throttle::default();
+        let device = Guesser::KnownDevice("laptop");
+        for i in 0..DEVICE_LIMIT {
+            fail(&throttle, "a@x.io", device, i64::from(i));
+        }
+        assert!(throttle.begin("a@x.io", device, 10).is_err());
+        assert!(throttle
+            .begin("a@x.io", Guesser::KnownDevice("phone"), 10)
+            .is_ok());
+    }
+
+    #[test]
+    fn password_checks_leave_addresses_alone() {
+        let throttle = Throttle::default();
+        let _failed = throttle.begin_password_check(7, 0).unwrap();
+        assert_eq!(throttle.lock().addresses.entries.len(), 0);
+    }
+
+    #[test]
+    fn tables_stay_bounded_under_a_flood_of_distinct_accounts() {
+        let throttle = Throttle::default();
+        for i in 0..(MAX_ENTRIES + 5_000) {
+            let address = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+            let _ = throttle.begin(
+                &format!("user{i}@x.io"),
+                Guesser::Stranger { address: &address },
+                0,
+            );
+        }
+        let tables = throttle.lock();
+        assert!(tables.accounts.entries.len() <= MAX_ENTRIES);
+        assert!(tables.addresses.entries.len() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn registrations_are_limited_per_address() {
+        let throttle = Throttle::default();
+        for _ in 0..3 {
+            throttle.register("1.1.1.1", 3, 0).unwrap();
+        }
+        assert_eq!(throttle.register("1.1.1.1", 3, 10).err(), Some(3590));
+        assert!(throttle.register("2.2.2.2", 3, 10).is_ok());
+        assert!(throttle.register("1.1.1.1", 3, 3600).is_ok());
     }
 
     #[test]
     fn old_failures_are_forgotten() {
-        let throttle = LoginThrottle::default();
+        let throttle = Throttle::default();
         fail(&throttle, "a@x.io", IP, 0);
         throttle.prune(ACCOUNT_WINDOW_SECS + 1);
-        assert!(lock(&throttle.accounts).is_empty());
-        assert!(lock(&throttle.addresses).is_empty());
+        assert_eq!(throttle.entries(), 0);
     }
 }

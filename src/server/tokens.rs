@@ -14,6 +14,9 @@ use super::config::SigningSecret;
 const ISSUER: &str = "gatehouse";
 const AUDIENCE: &str = "gatehouse";
 const ACCESS_TYPE: &str = "access";
+const DEVICE_TYPE: &str = "device";
+/// How long a device stays known after its last successful login.
+pub const DEVICE_TTL_SECS: i64 = 365 * 86_400;
 /// Clock skew tolerated on `exp` / `nbf`; jsonwebtoken's default of 60 s is too lax.
 const LEEWAY_SECS: i64 = 5;
 
@@ -36,6 +39,27 @@ impl AccessClaims {
     pub fn user_id(&self) -> Option<i64> {
         self.sub.parse().ok()
     }
+}
+
+/// Claims of a device token: this client (`jti`, the device id) has logged in to account
+/// `sub` before. It lets the throttle tell the owner's devices from strangers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DeviceClaims {
+    sub: String,
+    jti: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    iss: String,
+    aud: String,
+    typ: String,
+}
+
+/// A verified device token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    pub user_id: i64,
+    pub device_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +146,38 @@ impl TokenKeys {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    /// A signed statement that device `device_id` has logged in to `user_id`.
+    pub fn issue_device(&self, user_id: i64, device_id: &str, now: i64) -> String {
+        let claims = DeviceClaims {
+            sub: user_id.to_string(),
+            jti: device_id.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + DEVICE_TTL_SECS,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            typ: DEVICE_TYPE.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    /// The device a token names, if it is genuine and unexpired.
+    pub fn verify_device(&self, token: &str, now: i64) -> Option<KnownDevice> {
+        let claims = jsonwebtoken::decode::<DeviceClaims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        let valid = claims.typ == DEVICE_TYPE
+            && claims.nbf <= now + LEEWAY_SECS
+            && claims.exp + LEEWAY_SECS >= now
+            && !claims.jti.is_empty();
+        Some(KnownDevice {
+            user_id: claims.sub.parse().ok()?,
+            device_id: claims.jti,
+        })
+        .filter(|_| valid)
     }
 
     /// Checks signature, algorithm and every claim at time `now`. Does not look at the
@@ -280,6 +336,27 @@ mod tests {
                 Err(TokenError::Invalid)
             );
         }
+    }
+
+    #[test]
+    fn device_tokens_name_their_account_and_are_no_access_tokens() {
+        let keys = keys();
+        let token = keys.issue_device(7, "laptop", now());
+        assert_eq!(
+            keys.verify_device(&token, now()),
+            Some(KnownDevice {
+                user_id: 7,
+                device_id: "laptop".into()
+            })
+        );
+        assert!(keys.verify_access(&token, now()).is_err());
+        let access = keys.issue_access(7, "s", now());
+        assert_eq!(keys.verify_device(&access, now()), None);
+        assert_eq!(
+            keys.verify_device(&token, now() + DEVICE_TTL_SECS + 60),
+            None
+        );
+        assert_eq!(keys.verify_device("junk", now()), None);
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Accounts: the service functions behind both the web pages and the JSON API.
 
-use super::error::{OnConstraint, UniqueAnswer};
+use super::error::{unique_index, OnConstraint, UniqueAnswer};
 use super::password::{PasswordHash, Verified};
 use super::principal::{Client, CurrentUser};
 use super::sessions::{self, IssuedTokens};
 use super::state::AppState;
+use super::throttle::{Attempt, Guesser};
 use crate::domain::{
     check_login, check_password_change, check_profile, check_registration, AppError, Email,
-    ErrorKind, NewAccount, UserView, Username,
+    ErrorKind, NewAccount, Password, UserView, Username, PASSWORD_MAX_LENGTH,
 };
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
@@ -140,43 +141,53 @@ fn username_from_email(email: &Email) -> String {
     name
 }
 
-pub async fn register(state: &AppState, input: Registration<'_>) -> Result<User, AppError> {
+/// Creates an account. Every answer, including "email taken", comes after the same work (the
+/// checks, then a password hash, then one insert), so its timing does not tell whether an
+/// account exists; the one conflict it reports is the field the person must change.
+pub async fn register(
+    state: &AppState,
+    input: Registration<'_>,
+    client: &Client,
+) -> Result<User, AppError> {
+    let (email, username, password) = (
+        input.email.to_string(),
+        input.username.map(str::to_string),
+        input.password.to_string(),
+    );
+    let confirm = input.confirm_password.map(str::to_string);
+    let min_length = state.config.password_min_length;
+    // The strength estimate is CPU work: off the async workers, behind the hashing bound.
     let NewAccount {
         email,
         username,
         password,
-    } = check_registration(
-        input.email,
-        input.username,
-        input.password,
-        input.confirm_password,
-        state.config.password_min_length,
-    )?;
-    let username = match username {
-        Some(username) => username,
-        None => {
-            let derived =
-                Username::parse(&username_from_email(&email)).map_err(AppError::bad_request)?;
-            free_username(state, derived).await?
-        }
-    };
-    if find_by_email(state, email.as_str()).await?.is_some() {
-        return Err(email_taken());
-    }
+    } = state
+        .hasher
+        .run(move || {
+            check_registration(
+                &email,
+                username.as_deref(),
+                &password,
+                confirm.as_deref(),
+                min_length,
+            )
+        })
+        .await??;
+    state
+        .throttle
+        .register(
+            &client.ip_address,
+            state.config.registration_limit,
+            state.now(),
+        )
+        .map_err(AppError::too_many_requests)?;
     let hash = state.hasher.hash(password.expose()).await?;
-    let now = state.now();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (email, username, password_hash, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(email.as_str())
-    .bind(username.as_str())
-    .bind(hash.as_stored())
-    .bind(now)
-    .bind(now)
-    .fetch_one(&state.db)
-    .await
-    .on_unique(&UNIQUE_ACCOUNT_FIELDS)?;
+    let id = match username {
+        Some(username) => insert_user(state, &email, &username, &hash)
+            .await?
+            .map_err(Taken::answer)?,
+        None => insert_with_derived_username(state, &email, &hash).await?,
+    };
     tracing::info!(user_id = id, "account registered");
     find_by_id(state, id).await?.ok_or_else(AppError::internal)
 }
@@ -187,80 +198,180 @@ pub async fn register_and_log_in(
     input: Registration<'_>,
     client: &Client,
 ) -> Result<(User, IssuedTokens), AppError> {
-    let user = register(state, input).await?;
+    let user = register(state, input, client).await?;
     let issued = sessions::start(state, user.id, false, client).await?;
     Ok((user, issued))
 }
 
-/// Appends a number to a derived username until it is free.
-async fn free_username(state: &AppState, base: Username) -> Result<Username, AppError> {
-    let taken = |name: String| async move {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE username = ?")
-            .bind(name)
-            .fetch_one(&state.db)
-            .await
-            .map(|n| n > 0)
-    };
-    if !taken(base.as_str().to_string()).await? {
-        return Ok(base);
+/// Which unique field an insert ran into.
+enum Taken {
+    Email,
+    Username,
+}
+
+impl Taken {
+    fn answer(self) -> AppError {
+        match self {
+            Self::Email => email_taken(),
+            Self::Username => username_taken(),
+        }
     }
-    for n in 2..1000 {
-        let candidate = format!("{}{n}", base.as_str());
-        if let Ok(name) = Username::parse(&candidate) {
-            if !taken(candidate).await? {
-                return Ok(name);
-            }
+}
+
+async fn insert_user(
+    state: &AppState,
+    email: &Email,
+    username: &Username,
+    hash: &PasswordHash,
+) -> Result<Result<i64, Taken>, AppError> {
+    let now = state.now();
+    let inserted = sqlx::query_scalar(
+        "INSERT INTO users (email, username, password_hash, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(username.as_str())
+    .bind(hash.as_stored())
+    .bind(now)
+    .bind(now)
+    .fetch_one(&state.db)
+    .await;
+    match inserted {
+        Ok(id) => Ok(Ok(id)),
+        Err(e) => match unique_index(&e) {
+            Some("users.email") => Ok(Err(Taken::Email)),
+            Some("users.username") => Ok(Err(Taken::Username)),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+/// The person chose no username: take one from the email, and if it is taken (also by a
+/// registration running at the same moment), the next free numbered one.
+async fn insert_with_derived_username(
+    state: &AppState,
+    email: &Email,
+    hash: &PasswordHash,
+) -> Result<i64, AppError> {
+    let base = username_from_email(email);
+    let candidates = std::iter::once(base.clone()).chain((2..1000).map(|n| format!("{base}{n}")));
+    for candidate in candidates {
+        let Ok(username) = Username::parse(&candidate) else {
+            continue;
+        };
+        match insert_user(state, email, &username, hash).await? {
+            Ok(id) => return Ok(id),
+            Err(Taken::Email) => return Err(email_taken()),
+            Err(Taken::Username) => continue,
         }
     }
     Err(username_taken())
+}
+
+/// What a login attempt presents.
+pub struct Credentials<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub remember: bool,
+    /// The device token this client got from an earlier login, if any.
+    pub device_token: Option<&'a str>,
+}
+
+/// A successful login: the session's tokens and this client's (renewed) device token.
+pub struct LoggedIn {
+    pub user: User,
+    pub tokens: IssuedTokens,
+    pub device_token: String,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::new(ErrorKind::Unauthenticated, INVALID_CREDENTIALS)
+}
+
+/// Verifies a password and settles its throttle attempt in a task of its own, so the attempt
+/// is settled by the real outcome even if the client goes away mid-check.
+async fn verify_and_settle(
+    state: &AppState,
+    password: &str,
+    stored: Option<PasswordHash>,
+    attempt: Attempt,
+) -> Result<Verified, AppError> {
+    let state = state.clone();
+    let password = password.to_string();
+    tokio::spawn(async move {
+        let outcome = state.hasher.verify(&password, stored.as_ref()).await;
+        match &outcome {
+            Ok(Verified::Yes | Verified::YesButRehash) => state.throttle.succeeded(attempt),
+            Ok(Verified::No) => {}
+            Err(_) => state.throttle.cancelled(attempt),
+        }
+        outcome
+    })
+    .await
+    .map_err(AppError::internal_from)?
 }
 
 /// Checks the credentials (throttled, constant-time with respect to account existence) and
 /// starts a session.
 pub async fn log_in(
     state: &AppState,
-    raw_email: &str,
-    password: &str,
-    remember: bool,
+    credentials: Credentials<'_>,
     client: &Client,
-) -> Result<(User, IssuedTokens), AppError> {
-    check_login(raw_email, password)?;
-    let account = raw_email.trim().to_lowercase();
+) -> Result<LoggedIn, AppError> {
+    let Credentials {
+        email,
+        password,
+        remember,
+        device_token,
+    } = credentials;
+    check_login(email, password)?;
+    // No account has such an email or password: answer before any bookkeeping, so junk
+    // identifiers cost nothing to store.
+    let Ok(email) = Email::parse(email) else {
+        return Err(invalid_credentials());
+    };
+    if password.chars().count() > PASSWORD_MAX_LENGTH {
+        return Err(invalid_credentials());
+    }
+    let user = find_by_email(state, email.as_str()).await?;
+    let now = state.now();
+    let device = device_token
+        .and_then(|token| state.keys.verify_device(token, now))
+        .filter(|device| user.as_ref().is_some_and(|u| u.id == device.user_id));
+    let guesser = match &device {
+        Some(device) => Guesser::KnownDevice(&device.device_id),
+        None => Guesser::Stranger {
+            address: &client.ip_address,
+        },
+    };
     let attempt = state
         .throttle
-        .begin(&account, Some(&client.ip_address), state.now())
+        .begin(email.as_str(), guesser, now)
         .map_err(AppError::too_many_requests)?;
-    let user = match Email::parse(raw_email) {
-        Ok(email) => find_by_email(state, email.as_str()).await?,
-        Err(_) => None,
-    };
-    let verified = state
-        .hasher
-        .verify(password, user.as_ref().map(|u| &u.password_hash))
-        .await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = verify_and_settle(state, password, stored, attempt).await?;
     let user = match (user, verified) {
-        (Some(user), Verified::Yes | Verified::YesButRehash) => {
-            if verified == Verified::YesButRehash {
-                let fresh = state.hasher.hash(password).await?;
-                store_password_hash(state, user.id, &fresh).await?;
-            }
-            user
-        }
-        // The attempt stays counted as a failure.
-        _ => {
-            return Err(AppError::new(
-                ErrorKind::Unauthenticated,
-                INVALID_CREDENTIALS,
-            ));
-        }
+        (Some(user), Verified::Yes | Verified::YesButRehash) => user,
+        _ => return Err(invalid_credentials()),
     };
-    state.throttle.succeeded(attempt);
+    if verified == Verified::YesButRehash {
+        let fresh = state.hasher.hash(password).await?;
+        store_password_hash(state, user.id, &fresh).await?;
+    }
     if !user.is_active {
         return Err(AppError::forbidden("This account has been deactivated."));
     }
-    let issued = sessions::start(state, user.id, remember, client).await?;
-    tracing::info!(user_id = user.id, session_id = %issued.session_id, "logged in");
-    Ok((user, issued))
+    let tokens = sessions::start(state, user.id, remember, client).await?;
+    let device_id = device
+        .map(|d| d.device_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let device_token = state.keys.issue_device(user.id, &device_id, now);
+    tracing::info!(user_id = user.id, session_id = %tokens.session_id, "logged in");
+    Ok(LoggedIn {
+        user,
+        tokens,
+        device_token,
+    })
 }
 
 async fn store_password_hash(
@@ -292,21 +403,15 @@ pub async fn require_current_password(
     }
     let attempt = state
         .throttle
-        .begin(&format!("password-check:{}", user.id), None, state.now())
+        .begin_password_check(user.id, state.now())
         .map_err(AppError::too_many_requests)?;
-    match state
-        .hasher
-        .verify(current_password, Some(&user.password_hash))
-        .await?
-    {
+    let stored = Some(user.password_hash.clone());
+    match verify_and_settle(state, current_password, stored, attempt).await? {
         Verified::No => Err(AppError::field(
             "current_password",
             "Your current password is not correct.",
         )),
-        Verified::Yes | Verified::YesButRehash => {
-            state.throttle.succeeded(attempt);
-            Ok(())
-        }
+        Verified::Yes | Verified::YesButRehash => Ok(()),
     }
 }
 
@@ -339,13 +444,9 @@ pub async fn update_profile(
     }
     let update = check_profile(changes.username, changes.email)?;
     let new_password = match changes.password {
-        Some(new_password) => Some(check_password_change(
-            changes.current_password,
-            new_password,
-            None,
-            state.config.password_min_length,
-            &[&user.email, &user.username],
-        )?),
+        Some(new_password) => Some(
+            strong_new_password(state, &user, changes.current_password, new_password, None).await?,
+        ),
         None => None,
     };
     let username = update
@@ -397,17 +498,47 @@ pub async fn change_password(
     change: PasswordChange<'_>,
 ) -> Result<(), AppError> {
     let user = current(state, caller).await?;
-    let new_password = check_password_change(
+    let new_password = strong_new_password(
+        state,
+        &user,
         change.current_password,
         change.new_password,
         change.confirm_new_password,
-        state.config.password_min_length,
-        &[&user.email, &user.username],
-    )?;
+    )
+    .await?;
     require_current_password(state, &user, change.current_password).await?;
     let hash = state.hasher.hash(new_password.expose()).await?;
     store_password_hash(state, user.id, &hash).await?;
     end_other_sessions_after_password_change(state, caller).await
+}
+
+/// The password-change form's checks, with the strength estimate off the async workers.
+async fn strong_new_password(
+    state: &AppState,
+    user: &User,
+    current_password: &str,
+    new_password: &str,
+    confirmation: Option<&str>,
+) -> Result<Password, AppError> {
+    let (current, new, confirm) = (
+        current_password.to_string(),
+        new_password.to_string(),
+        confirmation.map(str::to_string),
+    );
+    let (email, username) = (user.email.clone(), user.username.clone());
+    let min_length = state.config.password_min_length;
+    state
+        .hasher
+        .run(move || {
+            check_password_change(
+                &current,
+                &new,
+                confirm.as_deref(),
+                min_length,
+                &[&email, &username],
+            )
+        })
+        .await?
 }
 
 async fn end_other_sessions_after_password_change(

@@ -13,7 +13,8 @@ use crate::server::principal::{Client, CurrentUser};
 use crate::server::sessions::{self, IssuedTokens, RefreshError};
 use crate::server::state::AppState;
 use crate::server::tokens::RefreshToken;
-use crate::server::users::{self, Registration};
+use crate::server::users::{self, Credentials, Registration};
+use tower_cookies::Cookies;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,10 +36,17 @@ pub struct RegisterRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", min_length = 1, max_length = 254)]
     email: String,
-    #[schema(example = "correct horse battery staple")]
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 1,
+        max_length = 256
+    )]
     password: String,
+    /// The `device_token` of an earlier login's answer: this client has logged in to the
+    /// account before, so failed guesses from elsewhere do not lock it out.
+    device_token: Option<String>,
 }
 
 /// OAuth2 password grant (RFC 6749 §4.3), as sent by Swagger UI's "Authorize".
@@ -47,9 +55,12 @@ pub struct TokenForm {
     /// Must be `password` when given.
     grant_type: Option<String>,
     /// The account's email address.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", min_length = 1, max_length = 254)]
     username: String,
+    #[schema(min_length = 1, max_length = 256)]
     password: String,
+    /// As in `/auth/login`.
+    device_token: Option<String>,
     /// Accepted and ignored: Gatehouse tokens carry no scopes.
     #[allow(dead_code)]
     scope: Option<String>,
@@ -75,15 +86,20 @@ pub struct TokenPair {
     expires_in: i64,
     /// Single use: each renewal spends it and returns a new one.
     refresh_token: String,
+    /// Only from a login: send it with later logins of this account (`device_token`) to keep
+    /// this client's own allowance of failed attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<String>,
 }
 
-impl From<IssuedTokens> for TokenPair {
-    fn from(issued: IssuedTokens) -> Self {
+impl TokenPair {
+    fn new(issued: IssuedTokens, device_token: Option<String>) -> Self {
         Self {
             access_token: issued.access_token,
             token_type: "bearer",
             expires_in: issued.access_expires_in,
             refresh_token: issued.refresh_token.expose().to_string(),
+            device_token,
         }
     }
 }
@@ -99,6 +115,7 @@ impl From<IssuedTokens> for TokenPair {
 )]
 pub async fn register(
     State(state): State<AppState>,
+    client: Client,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserView>), AppError> {
     let user = users::register(
@@ -109,19 +126,33 @@ pub async fn register(
             password: &body.password,
             confirm_password: None,
         },
+        &client,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(user.view())))
 }
 
+/// Logs in and answers with a token pair. The device token comes back both in the body and
+/// as the device cookie, and is read from either: scripts keep it wherever suits them.
 async fn issue_pair(
     state: &AppState,
     client: &Client,
-    email: &str,
-    password: &str,
+    jar: &Cookies,
+    credentials: Credentials<'_>,
 ) -> Result<Json<TokenPair>, AppError> {
-    let (_, issued) = users::log_in(state, email, password, true, client).await?;
-    Ok(Json(issued.into()))
+    let from_cookie = state.cookies.device_token(jar);
+    let credentials = Credentials {
+        device_token: credentials.device_token.or(from_cookie.as_deref()),
+        ..credentials
+    };
+    let logged_in = users::log_in(state, credentials, client).await?;
+    state
+        .cookies
+        .set_device(jar, logged_in.device_token.clone());
+    Ok(Json(TokenPair::new(
+        logged_in.tokens,
+        Some(logged_in.device_token),
+    )))
 }
 
 #[utoipa::path(
@@ -141,6 +172,7 @@ async fn issue_pair(
 pub async fn token(
     State(state): State<AppState>,
     client: Client,
+    jar: Cookies,
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Json<TokenPair>, AppError> {
     if form.grant_type.as_deref().is_some_and(|g| g != "password") {
@@ -148,7 +180,13 @@ pub async fn token(
             "Unsupported grant_type: only \"password\" is supported.",
         ));
     }
-    issue_pair(&state, &client, &form.username, &form.password).await
+    let credentials = Credentials {
+        email: &form.username,
+        password: &form.password,
+        remember: true,
+        device_token: form.device_token.as_deref(),
+    };
+    issue_pair(&state, &client, &jar, credentials).await
 }
 
 #[utoipa::path(
@@ -165,9 +203,16 @@ pub async fn token(
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
+    jar: Cookies,
     ApiJson(login): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, AppError> {
-    issue_pair(&state, &client, &login.email, &login.password).await
+    let credentials = Credentials {
+        email: &login.email,
+        password: &login.password,
+        remember: true,
+        device_token: login.device_token.as_deref(),
+    };
+    issue_pair(&state, &client, &jar, credentials).await
 }
 
 #[utoipa::path(
@@ -187,7 +232,7 @@ pub async fn refresh(
     let presented = RefreshToken::from_client(&body.refresh_token);
     let renewed = sessions::refresh(&state, &presented, &client).await;
     match renewed {
-        Ok(issued) => Ok(Json(issued.into())),
+        Ok(issued) => Ok(Json(TokenPair::new(issued, None))),
         Err(RefreshError::Invalid | RefreshError::Raced) => Err(AppError::new(
             ErrorKind::Unauthenticated,
             "The refresh token is invalid or has expired. Log in again.",

@@ -18,29 +18,33 @@ fn body_error(status: StatusCode, detail: String) -> AppError {
 }
 
 /// `axum::Json`, but every rejection (malformed JSON, wrong content type, missing or unknown
-/// fields, oversize body) becomes the API's error shape.
+/// fields, oversize body) becomes the API's error shape, and the body must be a JSON object:
+/// `[null, null]` is not an empty object.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(match &rejection {
-                JsonRejection::JsonSyntaxError(_) => {
-                    AppError::bad_request("The request body is not valid JSON.")
-                }
-                JsonRejection::JsonDataError(e) => AppError::new(
-                    ErrorKind::Validation,
-                    format!(
-                        "The request body does not match the schema: {}",
-                        e.body_text()
-                    ),
-                ),
-                _ => body_error(rejection.status(), rejection.body_text()),
-            }),
+        let value = match Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(Json(value)) => value,
+            Err(JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_)) => {
+                return Err(AppError::bad_request("The request body is not valid JSON."));
+            }
+            Err(rejection) => return Err(body_error(rejection.status(), rejection.body_text())),
+        };
+        if !value.is_object() {
+            return Err(AppError::new(
+                ErrorKind::Validation,
+                "The request body must be a JSON object.",
+            ));
         }
+        T::deserialize(value).map(Self).map_err(|e| {
+            AppError::new(
+                ErrorKind::Validation,
+                format!("The request body does not match the schema: {e}"),
+            )
+        })
     }
 }
 

@@ -15,29 +15,41 @@ use crate::server::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
-    #[schema(example = "Garden")]
+    /// 1–100 characters, not blank.
+    #[schema(example = "Garden", min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
-    #[schema(example = "Vegetables for the summer")]
+    #[schema(example = "Vegetables for the summer", max_length = 2000)]
     description: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
+    /// 1–100 characters, not blank.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: Option<String>,
+    #[schema(max_length = 2000)]
     description: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
-    #[schema(example = "Plant tomatoes")]
+    /// 1–200 characters, not blank.
+    #[schema(
+        example = "Plant tomatoes",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     title: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
+    /// 1–200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: Option<String>,
     done: Option<bool>,
 }

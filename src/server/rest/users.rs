@@ -14,13 +14,16 @@ use crate::server::users::{self, ProfileChanges};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
-    #[schema(example = "ada")]
+    /// 3–32 letters, digits, `_`, `-` or `.`.
+    #[schema(example = "ada", min_length = 3, max_length = 32)]
     username: Option<String>,
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     email: Option<String>,
     /// A new password; needs `current_password` and ends the person's other sessions.
+    #[schema(min_length = 8, max_length = 256)]
     password: Option<String>,
     /// Required to change the email or the password.
+    #[schema(max_length = 256)]
     current_password: Option<String>,
 }
 
