@@ -152,6 +152,15 @@ impl AppError {
         err
     }
 
+    /// Files a field's message under another name (the same check serves differently named
+    /// fields).
+    pub fn rename_field(mut self, from: &str, to: &str) -> Self {
+        if let Some(message) = self.fields.remove(from) {
+            self.fields.insert(to.to_string(), message);
+        }
+        self
+    }
+
     /// Remembers what the person typed (never pass passwords here).
     pub fn with_values<'a>(mut self, values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         self.values = values

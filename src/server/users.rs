@@ -445,7 +445,10 @@ pub async fn update_profile(
     let update = check_profile(changes.username, changes.email)?;
     let new_password = match changes.password {
         Some(new_password) => Some(
-            strong_new_password(state, &user, changes.current_password, new_password, None).await?,
+            // The API calls the new password `password`; the form's checks say `new_password`.
+            strong_new_password(state, &user, changes.current_password, new_password, None)
+                .await
+                .map_err(|err| err.rename_field("new_password", "password"))?,
         ),
         None => None,
     };
@@ -570,12 +573,7 @@ pub async fn delete_account(
     let user = current(state, caller).await?;
     require_current_password(state, &user, password)
         .await
-        .map_err(|mut err| {
-            if let Some(message) = err.fields.remove("current_password") {
-                err.fields.insert("password".into(), message);
-            }
-            err
-        })?;
+        .map_err(|err| err.rename_field("current_password", "password"))?;
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(user.id)
         .execute(&state.db)
