@@ -221,7 +221,7 @@ impl Config {
             },
             public_url,
             password_min_length,
-            max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", 4)?,
+            max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", default_hashing_threads())?,
             hash_queue_limit: number("HASH_QUEUE_LIMIT", 32)?,
             registration_limit: number("REGISTRATION_LIMIT", 100)?,
             trusted_proxies: parse_networks(&get("TRUSTED_PROXIES").unwrap_or_default())
@@ -281,6 +281,11 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
         }
         Err(e) => Err(fail(e)),
     }
+}
+
+/// Half the cores (at least one): a login flood then leaves the other half to pages.
+fn default_hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// Parses `TRUSTED_PROXIES`: addresses or CIDR ranges separated by commas or spaces.

@@ -55,6 +55,9 @@ pub struct Hasher {
     queued: Arc<AtomicUsize>,
     /// At most this many jobs running or waiting.
     capacity: usize,
+    /// Places only logins may take, so a flood of registrations cannot keep people from
+    /// logging in.
+    reserved_for_logins: usize,
     /// Verified for unknown emails so a login takes the same time whether or not the
     /// account exists.
     dummy: PasswordHash,
@@ -108,6 +111,16 @@ impl Drop for Place {
     }
 }
 
+/// Which places in the queue a job may take.
+#[derive(Clone, Copy)]
+enum Lane {
+    /// Password checks of logins: every place.
+    Login,
+    /// New hashes and strength estimates (registrations, password changes): all but the
+    /// places reserved for logins.
+    Other,
+}
+
 /// Seconds a client is asked to wait when the queue is full.
 const BUSY_RETRY_SECS: u64 = 2;
 
@@ -121,6 +134,7 @@ impl Hasher {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             queued: Arc::new(AtomicUsize::new(0)),
             capacity: max_concurrent + max_waiting,
+            reserved_for_logins: max_waiting / 4,
             dummy,
         }
     }
@@ -130,8 +144,11 @@ impl Hasher {
         self.queued.load(Ordering::Acquire)
     }
 
-    fn take_place(&self) -> Result<Place, AppError> {
-        let capacity = self.capacity;
+    fn take_place(&self, lane: Lane) -> Result<Place, AppError> {
+        let capacity = match lane {
+            Lane::Login => self.capacity,
+            Lane::Other => self.capacity - self.reserved_for_logins,
+        };
         self.queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < capacity).then_some(n + 1)
@@ -146,7 +163,15 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _place = self.take_place()?;
+        self.run_in(Lane::Other, job).await
+    }
+
+    async fn run_in<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _place = self.take_place(lane)?;
         let _permit = self
             .permits
             .acquire()
@@ -176,7 +201,7 @@ impl Hasher {
             None => (self.dummy.clone(), false),
         };
         let outcome = self
-            .run(move || verify_blocking(&password, &target))
+            .run_in(Lane::Login, move || verify_blocking(&password, &target))
             .await?;
         Ok(if real { outcome } else { Verified::No })
     }
@@ -278,6 +303,45 @@ mod tests {
         running.await.unwrap().unwrap();
         waiting.await.unwrap().unwrap();
         assert_eq!(hasher.queue_depth(), 0, "places are given back");
+    }
+
+    #[tokio::test]
+    async fn registrations_leave_places_for_logins() {
+        let hasher = Hasher::new(1, 4);
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let mut held = Vec::new();
+        for i in 0..4 {
+            let (worker, gate) = (hasher.clone(), gate.clone());
+            held.push(tokio::spawn(async move {
+                worker
+                    .run(move || {
+                        if i == 0 {
+                            gate.wait();
+                        }
+                    })
+                    .await
+            }));
+            while hasher.queue_depth() < i + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(hasher.run(|| ()).await.is_err(), "other work is refused");
+        let login = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.verify("x", None).await })
+        };
+        while hasher.queue_depth() < 5 {
+            tokio::task::yield_now().await;
+        }
+        gate.wait();
+        assert_eq!(
+            login.await.unwrap().unwrap(),
+            Verified::No,
+            "the login was served"
+        );
+        for job in held {
+            job.await.unwrap().unwrap();
+        }
     }
 
     #[test]
