@@ -13,13 +13,14 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help tools browser e2e-deps fuzz-deps run watch build lint unit e2e fuzz bench test clean
+.PHONY: help tools browser e2e-deps fuzz-deps run watch build lint unit e2e fuzz bench bench-hostile test clean
 
 help:
 	@echo "make run    install what is missing, build, serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing, run fmt, clippy, Rust tests, API fuzzing and Playwright"
 	@echo "make watch  rebuild and reload on change (cargo leptos watch)"
 	@echo "make bench  measure page and session-check costs (see bench/README.md)"
+	@echo "make bench-hostile  memory and latency under hostile load (see bench/README.md)"
 
 tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
@@ -63,6 +64,9 @@ fuzz: build fuzz-deps
 
 bench: build
 	bench/run.sh
+
+bench-hostile:
+	bench/hostile.sh
 
 test: tools
 	$(MAKE) lint
