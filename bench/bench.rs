@@ -139,6 +139,9 @@ async fn main() {
     )
     .await
     .unwrap();
+    let users::Registered::Account(user) = user else {
+        panic!("verification is optional here");
+    };
     let issued = sessions::start(&state, user.id, true, &client)
         .await
         .unwrap();

@@ -7,9 +7,10 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::nav::{provide_account, Nav};
 use crate::pages::{
-    home::HomePage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
-    project::ProjectPage, project_delete::DeleteProjectPage, projects::ProjectsPage,
-    register::RegisterPage, sessions::SessionsPage,
+    forgot_password::ForgotPasswordPage, home::HomePage, login::LoginPage, not_found::NotFound,
+    profile::ProfilePage, project::ProjectPage, project_delete::DeleteProjectPage,
+    projects::ProjectsPage, register::RegisterPage, reset_password::ResetPasswordPage,
+    sessions::SessionsPage, verify_email::VerifyEmailPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -78,6 +79,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=ssr.clone()/>
                     <Route path=path!("/login") view=LoginPage ssr=ssr.clone()/>
                     <Route path=path!("/register") view=RegisterPage ssr=ssr.clone()/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=ssr.clone()/>
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=ssr.clone()/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=ssr.clone()/>
                     <Route path=path!("/profile") view=ProfilePage ssr=ssr.clone()/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
                     <Route path=path!("/projects") view=ProjectsPage ssr=ssr.clone()/>

@@ -128,6 +128,32 @@ pub fn check_password_change(
             "Enter your current password.".into(),
         );
     }
+    new_password_fields(fields, new, confirmation, min_password_length, context)
+}
+
+/// A new password chosen from a reset link: no current password to give.
+pub fn check_new_password(
+    new: &str,
+    confirmation: Option<&str>,
+    min_password_length: usize,
+    context: &[&str],
+) -> Result<Password, AppError> {
+    new_password_fields(
+        BTreeMap::new(),
+        new,
+        confirmation,
+        min_password_length,
+        context,
+    )
+}
+
+fn new_password_fields(
+    mut fields: BTreeMap<String, String>,
+    new: &str,
+    confirmation: Option<&str>,
+    min_password_length: usize,
+    context: &[&str],
+) -> Result<Password, AppError> {
     let parsed = note(
         &mut fields,
         "new_password",

@@ -47,11 +47,17 @@ pub fn LoginPage() -> impl IntoView {
     use_account().refresh_after(action);
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    let was_reset = move || query.read().get("reset").as_deref() == Some("done");
     let check = Callback::new(|input: LogIn| check_login(&input.email, &input.password).err());
     view! {
         <Title text="Log in"/>
         <section class="card narrow">
             <h1>"Log in"</h1>
+            <Show when=was_reset>
+                <p role="status" class="notice">
+                    "Your password has been changed. Log in with your new password."
+                </p>
+            </Show>
             <ValidatedForm action local_error=local check label="Log in">
                 <ErrorSummary error/>
                 <input type="hidden" name="next" value=next/>
@@ -70,6 +76,7 @@ pub fn LoginPage() -> impl IntoView {
                 </div>
                 <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
             </ValidatedForm>
+            <p><A href="/forgot-password">"Forgot your password?"</A></p>
             <p>"New here? " <A href="/register">"Create an account"</A></p>
         </section>
     }

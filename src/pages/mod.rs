@@ -1,5 +1,6 @@
 //! One module per page; each page's server functions live beside it.
 
+pub mod forgot_password;
 pub mod home;
 pub mod login;
 pub mod not_found;
@@ -8,4 +9,6 @@ pub mod project;
 pub mod project_delete;
 pub mod projects;
 pub mod register;
+pub mod reset_password;
 pub mod sessions;
+pub mod verify_email;

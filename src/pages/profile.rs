@@ -27,7 +27,7 @@ pub async fn update_profile(
     use crate::server::{context, users};
     let user = context::current_user()?;
     let state = context::state()?;
-    users::update_profile(
+    let updated = users::update_profile(
         &state,
         &user,
         user.user_id,
@@ -40,7 +40,20 @@ pub async fn update_profile(
     )
     .await
     .map_err(|err| err.with_values([("username", username.as_str()), ("email", email.as_str())]))?;
-    leptos_axum::redirect("/profile?saved=profile");
+    let saved = match updated.confirmation_sent_to {
+        Some(_) => "email",
+        None => "profile",
+    };
+    leptos_axum::redirect(&format!("/profile?saved={saved}"));
+    Ok(())
+}
+
+#[server(endpoint = "resend_confirmation")]
+pub async fn resend_confirmation() -> Result<(), AppError> {
+    use crate::server::{context, email};
+    let user = context::current_user()?;
+    email::resend_verification(&context::state()?, &user, &context::client()?).await?;
+    leptos_axum::redirect("/profile?saved=confirmation");
     Ok(())
 }
 
@@ -83,9 +96,11 @@ pub fn ProfilePage() -> impl IntoView {
     let update = ServerAction::<UpdateProfile>::new();
     let change = ServerAction::<ChangePassword>::new();
     let delete = ServerAction::<DeleteAccount>::new();
+    let resend = ServerAction::<ResendConfirmation>::new();
     let account = use_account();
     account.refresh_after(update);
     account.refresh_after(delete);
+    account.refresh_after(resend);
     let profile = Resource::new(move || update.version().get(), |_| get_profile());
     let query = use_query_map();
     let notice = move || {
@@ -97,6 +112,10 @@ pub fn ProfilePage() -> impl IntoView {
                 "password" => Some(
                     "Your password has been changed. Your other sessions have been logged out.",
                 ),
+                "email" => Some(
+                    "A confirmation link was sent to the new address. Your account keeps its current email address until you use it.",
+                ),
+                "confirmation" => Some("A new confirmation link is on its way to your inbox."),
                 _ => None,
             })
     };
@@ -108,6 +127,7 @@ pub fn ProfilePage() -> impl IntoView {
             resource=profile
             ready={move |user: UserView| {
                 view! {
+                    <VerificationNotice user=user.clone() action=resend/>
                     <ProfileDetails user=user.clone()/>
                     <ProfileForm user=user.clone() action=update/>
                     <PasswordForm user action=change/>
@@ -118,6 +138,30 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
+/// Until the address is confirmed: a reminder and a way to get a new link.
+#[component]
+fn VerificationNotice(user: UserView, action: ServerAction<ResendConfirmation>) -> impl IntoView {
+    let none = RwSignal::new(None);
+    let error = form_error(action, none);
+    (!user.email_verified).then(|| {
+        view! {
+            <section class="notice" aria-labelledby="verify-title">
+                <h2 id="verify-title">"Confirm your email address"</h2>
+                <p>
+                    "We sent a link to " {user.email.clone()}
+                    ". Open it to confirm that the address is yours."
+                </p>
+                <ErrorSummary error/>
+                <ActionForm action>
+                    <button type="submit" disabled=move || action.pending().get()>
+                        "Resend confirmation email"
+                    </button>
+                </ActionForm>
+            </section>
+        }
+    })
+}
+
 #[component]
 fn ProfileDetails(user: UserView) -> impl IntoView {
     view! {
@@ -125,7 +169,15 @@ fn ProfileDetails(user: UserView) -> impl IntoView {
             <h2 id="details-title">"Account"</h2>
             <dl class="details">
                 <dt>"Email"</dt>
-                <dd data-testid="profile-email">{user.email}</dd>
+                <dd>
+                    <span data-testid="profile-email">{user.email}</span>
+                    " "
+                    {if user.email_verified {
+                        view! { <span class="badge verified">"Verified"</span> }.into_any()
+                    } else {
+                        view! { <span class="badge unverified">"Not verified"</span> }.into_any()
+                    }}
+                </dd>
                 <dt>"Username"</dt>
                 <dd data-testid="profile-username">{user.username}</dd>
                 <dt>"Role"</dt>

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
 use crate::components::nav::use_account;
@@ -15,7 +16,7 @@ pub async fn register(
 ) -> Result<(), AppError> {
     use crate::server::{context, sessions, users};
     let state = context::state()?;
-    let (_, issued) = users::register_and_log_in(
+    let issued = users::register_and_log_in(
         &state,
         users::Registration {
             email: &email,
@@ -27,6 +28,10 @@ pub async fn register(
     )
     .await
     .map_err(|err| err.with_values([("email", email.as_str()), ("username", username.as_str())]))?;
+    let Some(issued) = issued else {
+        leptos_axum::redirect("/register?sent=1");
+        return Ok(());
+    };
     // A new account from this browser replaces the session its cookies belonged to.
     if let Ok(previous) = context::current_user() {
         sessions::end(&state, &previous.session_id, "replaced_by_login").await?;
@@ -42,6 +47,8 @@ pub fn RegisterPage() -> impl IntoView {
     let local = RwSignal::new(None);
     let error = form_error(action, local);
     use_account().refresh_after(action);
+    let query = use_query_map();
+    let check_inbox = move || query.read().get("sent").is_some();
     let check = Callback::new(|input: Register| {
         check_registration(
             &input.email,
@@ -56,6 +63,11 @@ pub fn RegisterPage() -> impl IntoView {
         <Title text="Create an account"/>
         <section class="card narrow">
             <h1>"Create an account"</h1>
+            <Show when=check_inbox>
+                <p role="status" class="notice">
+                    "Check your inbox: we sent a link to confirm your email address. Open it to finish creating your account."
+                </p>
+            </Show>
             <ValidatedForm action local_error=local check label="Create an account">
                 <ErrorSummary error/>
                 <Field label="Email" name="email" form="register" input_type="email" autocomplete="email" error/>

@@ -77,6 +77,39 @@ impl PublicUrl {
     }
 }
 
+/// How mail is sent and what the emailed links allow.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `SMTP_URL` in lettre's syntax; `None` writes `.eml` files to `$DATA_DIR/outbox/`.
+    /// Kept out of `Debug` output: it may carry credentials.
+    pub smtp_url: Option<SmtpUrl>,
+    /// `MAIL_FROM`, e.g. `Gatehouse <accounts@example.com>`.
+    pub from: String,
+    /// `EMAIL_VERIFICATION=required` refuses logins until the address is confirmed.
+    pub verification_required: bool,
+    /// Lifetime of a password-reset link (`RESET_TOKEN_TTL`).
+    pub reset_ttl: Duration,
+    /// Lifetime of a confirmation link, for a new account or a new address
+    /// (`VERIFY_TOKEN_TTL`).
+    pub verify_ttl: Duration,
+}
+
+/// An SMTP URL, which may hold a password. Neither `Debug` nor `Display` shows it.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpUrl(<redacted>)")
+    }
+}
+
 /// How long tokens and sessions live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionPolicy {
@@ -110,6 +143,7 @@ pub struct Config {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
     /// (`TRUSTED_PROXIES`, a list of addresses or CIDR ranges; empty by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub mail: MailSettings,
     pub max_body_bytes: usize,
     /// A request still unanswered after this long gets 408 (`REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
@@ -226,6 +260,23 @@ impl Config {
             registration_limit: number("REGISTRATION_LIMIT", 100)?,
             trusted_proxies: parse_networks(&get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|message| invalid("TRUSTED_PROXIES", message))?,
+            mail: MailSettings {
+                smtp_url: get("SMTP_URL").map(|url| SmtpUrl(url.trim().to_string())),
+                from: get("MAIL_FROM")
+                    .unwrap_or_else(|| "Gatehouse <gatehouse@localhost>".to_string()),
+                verification_required: match get("EMAIL_VERIFICATION").as_deref().map(str::trim) {
+                    None | Some("optional") => false,
+                    Some("required") => true,
+                    Some(other) => {
+                        return Err(invalid(
+                            "EMAIL_VERIFICATION",
+                            format!("{other:?} is neither \"optional\" nor \"required\""),
+                        ))
+                    }
+                },
+                reset_ttl: duration("RESET_TOKEN_TTL", "1h")?,
+                verify_ttl: duration("VERIFY_TOKEN_TTL", "24h")?,
+            },
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024)?,
             request_timeout: duration("REQUEST_TIMEOUT", "30s")?,
         })

@@ -46,7 +46,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             security::security_headers,
         ))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: query strings may carry tokens (reset and
+        // confirmation links) and must never reach a log line.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
         .with_state(state)
 }
 

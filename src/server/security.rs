@@ -21,9 +21,11 @@ use crate::domain::AppError;
 /// checks it against the router.
 pub const MEMBER_PAGES: [&str; 3] = ["/profile", "/sessions", "/projects"];
 /// Pages only guests need; members are sent to their profile.
-pub const GUEST_PAGES: [&str; 2] = ["/login", "/register"];
+pub const GUEST_PAGES: [&str; 4] = ["/login", "/register", "/forgot-password", "/reset-password"];
 /// Pages for everyone.
-pub const PUBLIC_PAGES: [&str; 1] = ["/"];
+pub const PUBLIC_PAGES: [&str; 2] = ["/", "/verify-email"];
+/// Pages whose address carries a secret token: the browser must not pass it on.
+const TOKEN_PAGES: [&str; 2] = ["/reset-password", "/verify-email"];
 
 pub fn is_member_page(path: &str) -> bool {
     MEMBER_PAGES.iter().any(|page| {
@@ -150,11 +152,17 @@ pub async fn security_headers(
 ) -> Response {
     let is_asset = is_static_asset(request.uri().path());
     let is_docs = request.uri().path().starts_with("/docs");
+    let carries_token = TOKEN_PAGES.contains(&request.uri().path());
     let mut response: Response<Body> = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    let referrer = if carries_token {
+        "no-referrer"
+    } else {
+        "same-origin"
+    };
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static(referrer));
     if !headers.contains_key(CONTENT_SECURITY_POLICY) {
         let csp = if is_docs { DOCS_CSP } else { DEFAULT_CSP };
         headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));

@@ -254,7 +254,7 @@ async fn refresh_locked(
     let now = state.now();
     if let Some(issued) = state.rotations.answered(digest, now) {
         // Only while the session lives: a logout right after a renewal must stick.
-        return if is_alive(state, &issued.session_id, now).await {
+        return if is_live(state, &issued.session_id, now).await {
             Ok(issued)
         } else {
             Err(RefreshError::Invalid)
@@ -368,7 +368,8 @@ async fn rotate(
     Ok(issued)
 }
 
-async fn is_alive(state: &AppState, session_id: &str, now: i64) -> bool {
+/// Whether a session has neither ended nor expired, and its account is active.
+pub async fn is_live(state: &AppState, session_id: &str, now: i64) -> bool {
     sqlx::query_scalar::<_, i64>(
         "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.is_active = 1",
@@ -415,15 +416,27 @@ pub async fn end_all_for_user(
     keep: Option<&str>,
     reason: &str,
 ) -> Result<u64, AppError> {
+    let mut conn = state.db.acquire().await?;
+    Ok(end_all_in(&mut conn, user_id, keep, reason, state.now()).await?)
+}
+
+/// `end_all_for_user` inside the caller's transaction.
+pub async fn end_all_in(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE sessions SET ended_at = ?, end_reason = ?
          WHERE user_id = ? AND ended_at IS NULL AND id IS NOT ?",
     )
-    .bind(state.now())
+    .bind(now)
     .bind(reason)
     .bind(user_id)
     .bind(keep)
-    .execute(&state.db)
+    .execute(conn)
     .await?;
     Ok(result.rows_affected())
 }

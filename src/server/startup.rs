@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use super::config::Config;
 use super::state::AppState;
-use super::{jobs, router, telemetry};
+use super::{jobs, mail, router, telemetry};
 
 /// Starts the server; a bad setting ends start-up with a message naming it.
 pub async fn run() -> ExitCode {
@@ -62,6 +62,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    mail::spawn_worker(state.clone());
     let app = router::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -7,6 +7,7 @@ use sqlx::SqlitePool;
 use super::clock::Clock;
 use super::config::Config;
 use super::cookies::AuthCookies;
+use super::mail::Mailer;
 use super::password::Hasher;
 use super::sessions::Rotations;
 use super::throttle::Throttle;
@@ -24,13 +25,16 @@ pub struct AppState {
     pub rotations: Arc<Rotations>,
     pub throttle: Arc<Throttle>,
     pub cookies: AuthCookies,
+    pub mailer: Mailer,
     pub leptos_options: LeptosOptions,
 }
 
 impl AppState {
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, String> {
+        let mailer = Mailer::new(&config.mail, &config.data_dir)?;
         let db = super::db::connect(&config.database_url).await?;
         Ok(Self {
+            mailer,
             keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
             hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
             cookies: AuthCookies::new(config.public_url.https),

@@ -29,6 +29,9 @@ const DEVICE_LIMIT: u32 = 10;
 const ADDRESS_LIMIT: u32 = 30;
 const ADDRESS_WINDOW_SECS: i64 = 60;
 const REGISTRATION_WINDOW_SECS: i64 = 3600;
+/// Mails about one address or account: one a minute, five a day; twenty an hour per client.
+const MAIL_DAILY_LIMIT: u32 = 5;
+const MAIL_CLIENT_LIMIT: u32 = 20;
 /// Entries per table; each is 8 + 24 bytes plus the map's overhead, so about 5 MB a table.
 pub const MAX_ENTRIES: usize = 100_000;
 
@@ -135,6 +138,9 @@ struct Tables {
     devices: Table,
     addresses: Table,
     registrations: Table,
+    mail_minute: Table,
+    mail_day: Table,
+    mail_clients: Table,
 }
 
 pub struct Throttle {
@@ -151,6 +157,9 @@ impl Default for Throttle {
                 devices: Table::new(ACCOUNT_WINDOW_SECS),
                 addresses: Table::new(ADDRESS_WINDOW_SECS),
                 registrations: Table::new(REGISTRATION_WINDOW_SECS),
+                mail_minute: Table::new(60),
+                mail_day: Table::new(86_400),
+                mail_clients: Table::new(3600),
             }),
         }
     }
@@ -312,6 +321,39 @@ impl Throttle {
         Ok(())
     }
 
+    /// Counts a mail about `subject` (an email address or an account) asked for by a client at
+    /// `address`: `Err(seconds)` once `subject` had one in the last minute or five today, or
+    /// the client twenty in the last hour. Nothing is stored for a refused one.
+    pub fn mail(&self, subject: &str, address: &str, now: i64) -> Result<(), u64> {
+        let subject_key = self.key("mail", subject);
+        let client_key = self.key("mail-client", address_scope(address));
+        let mut tables = self.lock();
+        let wait = window_full(tables.mail_minute.current(subject_key, now), 1, 60, now)
+            .or_else(|| {
+                window_full(
+                    tables.mail_day.current(subject_key, now),
+                    MAIL_DAILY_LIMIT,
+                    86_400,
+                    now,
+                )
+            })
+            .or_else(|| {
+                window_full(
+                    tables.mail_clients.current(client_key, now),
+                    MAIL_CLIENT_LIMIT,
+                    3600,
+                    now,
+                )
+            });
+        if let Some(secs) = wait {
+            return Err(secs as u64);
+        }
+        tables.mail_minute.record(subject_key, now);
+        tables.mail_day.record(subject_key, now);
+        tables.mail_clients.record(client_key, now);
+        Ok(())
+    }
+
     /// Forgets what no longer counts (the periodic clean-up).
     pub fn prune(&self, now: i64) {
         let mut tables = self.lock();
@@ -319,6 +361,9 @@ impl Throttle {
         tables.devices.prune(now);
         tables.addresses.prune(now);
         tables.registrations.prune(now);
+        tables.mail_minute.prune(now);
+        tables.mail_day.prune(now);
+        tables.mail_clients.prune(now);
     }
 
     /// Entries held, over all tables (for tests and benchmarks).
@@ -328,6 +373,9 @@ impl Throttle {
             + tables.devices.entries.len()
             + tables.addresses.entries.len()
             + tables.registrations.entries.len()
+            + tables.mail_minute.entries.len()
+            + tables.mail_day.entries.len()
+            + tables.mail_clients.entries.len()
     }
 
     #[cfg(test)]
@@ -493,6 +541,32 @@ mod tests {
         assert_eq!(throttle.register("1.1.1.1", 3, 10).err(), Some(3590));
         assert!(throttle.register("2.2.2.2", 3, 10).is_ok());
         assert!(throttle.register("1.1.1.1", 3, 3600).is_ok());
+    }
+
+    #[test]
+    fn mails_are_limited_per_address_and_per_client() {
+        let throttle = Throttle::default();
+        assert!(throttle.mail("a@x.io", "1.1.1.1", 0).is_ok());
+        assert_eq!(
+            throttle.mail("a@x.io", "2.2.2.2", 30).err(),
+            Some(30),
+            "one a minute"
+        );
+        for minute in 1..5 {
+            assert!(throttle.mail("a@x.io", "1.1.1.1", minute * 60).is_ok());
+        }
+        assert!(
+            throttle.mail("a@x.io", "1.1.1.1", 3600).is_err(),
+            "five a day"
+        );
+        for i in 0..15 {
+            throttle.mail(&format!("u{i}@x.io"), "1.1.1.1", 10).unwrap();
+        }
+        assert!(
+            throttle.mail("new@x.io", "1.1.1.1", 11).is_err(),
+            "twenty an hour per client"
+        );
+        assert!(throttle.mail("new@x.io", "3.3.3.3", 11).is_ok());
     }
 
     #[test]

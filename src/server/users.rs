@@ -1,6 +1,10 @@
 //! Accounts: the service functions behind both the web pages and the JSON API.
 
+use sqlx::SqliteConnection;
+
+use super::email;
 use super::error::{unique_index, OnConstraint, UniqueAnswer};
+use super::mail::{self, Mail};
 use super::password::{PasswordHash, Verified};
 use super::principal::{Client, CurrentUser};
 use super::sessions::{self, IssuedTokens};
@@ -14,8 +18,12 @@ use crate::domain::{
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const EMAIL_TAKEN: &str = "An account with this email already exists.";
 pub const USERNAME_TAKEN: &str = "This username is already taken.";
+pub const EMAIL_NOT_CONFIRMED: &str =
+    "Confirm your email address first: open the link we sent you when you registered.";
+pub const CHECK_INBOX: &str = "Check your inbox: we sent a link to confirm your email address. \
+     Open it to finish creating your account.";
 
-fn email_taken() -> AppError {
+pub fn email_taken() -> AppError {
     AppError::conflict("email", EMAIL_TAKEN)
 }
 
@@ -94,7 +102,7 @@ pub async fn find_by_id(state: &AppState, id: i64) -> Result<Option<User>, AppEr
     Ok(row.map(User::from))
 }
 
-async fn find_by_email(state: &AppState, email: &str) -> Result<Option<User>, AppError> {
+pub async fn find_by_email(state: &AppState, email: &str) -> Result<Option<User>, AppError> {
     let row =
         sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"))
             .bind(email)
@@ -144,11 +152,20 @@ fn username_from_email(email: &Email) -> String {
 /// Creates an account. Every answer, including "email taken", comes after the same work (the
 /// checks, then a password hash, then one insert), so its timing does not tell whether an
 /// account exists; the one conflict it reports is the field the person must change.
+/// What a registration led to.
+pub enum Registered {
+    /// The account exists and may log in.
+    Account(User),
+    /// `EMAIL_VERIFICATION=required`: the same answer whether or not the address already had
+    /// an account; a link (or, for a taken address, a notice to its owner) is on its way.
+    CheckInbox,
+}
+
 pub async fn register(
     state: &AppState,
     input: Registration<'_>,
     client: &Client,
-) -> Result<User, AppError> {
+) -> Result<Registered, AppError> {
     let (email, username, password) = (
         input.email.to_string(),
         input.username.map(str::to_string),
@@ -182,25 +199,48 @@ pub async fn register(
         )
         .map_err(AppError::too_many_requests)?;
     let hash = state.hasher.hash(password.expose()).await?;
-    let id = match username {
-        Some(username) => insert_user(state, &email, &username, &hash)
-            .await?
-            .map_err(Taken::answer)?,
-        None => insert_with_derived_username(state, &email, &hash).await?,
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let inserted = match username {
+        Some(username) => insert_user(&mut tx, &email, &username, &hash, now).await?,
+        None => insert_with_derived_username(&mut tx, &email, &hash, now).await?,
     };
+    let required = state.config.mail.verification_required;
+    let id = match inserted {
+        Ok(id) => id,
+        Err(Taken::Email) if required => {
+            drop(tx);
+            email::queue_registration_attempt_notice(state, email.as_str()).await?;
+            return Ok(Registered::CheckInbox);
+        }
+        Err(taken) => return Err(taken.answer()),
+    };
+    email::queue_verification(&mut tx, state, id, email.as_str(), now).await?;
+    tx.commit().await?;
+    state.mailer.wake();
     tracing::info!(user_id = id, "account registered");
-    find_by_id(state, id).await?.ok_or_else(AppError::internal)
+    if required {
+        return Ok(Registered::CheckInbox);
+    }
+    let user = find_by_id(state, id)
+        .await?
+        .ok_or_else(AppError::internal)?;
+    Ok(Registered::Account(user))
 }
 
-/// Registers and logs the new person in on this client (the web form's flow).
+/// Registers and logs the new person in on this client (the web form's flow); `None` when
+/// they must first confirm their address.
 pub async fn register_and_log_in(
     state: &AppState,
     input: Registration<'_>,
     client: &Client,
-) -> Result<(User, IssuedTokens), AppError> {
-    let user = register(state, input, client).await?;
-    let issued = sessions::start(state, user.id, false, client).await?;
-    Ok((user, issued))
+) -> Result<Option<IssuedTokens>, AppError> {
+    match register(state, input, client).await? {
+        Registered::Account(user) => {
+            Ok(Some(sessions::start(state, user.id, false, client).await?))
+        }
+        Registered::CheckInbox => Ok(None),
+    }
 }
 
 /// Which unique field an insert ran into.
@@ -219,12 +259,12 @@ impl Taken {
 }
 
 async fn insert_user(
-    state: &AppState,
+    conn: &mut SqliteConnection,
     email: &Email,
     username: &Username,
     hash: &PasswordHash,
+    now: i64,
 ) -> Result<Result<i64, Taken>, AppError> {
-    let now = state.now();
     let inserted = sqlx::query_scalar(
         "INSERT INTO users (email, username, password_hash, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -234,7 +274,7 @@ async fn insert_user(
     .bind(hash.as_stored())
     .bind(now)
     .bind(now)
-    .fetch_one(&state.db)
+    .fetch_one(conn)
     .await;
     match inserted {
         Ok(id) => Ok(Ok(id)),
@@ -249,23 +289,23 @@ async fn insert_user(
 /// The person chose no username: take one from the email, and if it is taken (also by a
 /// registration running at the same moment), the next free numbered one.
 async fn insert_with_derived_username(
-    state: &AppState,
+    conn: &mut SqliteConnection,
     email: &Email,
     hash: &PasswordHash,
-) -> Result<i64, AppError> {
+    now: i64,
+) -> Result<Result<i64, Taken>, AppError> {
     let base = username_from_email(email);
     let candidates = std::iter::once(base.clone()).chain((2..1000).map(|n| format!("{base}{n}")));
     for candidate in candidates {
         let Ok(username) = Username::parse(&candidate) else {
             continue;
         };
-        match insert_user(state, email, &username, hash).await? {
-            Ok(id) => return Ok(id),
-            Err(Taken::Email) => return Err(email_taken()),
+        match insert_user(conn, email, &username, hash, now).await? {
             Err(Taken::Username) => continue,
+            outcome => return Ok(outcome),
         }
     }
-    Err(username_taken())
+    Ok(Err(Taken::Username))
 }
 
 /// What a login attempt presents.
@@ -356,10 +396,14 @@ pub async fn log_in(
     };
     if verified == Verified::YesButRehash {
         let fresh = state.hasher.hash(password).await?;
-        store_password_hash(state, user.id, &fresh).await?;
+        let mut conn = state.db.acquire().await?;
+        store_password_hash(&mut conn, user.id, &fresh, now).await?;
     }
     if !user.is_active {
         return Err(AppError::forbidden("This account has been deactivated."));
+    }
+    if state.config.mail.verification_required && !user.email_verified {
+        return Err(AppError::forbidden(EMAIL_NOT_CONFIRMED));
     }
     let tokens = sessions::start(state, user.id, remember, client).await?;
     let device_id = device
@@ -374,16 +418,17 @@ pub async fn log_in(
     })
 }
 
-async fn store_password_hash(
-    state: &AppState,
+pub async fn store_password_hash(
+    conn: &mut SqliteConnection,
     user_id: i64,
     hash: &PasswordHash,
-) -> Result<(), AppError> {
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
         .bind(hash.as_stored())
-        .bind(state.now())
+        .bind(now)
         .bind(user_id)
-        .execute(&state.db)
+        .execute(conn)
         .await?;
     Ok(())
 }
@@ -429,12 +474,19 @@ pub struct ProfileChanges<'a> {
 /// Changes `id`'s profile on behalf of `caller`: their own, or as an admin anyone's username
 /// and email (without a password). Everything is checked before anything is saved, so a
 /// refused change changes nothing.
+/// A saved profile change.
+pub struct ProfileUpdated {
+    pub user: User,
+    /// The owner changed their email: it changes once the link sent here is used.
+    pub confirmation_sent_to: Option<String>,
+}
+
 pub async fn update_profile(
     state: &AppState,
     caller: &CurrentUser,
     id: i64,
     changes: ProfileChanges<'_>,
-) -> Result<User, AppError> {
+) -> Result<ProfileUpdated, AppError> {
     let user = profile(state, caller, id).await?;
     let own = caller.user_id == id;
     if changes.password.is_some() && !own {
@@ -466,25 +518,48 @@ pub async fn update_profile(
         Some(password) => Some(state.hasher.hash(password.expose()).await?),
         None => None,
     };
+    // The owner's new address must prove itself first; an admin's correction applies at once.
+    let confirm_new_email = own && email_changed;
+    if confirm_new_email && find_by_email(state, &email).await?.is_some() {
+        return Err(email_taken());
+    }
+    let stored_email = if confirm_new_email {
+        &user.email
+    } else {
+        &email
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "UPDATE users SET username = ?, email = ?, updated_at = ?,
-                email_verified = CASE WHEN ? THEN 0 ELSE email_verified END,
+                email_verified = CASE WHEN email <> ? THEN 0 ELSE email_verified END,
                 password_hash = COALESCE(?, password_hash)
          WHERE id = ?",
     )
     .bind(&username)
-    .bind(&email)
-    .bind(state.now())
-    .bind(email_changed)
+    .bind(stored_email)
+    .bind(now)
+    .bind(stored_email)
     .bind(new_hash.as_ref().map(PasswordHash::as_stored))
     .bind(id)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await
     .on_unique(&UNIQUE_ACCOUNT_FIELDS)?;
     if new_hash.is_some() {
-        end_other_sessions_after_password_change(state, caller).await?;
+        after_password_change(&mut tx, state, &user, Some(&caller.session_id), now).await?;
     }
-    find_by_id(state, id).await?.ok_or_else(AppError::not_found)
+    if confirm_new_email {
+        email::request_email_change(&mut tx, state, &user, caller, &email, now).await?;
+    }
+    tx.commit().await?;
+    state.mailer.wake();
+    let user = find_by_id(state, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(ProfileUpdated {
+        user,
+        confirmation_sent_to: confirm_new_email.then_some(email),
+    })
 }
 
 pub struct PasswordChange<'a> {
@@ -511,8 +586,13 @@ pub async fn change_password(
     .await?;
     require_current_password(state, &user, change.current_password).await?;
     let hash = state.hasher.hash(new_password.expose()).await?;
-    store_password_hash(state, user.id, &hash).await?;
-    end_other_sessions_after_password_change(state, caller).await
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    store_password_hash(&mut tx, user.id, &hash, now).await?;
+    after_password_change(&mut tx, state, &user, Some(&caller.session_id), now).await?;
+    tx.commit().await?;
+    state.mailer.wake();
+    Ok(())
 }
 
 /// The password-change form's checks, with the strength estimate off the async workers.
@@ -544,20 +624,34 @@ async fn strong_new_password(
         .await?
 }
 
-async fn end_other_sessions_after_password_change(
+/// After a new password is stored: every session but `keep` ends, pending reset links stop
+/// working, and the owner is told by mail (inside the caller's transaction).
+pub async fn after_password_change(
+    conn: &mut SqliteConnection,
     state: &AppState,
-    caller: &CurrentUser,
+    user: &User,
+    keep: Option<&str>,
+    now: i64,
 ) -> Result<(), AppError> {
-    let ended = sessions::end_all_for_user(
-        state,
-        caller.user_id,
-        Some(&caller.session_id),
-        "password_changed",
-    )
-    .await?;
+    let ended = sessions::end_all_in(conn, user.id, keep, "password_changed", now).await?;
+    sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = 'reset'")
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    let notice = Mail {
+        to: user.email.clone(),
+        subject: "Your password was changed".into(),
+        body: format!(
+            "Hello {},\n\nthe password of your Gatehouse account was just changed, and its other \
+             sessions were logged out. If this was not you, reset your password at once: \
+             {}/forgot-password\n",
+            user.username, state.config.public_url.origin
+        ),
+    };
+    mail::enqueue(conn, &notice, now).await?;
     tracing::info!(
-        user_id = caller.user_id,
-        other_sessions_ended = ended,
+        user_id = user.id,
+        sessions_ended = ended,
         "password changed"
     );
     Ok(())

@@ -1,6 +1,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,12 +8,13 @@ use utoipa::ToSchema;
 use super::responses::{NeedsAuth, TakesJson};
 use super::{ApiForm, ApiJson};
 use crate::domain::{AppError, ErrorKind, UserView};
+use crate::server::email;
 use crate::server::error::ErrorBody;
 use crate::server::principal::{Client, CurrentUser};
 use crate::server::sessions::{self, IssuedTokens, RefreshError};
 use crate::server::state::AppState;
 use crate::server::tokens::RefreshToken;
-use crate::server::users::{self, Credentials, Registration};
+use crate::server::users::{self, Credentials, Registered, Registration};
 use tower_cookies::Cookies;
 
 #[derive(Deserialize, ToSchema)]
@@ -109,16 +110,19 @@ impl TokenPair {
     request_body = RegisterRequest,
     responses(
         TakesJson,
-        (status = 201, description = "Account created", body = UserView),
-        (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 201, description = "Account created; a confirmation link was mailed", body = UserView),
+        (status = 202, description = "`EMAIL_VERIFICATION=required`: check your inbox (the same answer whether or not the address already had an account)", body = Accepted),
+        (status = 409, description = "Email (unless verification is required) or username taken", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address", body = ErrorBody),
+        (status = 503, description = "Too busy; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
 pub async fn register(
     State(state): State<AppState>,
     client: Client,
     ApiJson(body): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<UserView>), AppError> {
-    let user = users::register(
+) -> Result<Response, AppError> {
+    let registered = users::register(
         &state,
         Registration {
             email: &body.email,
@@ -129,7 +133,10 @@ pub async fn register(
         &client,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(user.view())))
+    Ok(match registered {
+        Registered::Account(user) => (StatusCode::CREATED, Json(user.view())).into_response(),
+        Registered::CheckInbox => accepted(users::CHECK_INBOX),
+    })
 }
 
 /// Logs in and answers with a token pair. The device token comes back both in the body and
@@ -258,5 +265,72 @@ pub async fn logout(
     user: CurrentUser,
 ) -> Result<impl IntoResponse, AppError> {
     sessions::end(&state, &user.session_id, "logout").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An answer that only says what happens next.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "Check your inbox.")]
+    message: &'static str,
+}
+
+fn accepted(message: &'static str) -> Response {
+    (StatusCode::ACCEPTED, Json(Accepted { message })).into_response()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    email: String,
+}
+
+const RESET_LINK_SENT: &str = "Check your inbox: if an account uses this address, a link to \
+     choose a new password is on its way. It works once, for an hour.";
+
+#[utoipa::path(
+    post, path = "/auth/password/forgot", tag = "auth",
+    request_body = ForgotRequest,
+    responses(
+        TakesJson,
+        (status = 202, description = "The same answer, at the same speed, whether or not the address has an account", body = Accepted),
+    )
+)]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<ForgotRequest>,
+) -> Result<Response, AppError> {
+    email::request_reset(&state, &body.email, &client).await?;
+    Ok(accepted(RESET_LINK_SENT))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The `token` of the emailed link.
+    #[schema(min_length = 1, max_length = 256)]
+    token: String,
+    /// 8–256 characters, not easily guessed.
+    #[schema(min_length = 8, max_length = 256)]
+    password: String,
+}
+
+#[utoipa::path(
+    post, path = "/auth/password/reset", tag = "auth",
+    request_body = ResetRequest,
+    responses(
+        TakesJson,
+        (status = 204, description = "Password changed; every session of the account has ended"),
+    )
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode, AppError> {
+    email::reset_password(&state, &body.token, &body.password, None)
+        .await
+        .map_err(|err| err.rename_field("new_password", "password"))?;
     Ok(StatusCode::NO_CONTENT)
 }

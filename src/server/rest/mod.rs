@@ -75,6 +75,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::forgot_password))
+        .routes(routes!(auth::reset_password))
         .routes(routes!(users::me))
         .routes(routes!(users::get_profile, users::update_profile))
         .routes(routes!(sessions::list))

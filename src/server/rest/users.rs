@@ -1,4 +1,5 @@
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -69,6 +70,7 @@ pub async fn get_profile(
     responses(
         NeedsAuth, TakesJson,
         (status = 200, description = "The updated profile", body = UserView),
+        (status = 202, description = "Saved, except the new email: it applies once the link sent to it is used. The profile as it is now", body = UserView),
         (status = 403, description = "Another person's profile", body = ErrorBody),
         (status = 404, description = "No such user (admins only)", body = ErrorBody),
         (status = 409, description = "Email or username taken", body = ErrorBody),
@@ -79,7 +81,7 @@ pub async fn update_profile(
     user: CurrentUser,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<ProfileUpdate>,
-) -> Result<Json<UserView>, AppError> {
+) -> Result<(StatusCode, Json<UserView>), AppError> {
     let updated = users::update_profile(
         &state,
         &user,
@@ -92,5 +94,9 @@ pub async fn update_profile(
         },
     )
     .await?;
-    Ok(Json(updated.view()))
+    let status = match updated.confirmation_sent_to {
+        Some(_) => StatusCode::ACCEPTED,
+        None => StatusCode::OK,
+    };
+    Ok((status, Json(updated.user.view())))
 }

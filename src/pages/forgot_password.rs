@@ -1,0 +1,58 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::domain::{AppError, Email};
+
+#[server(endpoint = "forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    use crate::server::{context, email as account_email};
+    let state = context::state()?;
+    account_email::request_reset(&state, &email, &context::client()?)
+        .await
+        .map_err(|err| err.with_values([("email", email.as_str())]))?;
+    leptos_axum::redirect("/forgot-password?sent=1");
+    Ok(())
+}
+
+/// Asks for a reset link. The answer is the same for every address.
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let query = use_query_map();
+    let sent = move || query.read().get("sent").is_some();
+    let check = Callback::new(|input: ForgotPassword| {
+        Email::parse(&input.email)
+            .err()
+            .map(|message| AppError::field("email", message))
+    });
+    view! {
+        <Title text="Forgot your password?"/>
+        <section class="card narrow">
+            <Show
+                when=sent
+                fallback=move || {
+                    view! {
+                        <h1>"Forgot your password?"</h1>
+                        <p>"Enter the email address of your account and we will send you a link to choose a new password."</p>
+                        <ValidatedForm action local_error=local check label="Forgot your password">
+                            <ErrorSummary error/>
+                            <Field label="Email" name="email" form="forgot" input_type="email" autocomplete="email" error/>
+                            <button type="submit" disabled=move || action.pending().get()>"Send reset link"</button>
+                        </ValidatedForm>
+                    }
+                }
+            >
+                <h1>"Check your inbox"</h1>
+                <p role="status">
+                    "Check your inbox: if an account uses that address, a link to choose a new password is on its way. It works once, for an hour."
+                </p>
+            </Show>
+            <p><A href="/login">"Back to log in"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,72 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::domain::{check_new_password, AppError, DEFAULT_PASSWORD_MIN_LENGTH};
+
+#[server(endpoint = "reset_password")]
+pub async fn reset_password(
+    token: String,
+    new_password: String,
+    confirm_new_password: String,
+) -> Result<(), AppError> {
+    use crate::server::{context, email};
+    let state = context::state()?;
+    email::reset_password(&state, &token, &new_password, Some(&confirm_new_password)).await?;
+    leptos_axum::redirect("/login?reset=done");
+    Ok(())
+}
+
+/// Chooses a new password from an emailed link. Opening the link spends nothing; the button
+/// does.
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let local = RwSignal::new(None);
+    let error = form_error(action, local);
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let check = Callback::new(|input: ResetPassword| {
+        check_new_password(
+            &input.new_password,
+            Some(&input.confirm_new_password),
+            DEFAULT_PASSWORD_MIN_LENGTH,
+            &[],
+        )
+        .err()
+    });
+    view! {
+        <Title text="Choose a new password"/>
+        <section class="card narrow">
+            <h1>"Choose a new password"</h1>
+            <ValidatedForm action local_error=local check label="Choose a new password">
+                <ErrorSummary error/>
+                <input type="hidden" name="token" value=token/>
+                <Field
+                    label="New password"
+                    name="new_password"
+                    form="reset"
+                    input_type="password"
+                    autocomplete="new-password"
+                    error
+                />
+                <p class="hint">"At least 8 characters. A few unrelated words make a strong, memorable password."</p>
+                <Field
+                    label="Confirm new password"
+                    name="confirm_new_password"
+                    form="reset"
+                    input_type="password"
+                    autocomplete="new-password"
+                    error
+                />
+                <button type="submit" disabled=move || action.pending().get()>"Set new password"</button>
+            </ValidatedForm>
+            <p>
+                "Link expired or already used? "
+                <A href="/forgot-password">"Ask for a new reset link"</A>
+            </p>
+        </section>
+    }
+}

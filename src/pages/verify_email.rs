@@ -1,0 +1,77 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::form::{form_error, ErrorSummary};
+use crate::components::nav::use_account;
+use crate::domain::AppError;
+
+#[server(endpoint = "confirm_email")]
+pub async fn confirm_email(token: String) -> Result<(), AppError> {
+    use crate::server::context;
+    use crate::server::email::{self, Confirmed};
+    let state = context::state()?;
+    let done = match email::confirm(&state, &token).await? {
+        Confirmed::Verified => "verified",
+        Confirmed::EmailChanged(_) => "changed",
+    };
+    leptos_axum::redirect(&format!("/verify-email?done={done}"));
+    Ok(())
+}
+
+/// Confirms an address from an emailed link. Opening the link spends nothing (mail scanners
+/// fetch links); the button does.
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<ConfirmEmail>::new();
+    let none = RwSignal::new(None);
+    let error = form_error(action, none);
+    use_account().refresh_after(action);
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let done = move || query.read().get("done");
+    view! {
+        <Title text="Confirm your email address"/>
+        <section class="card narrow">
+            {move || match done().as_deref() {
+                Some("verified") => {
+                    view! {
+                        <h1>"Email address confirmed"</h1>
+                        <p role="status">"Thank you: your email address is confirmed."</p>
+                        <p><A href="/profile">"Go to your profile"</A></p>
+                    }
+                        .into_any()
+                }
+                Some("changed") => {
+                    view! {
+                        <h1>"Email address confirmed"</h1>
+                        <p role="status">
+                            "Your new email address is confirmed and is now the address of your account."
+                        </p>
+                        <p><A href="/profile">"Go to your profile"</A></p>
+                    }
+                        .into_any()
+                }
+                _ => {
+                    view! {
+                        <h1>"Confirm your email address"</h1>
+                        <ErrorSummary error/>
+                        <ActionForm action>
+                            <input type="hidden" name="token" value=token/>
+                            <button type="submit" disabled=move || action.pending().get()>
+                                "Confirm email address"
+                            </button>
+                        </ActionForm>
+                        <p class="hint">
+                            "Link expired or already used? Ask for a new one from your profile, or "
+                            <A href="/forgot-password">"reset your password"</A>
+                            "."
+                        </p>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
