@@ -1,16 +1,18 @@
-//! argon2id hashing off the async runtime, behind a bound on concurrent hashes so a login flood
-//! cannot stall page rendering or exhaust memory (each hash holds 19 MiB), and a bound on how
-//! many may wait: past it the answer is 503 at once instead of a queue that grows without end.
+//! argon2id hashing on a small fixed pool of low-priority threads, so a login flood can neither
+//! stall page rendering nor grow memory (each hash holds 19 MiB, and only the pool's threads
+//! ever hold one), with a bound on how many may wait: past it the answer is 503 at once instead
+//! of a queue that grows without end. Logins are served before new hashes.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use argon2::password_hash::{
     PasswordHash as Phc, PasswordHasher as _, PasswordVerifier as _, SaltString,
 };
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::domain::AppError;
 
@@ -48,9 +50,90 @@ pub enum Verified {
     YesButRehash,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Jobs {
+    logins: VecDeque<Job>,
+    other: VecDeque<Job>,
+}
+
+/// The hashing threads and their queue.
+#[derive(Default)]
+struct Pool {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+    closed: AtomicBool,
+}
+
+impl Pool {
+    fn start(threads: usize) -> Arc<Self> {
+        let pool = Arc::new(Self::default());
+        for n in 0..threads {
+            let pool = pool.clone();
+            std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{n}"))
+                .spawn(move || {
+                    // Pages and API answers come first; hashing takes the CPU left over.
+                    if let Err(e) = thread_priority::set_current_thread_priority(
+                        thread_priority::ThreadPriority::Min,
+                    ) {
+                        tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
+                    }
+                    pool.work();
+                })
+                .expect("the OS starts a hashing thread");
+        }
+        pool
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut jobs = self.lock();
+                loop {
+                    if let Some(job) = jobs.logins.pop_front().or_else(|| jobs.other.pop_front()) {
+                        break job;
+                    }
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    jobs = self.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            // A panicking job loses its answer (the caller sees an internal error), not the
+            // thread.
+            let _ = catch_unwind(AssertUnwindSafe(job));
+        }
+    }
+
+    fn submit(&self, lane: Lane, job: Job) {
+        let mut jobs = self.lock();
+        match lane {
+            Lane::Login => jobs.logins.push_back(job),
+            Lane::Other => jobs.other.push_back(job),
+        }
+        self.ready.notify_one();
+    }
+}
+
+/// Owned by every `Hasher` clone together: when the last goes, the threads end.
+struct PoolHandle(Arc<Pool>);
+
+impl Drop for PoolHandle {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.ready.notify_all();
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    pool: Arc<PoolHandle>,
     /// Jobs running or waiting for a permit.
     queued: Arc<AtomicUsize>,
     /// At most this many jobs running or waiting.
@@ -125,13 +208,13 @@ enum Lane {
 const BUSY_RETRY_SECS: u64 = 2;
 
 impl Hasher {
-    /// `max_concurrent` jobs run at once; `max_waiting` more may wait for them.
+    /// `max_concurrent` threads hash; `max_waiting` more jobs may wait for them.
     pub fn new(max_concurrent: usize, max_waiting: usize) -> Self {
         let dummy = hash_blocking("gatehouse dummy password for timing")
             .expect("hashing a constant succeeds");
         let max_concurrent = max_concurrent.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(max_concurrent)),
+            pool: Arc::new(PoolHandle(Pool::start(max_concurrent))),
             queued: Arc::new(AtomicUsize::new(0)),
             capacity: max_concurrent + max_waiting,
             reserved_for_logins: max_waiting / 4,
@@ -157,8 +240,8 @@ impl Hasher {
             .map_err(|_| AppError::busy(BUSY_RETRY_SECS))
     }
 
-    /// Runs CPU-heavy password work (hashing, verifying, strength estimates) on the blocking
-    /// pool, behind the same bounds.
+    /// Runs CPU-heavy password work (hashing, verifying, strength estimates) on the hashing
+    /// threads, behind the same bounds.
     pub async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
@@ -171,14 +254,18 @@ impl Hasher {
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _place = self.take_place(lane)?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| AppError::internal())?;
-        tokio::task::spawn_blocking(job).await.map_err(|e| {
-            tracing::error!(error = %e, "password task failed");
+        // The place is given back when the job is done, even if its caller has gone.
+        let place = self.take_place(lane)?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.pool.0.submit(
+            lane,
+            Box::new(move || {
+                let _place = place;
+                let _ = answer.send(job());
+            }),
+        );
+        answered.await.map_err(|_| {
+            tracing::error!("a password task panicked");
             AppError::internal()
         })
     }
