@@ -22,7 +22,7 @@ pub const CHROME_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -52,11 +52,7 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         state.clone(),
         std::future::pending(),
     ));
-    TestApp {
-        base,
-        state,
-        _dir: dir,
-    }
+    TestApp { base, state, dir }
 }
 
 impl TestApp {
@@ -64,6 +60,43 @@ impl TestApp {
     /// once, without the test sleeping.
     pub fn advance(&self, by: std::time::Duration) {
         self.state.clock.advance(by);
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Every message written to the outbox so far (`SMTP_URL` unset), oldest first.
+    pub fn outbox(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("outbox")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .map(|raw| decoded(&raw))
+            .collect()
+    }
+
+    /// Waits (up to 5 s) for a message to `to` whose subject contains `subject`.
+    pub async fn mail(&self, to: &str, subject: &str) -> String {
+        for _ in 0..100 {
+            let found = self
+                .outbox()
+                .into_iter()
+                .rev()
+                .find(|m| is_mail_to(m, to) && m.contains(subject));
+            if let Some(mail) = found {
+                return mail;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no mail to {to} about {subject:?}; outbox: {:#?}",
+            self.outbox()
+        );
     }
 
     pub fn browser(&self) -> Browser {
@@ -115,6 +148,107 @@ impl TestApp {
             res.body
         );
         browser
+    }
+}
+
+/// A message as its reader sees it: quoted-printable bodies decoded (soft line breaks joined,
+/// `=XX` escapes turned back into bytes).
+pub fn decoded(raw: &str) -> String {
+    let raw = raw.replace("\r\n", "\n");
+    if !raw.contains("Content-Transfer-Encoding: quoted-printable") {
+        return raw;
+    }
+    let joined = raw.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn is_mail_to(mail: &str, to: &str) -> bool {
+    mail.lines()
+        .any(|line| line.starts_with("To: ") && line.contains(to))
+}
+
+/// The token of the first link in `mail` to `path` (e.g. `/reset-password`).
+pub fn token_in(mail: &str, path: &str) -> String {
+    let marker = format!("{path}?token=");
+    let at = mail
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {path} link in {mail}"));
+    mail[at + marker.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// The first whole link in `mail` to `path`.
+pub fn link_in(mail: &str, path: &str) -> String {
+    let token = token_in(mail, path);
+    let end = mail.find(&token).unwrap() + token.len();
+    let start = mail[..end].rfind("http").unwrap();
+    mail[start..end].to_string()
+}
+
+/// A minimal SMTP server on loopback that keeps every message it is given.
+pub struct SmtpSink {
+    pub messages: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start(listener: tokio::net::TcpListener) -> Self {
+        let messages = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let kept = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(socket, kept.clone()));
+            }
+        });
+        Self { messages }
+    }
+}
+
+async fn smtp_session(socket: tokio::net::TcpStream, kept: std::sync::Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let command = line.to_ascii_uppercase();
+        let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
+            b"250-sink\r\n250 8BITMIME\r\n"
+        } else if command.starts_with("DATA") {
+            let _ = write.write_all(b"354 go on\r\n").await;
+            let mut message = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line == "." {
+                    break;
+                }
+                message.push_str(&line);
+                message.push('\n');
+            }
+            kept.lock().unwrap().push(message);
+            b"250 kept\r\n"
+        } else if command.starts_with("QUIT") {
+            let _ = write.write_all(b"221 bye\r\n").await;
+            return;
+        } else {
+            b"250 ok\r\n"
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -1,0 +1,531 @@
+//! Email that really arrives: confirmation of addresses, password reset and confirmed email
+//! changes, read back from the outbox (or an SMTP server on loopback), over real HTTP.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    is_mail_to, link_in, spawn_app, spawn_app_with, token_in, SmtpSink, NEW_PASSWORD, PASSWORD,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn me(app: &common::TestApp, token: &str) -> serde_json::Value {
+    app.api(Method::GET, "/api/v1/users/me", Some(token), None)
+        .await
+        .json()
+}
+
+async fn api_reset(app: &common::TestApp, token: &str, password: &str) -> common::Page {
+    app.api(
+        Method::POST,
+        "/api/v1/auth/password/reset",
+        None,
+        Some(json!({"token": token, "password": password})),
+    )
+    .await
+}
+
+async fn api_forgot(app: &common::TestApp, email: &str) -> common::Page {
+    app.api(
+        Method::POST,
+        "/api/v1/auth/password/forgot",
+        None,
+        Some(json!({"email": email})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn registration_mails_a_link_that_confirms_the_address() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let profile = browser.get("/profile").await;
+    assert!(profile.body.contains("Not verified"));
+    assert!(profile.body.contains("Resend confirmation email"));
+
+    let mail = app
+        .mail("ada@example.com", "Confirm your email address")
+        .await;
+    let link = link_in(&mail, "/verify-email");
+    assert!(
+        link.starts_with(&format!("{}/verify-email?token=", app.base)),
+        "{link}"
+    );
+    // Opening the link spends nothing: a mail scanner may fetch it.
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Confirm email address"));
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let page_again = browser.get(&link).await;
+    assert!(page_again.body.contains("Confirm email address"));
+
+    let token = token_in(&mail, "/verify-email");
+    let res = browser
+        .submit("/verify-email", "/api/confirm_email", &[("token", &token)])
+        .await;
+    assert_eq!(res.location(), Some("/verify-email?done=verified"));
+    let done = browser.get("/verify-email?done=verified").await;
+    assert!(done.body.contains("your email address is confirmed"));
+    let profile = browser.get("/profile").await;
+    assert!(profile.body.contains("Verified") && !profile.body.contains("Not verified"));
+    assert!(!profile.body.contains("Resend confirmation email"));
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_from_the_mailed_link() {
+    let app = spawn_app().await;
+    app.api_register("ada@example.com").await;
+    let other_device = app.browser();
+    other_device.log_in("ada@example.com", PASSWORD, true).await;
+    assert!(other_device.is_member().await);
+
+    let guest = app.browser();
+    let login = guest.get("/login").await;
+    assert!(login.body.contains("Forgot your password?"));
+    let res = guest
+        .submit(
+            "/forgot-password",
+            "/api/forgot_password",
+            &[("email", "ada@example.com")],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/forgot-password?sent=1"));
+    assert!(guest
+        .get("/forgot-password?sent=1")
+        .await
+        .body
+        .contains("Check your inbox"));
+
+    let mail = app.mail("ada@example.com", "Reset your password").await;
+    let link = link_in(&mail, "/reset-password");
+    assert!(link.starts_with(&format!("{}/reset-password?token=", app.base)));
+    let form = guest.get(&link).await;
+    assert!(form.body.contains("Set new password"));
+    assert_eq!(form.headers["referrer-policy"], "no-referrer");
+    let token = token_in(&mail, "/reset-password");
+    let res = guest
+        .submit(
+            "/reset-password",
+            "/api/reset_password",
+            &[
+                ("token", &token),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_new_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.location(),
+        Some("/login?reset=done"),
+        "{:?}",
+        res.form_error()
+    );
+    assert!(guest
+        .get("/login?reset=done")
+        .await
+        .body
+        .contains("Your password has been changed"));
+    assert!(!guest.is_member().await, "not logged in automatically");
+    assert!(!other_device.is_member().await, "every session ended");
+    assert_eq!(
+        app.api_login("ada@example.com", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.api_login("ada@example.com", NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+    app.mail("ada@example.com", "Your password was changed")
+        .await;
+}
+
+#[tokio::test]
+async fn forgot_password_answers_the_same_for_known_and_unknown_addresses() {
+    let app = spawn_app().await;
+    app.api_register("ada@example.com").await;
+    let known = api_forgot(&app, "ada@example.com").await;
+    let unknown = api_forgot(&app, "nobody@example.com").await;
+    assert_eq!(known.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        (known.status, known.body.clone()),
+        (unknown.status, unknown.body.clone())
+    );
+    let web = |email: &'static str| {
+        let browser = app.browser();
+        async move {
+            browser
+                .submit(
+                    "/forgot-password",
+                    "/api/forgot_password",
+                    &[("email", email)],
+                )
+                .await
+                .location()
+                .map(str::to_string)
+        }
+    };
+    assert_eq!(web("bob@example.com").await, web("ada2@example.com").await);
+    app.mail("ada@example.com", "Reset your password").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!app
+        .outbox()
+        .iter()
+        .any(|m| is_mail_to(m, "nobody@example.com")));
+    // A malformed address is a form error, whoever asks.
+    assert_eq!(
+        api_forgot(&app, "not an email").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn reset_links_expire_work_once_and_only_for_their_purpose() {
+    let app = spawn_app().await;
+    app.api_register("ada@example.com").await;
+    let verify = token_in(
+        &app.mail("ada@example.com", "Confirm your email").await,
+        "/verify-email",
+    );
+    // A confirmation token is no reset token, and trying it does not burn it.
+    let wrong = api_reset(&app, &verify, NEW_PASSWORD).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
+
+    api_forgot(&app, "ada@example.com").await;
+    let reset = token_in(
+        &app.mail("ada@example.com", "Reset your password").await,
+        "/reset-password",
+    );
+    let mut tampered = reset.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        api_reset(&app, &tampered, NEW_PASSWORD).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let weak = api_reset(&app, &reset, "password").await;
+    assert_eq!(
+        weak.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a typo does not spend the link"
+    );
+    assert!(weak.json()["error"]["fields"]["password"].is_string());
+    assert_eq!(
+        api_reset(&app, &reset, NEW_PASSWORD).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let again = api_reset(&app, &reset, "another lantern orbit 99").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "single use");
+    assert!(again.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid"));
+
+    // The verification token still works for its own purpose.
+    let browser = app.browser();
+    let res = browser
+        .submit("/verify-email", "/api/confirm_email", &[("token", &verify)])
+        .await;
+    assert_eq!(res.location(), Some("/verify-email?done=verified"));
+
+    app.advance(Duration::from_secs(61));
+    api_forgot(&app, "ada@example.com").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let newest = app
+        .outbox()
+        .into_iter()
+        .rev()
+        .find(|m| m.contains("Reset your password"))
+        .unwrap();
+    let expiring = token_in(&newest, "/reset-password");
+    assert_ne!(expiring, reset);
+    app.advance(Duration::from_secs(3601));
+    assert_eq!(
+        api_reset(&app, &expiring, NEW_PASSWORD).await.status,
+        StatusCode::BAD_REQUEST,
+        "expired"
+    );
+}
+
+#[tokio::test]
+async fn a_new_reset_link_replaces_the_older_one() {
+    let app = spawn_app().await;
+    app.api_register("ada@example.com").await;
+    api_forgot(&app, "ada@example.com").await;
+    let first = token_in(
+        &app.mail("ada@example.com", "Reset your password").await,
+        "/reset-password",
+    );
+    app.advance(Duration::from_secs(61));
+    api_forgot(&app, "ada@example.com").await;
+    for _ in 0..100 {
+        if app
+            .outbox()
+            .iter()
+            .filter(|m| m.contains("Reset your password"))
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        api_reset(&app, &first, NEW_PASSWORD).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn parallel_use_of_one_link_succeeds_exactly_once() {
+    let app = spawn_app().await;
+    app.api_register("ada@example.com").await;
+    api_forgot(&app, "ada@example.com").await;
+    let token = token_in(
+        &app.mail("ada@example.com", "Reset your password").await,
+        "/reset-password",
+    );
+    let mut uses = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (browser, token) = (app.browser(), token.clone());
+        uses.spawn(async move {
+            browser
+                .api(
+                    Method::POST,
+                    "/api/v1/auth/password/reset",
+                    None,
+                    Some(json!({"token": token, "password": NEW_PASSWORD})),
+                )
+                .await
+                .status
+        });
+    }
+    let statuses = uses.join_all().await;
+    let succeeded = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::NO_CONTENT)
+        .count();
+    assert_eq!(succeeded, 1, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn an_email_change_waits_for_the_new_address_to_confirm() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let res = browser
+        .submit(
+            "/profile",
+            "/api/update_profile",
+            &[
+                ("username", "ada"),
+                ("email", "ada@new.example.com"),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/profile?saved=email"));
+    let profile = browser.get("/profile").await;
+    assert!(
+        profile.body.contains("ada@example.com"),
+        "the old address stays"
+    );
+    app.mail("ada@example.com", "Your email address is about to change")
+        .await;
+    let mail = app
+        .mail("ada@new.example.com", "Confirm your new email address")
+        .await;
+    let token = token_in(&mail, "/verify-email");
+    let res = browser
+        .submit("/verify-email", "/api/confirm_email", &[("token", &token)])
+        .await;
+    assert_eq!(res.location(), Some("/verify-email?done=changed"));
+    let profile = browser.get("/profile").await;
+    assert!(profile.body.contains("ada@new.example.com"));
+    assert!(
+        !profile.body.contains("Not verified"),
+        "the new address proved itself"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_email_change_dies_with_its_session() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    browser
+        .submit(
+            "/profile",
+            "/api/update_profile",
+            &[
+                ("username", "ada"),
+                ("email", "ada@new.example.com"),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await;
+    let token = token_in(
+        &app.mail("ada@new.example.com", "Confirm your new").await,
+        "/verify-email",
+    );
+    browser.log_out().await;
+    let res = app
+        .browser()
+        .submit("/verify-email", "/api/confirm_email", &[("token", &token)])
+        .await;
+    assert!(res.form_error().is_some(), "refused: {:?}", res.location());
+    assert_eq!(
+        app.api_login("ada@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_address_taken_meanwhile_is_refused_at_confirmation() {
+    let app = spawn_app().await;
+    let (user, token, _) = app.api_member("ada@example.com").await;
+    let path = format!("/api/v1/profile/{}", user["id"]);
+    let res = app
+        .api(
+            Method::PUT,
+            &path,
+            Some(&token),
+            Some(json!({"email": "x@example.com", "current_password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    let link = token_in(
+        &app.mail("x@example.com", "Confirm your new").await,
+        "/verify-email",
+    );
+    app.api_register("x@example.com").await;
+    let res = app
+        .browser()
+        .submit("/verify-email", "/api/confirm_email", &[("token", &link)])
+        .await;
+    let err = res.form_error().expect("refused");
+    assert_eq!(err["kind"], "Conflict");
+    assert_eq!(me(&app, &token).await["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn resending_the_confirmation_is_limited_to_one_a_minute() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let first = browser
+        .submit("/profile", "/api/resend_confirmation", &[])
+        .await;
+    assert_eq!(first.location(), Some("/profile?saved=confirmation"));
+    let second = browser
+        .submit("/profile", "/api/resend_confirmation", &[])
+        .await;
+    assert_eq!(second.form_error().unwrap()["kind"], "TooManyRequests");
+    app.advance(Duration::from_secs(61));
+    let third = browser
+        .submit("/profile", "/api/resend_confirmation", &[])
+        .await;
+    assert_eq!(third.location(), Some("/profile?saved=confirmation"));
+}
+
+#[tokio::test]
+async fn required_verification_hides_whether_an_address_is_taken() {
+    let app = spawn_app_with(&[("EMAIL_VERIFICATION", "required")]).await;
+    let register = |email: &'static str| {
+        let browser = app.browser();
+        async move {
+            browser
+                .api(
+                    Method::POST,
+                    "/api/v1/auth/register",
+                    None,
+                    Some(json!({"email": email, "password": PASSWORD})),
+                )
+                .await
+        }
+    };
+    let new = register("ada@example.com").await;
+    let taken = register("ada@example.com").await;
+    assert_eq!(new.status, StatusCode::ACCEPTED, "{}", new.body);
+    assert_eq!(
+        (new.status, new.body.clone()),
+        (taken.status, taken.body.clone())
+    );
+    app.mail("ada@example.com", "Someone tried to register")
+        .await;
+    let web = app
+        .browser()
+        .register("bob@example.com", "bob", PASSWORD)
+        .await;
+    assert_eq!(web.location(), Some("/register?sent=1"));
+
+    let refused = app.api_login("ada@example.com", PASSWORD).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let token = token_in(
+        &app.mail("ada@example.com", "Confirm your email address")
+            .await,
+        "/verify-email",
+    );
+    app.browser()
+        .submit("/verify-email", "/api/confirm_email", &[("token", &token)])
+        .await;
+    assert_eq!(
+        app.api_login("ada@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn mail_waits_for_a_dead_smtp_server_and_arrives_when_it_is_back() {
+    let parked = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = parked.local_addr().unwrap().port();
+    drop(parked);
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &smtp),
+        ("MAIL_FROM", "Gatehouse <accounts@example.com>"),
+    ])
+    .await;
+    app.api_register("ada@example.com").await;
+    let started = Instant::now();
+    let answer = api_forgot(&app, "ada@example.com").await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the request does not wait for SMTP"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let backlog = gatehouse::server::mail::backlog(&app.state).await.unwrap();
+    assert!(backlog >= 1, "still queued while the server is down");
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let sink = SmtpSink::start(listener).await;
+    app.advance(Duration::from_secs(300));
+    for _ in 0..100 {
+        if sink
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("Reset your password"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let messages: Vec<String> = sink
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| common::decoded(m))
+        .collect();
+    let reset = messages
+        .iter()
+        .find(|m| m.contains("Reset your password"))
+        .unwrap_or_else(|| panic!("not delivered: {messages:#?}"));
+    assert!(reset.contains(&format!("{}/reset-password?token=", app.base)));
+    assert!(reset.contains("From: Gatehouse <accounts@example.com>"));
+}
