@@ -1,5 +1,5 @@
-//! argon2id hashing on a small fixed pool of low-priority threads, so a login flood can neither
-//! stall page rendering nor grow memory (each hash holds 19 MiB, and only the pool's threads
+//! argon2id hashing on a small fixed pool of threads, so a login flood can neither stall page
+//! rendering nor grow memory (each hash holds 19 MiB, and only the pool's threads
 //! ever hold one), with a bound on how many may wait: past it the answer is 503 at once instead
 //! of a queue that grows without end. Logins are served before new hashes.
 
@@ -73,15 +73,7 @@ impl Pool {
             let pool = pool.clone();
             std::thread::Builder::new()
                 .name(format!("gatehouse-hash-{n}"))
-                .spawn(move || {
-                    // Pages and API answers come first; hashing takes the CPU left over.
-                    if let Err(e) = thread_priority::set_current_thread_priority(
-                        thread_priority::ThreadPriority::Min,
-                    ) {
-                        tracing::debug!(error = ?e, "could not lower the hashing thread's priority");
-                    }
-                    pool.work();
-                })
+                .spawn(move || pool.work())
                 .expect("the OS starts a hashing thread");
         }
         pool
@@ -225,6 +217,12 @@ impl Hasher {
     /// Jobs running or waiting now.
     pub fn queue_depth(&self) -> usize {
         self.queued.load(Ordering::Acquire)
+    }
+
+    /// Whether a login's password check would be refused now; lets a flood be answered 503
+    /// before it costs a database read.
+    pub fn logins_full(&self) -> bool {
+        self.queued.load(Ordering::Acquire) >= self.capacity
     }
 
     fn take_place(&self, lane: Lane) -> Result<Place, AppError> {

@@ -373,6 +373,9 @@ pub async fn log_in(
     if password.chars().count() > PASSWORD_MAX_LENGTH {
         return Err(invalid_credentials());
     }
+    if state.hasher.logins_full() {
+        return Err(AppError::busy(2));
+    }
     let user = find_by_email(state, email.as_str()).await?;
     let now = state.now();
     let device = device_token
