@@ -35,6 +35,7 @@ browser:
 
 e2e-deps:
 	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
+	@[ -x .venv/bin/aiosmtpd ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r end2end/requirements-mail.txt; }
 
 fuzz-deps:
 	@[ -x .venv/bin/schemathesis ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r bench/requirements-fuzz.txt; }

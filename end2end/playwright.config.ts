@@ -14,6 +14,9 @@ const chromium = {
 };
 
 export const MAIN_URL = "http://127.0.0.1:3100";
+// The main server sends its mail to a real SMTP server (aiosmtpd) that files it here.
+export const SMTP_PORT = 2525;
+export const MAILDIR = process.env.E2E_MAILDIR ?? "/tmp/gatehouse-e2e-mail";
 // A second server whose access tokens expire after 2 seconds, for silent renewal.
 export const SHORT_TTL_URL = "http://127.0.0.1:3101";
 
@@ -33,7 +36,14 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: "./serve.sh 3100",
+      command: `./smtp.sh ${SMTP_PORT} ${MAILDIR}`,
+      port: SMTP_PORT,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+    },
+    {
+      command: `./serve.sh 3100 SMTP_URL=smtp://127.0.0.1:${SMTP_PORT} MAIL_FROM=gatehouse@example.com`,
       url: `${MAIN_URL}/health`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -147,10 +147,7 @@ fn VerificationNotice(user: UserView, action: ServerAction<ResendConfirmation>) 
         view! {
             <section class="notice" aria-labelledby="verify-title">
                 <h2 id="verify-title">"Confirm your email address"</h2>
-                <p>
-                    "We sent a link to " {user.email.clone()}
-                    ". Open it to confirm that the address is yours."
-                </p>
+                <p>"We sent you a link by email. Open it to confirm that the address is yours."</p>
                 <ErrorSummary error/>
                 <ActionForm action>
                     <button type="submit" disabled=move || action.pending().get()>
