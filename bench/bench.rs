@@ -256,4 +256,47 @@ async fn main() {
         )
         .await,
     );
+
+    forgot_password_timing(&base, &state).await;
+}
+
+/// The forgot-password answer for addresses with and without an account, interleaved, one
+/// client: the two columns should not tell them apart.
+async fn forgot_password_timing(base: &str, state: &AppState) {
+    let n = 200;
+    let client = Client::new("bench", "127.0.0.1");
+    for i in 0..n {
+        let email = format!("known{i}@example.com");
+        let registration = Registration {
+            email: &email,
+            username: None,
+            password: PASSWORD,
+            confirm_password: None,
+        };
+        users::register(state, registration, &client).await.unwrap();
+    }
+    let http = reqwest::Client::new();
+    let (mut known, mut unknown) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        for (email, samples) in [
+            (format!("known{i}@example.com"), &mut known),
+            (format!("nobody{i}@example.com"), &mut unknown),
+        ] {
+            let started = Instant::now();
+            let res = http
+                .post(format!("{base}/api/v1/auth/password/forgot"))
+                .json(&serde_json::json!({ "email": email }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+            res.bytes().await.unwrap();
+            samples.push(started.elapsed());
+        }
+    }
+    let (total_known, total_unknown) = (known.iter().sum(), unknown.iter().sum());
+    println!("\n## Forgot password: the same answer time with and without an account\n");
+    println!("| address | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
+    report("has an account", &stats(known, total_known));
+    report("has no account", &stats(unknown, total_unknown));
 }
