@@ -7,6 +7,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::components::nav::{provide_account, Nav};
 use crate::pages::{
+    activity::ActivityPage, admin_user::AdminUserPage, admin_users::AdminUsersPage,
     forgot_password::ForgotPasswordPage, home::HomePage, login::LoginPage, not_found::NotFound,
     profile::ProfilePage, project::ProjectPage, project_delete::DeleteProjectPage,
     projects::ProjectsPage, register::RegisterPage, reset_password::ResetPasswordPage,
@@ -84,6 +85,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=ssr.clone()/>
                     <Route path=path!("/profile") view=ProfilePage ssr=ssr.clone()/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
+                    <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
+                    <Route path=path!("/admin/users") view=AdminUsersPage ssr=ssr.clone()/>
+                    <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=ssr.clone()/>
                     <Route path=path!("/projects") view=ProjectsPage ssr=ssr.clone()/>
                     <Route path=path!("/projects/:id") view=ProjectPage ssr=ssr.clone()/>
                     <Route path=path!("/projects/:id/delete") view=DeleteProjectPage ssr=ssr/>

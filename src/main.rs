@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    gatehouse::server::run().await
+    gatehouse::server::main().await
 }

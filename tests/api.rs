@@ -637,6 +637,10 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
         ("POST", "/api/v1/projects/{id}/tasks"),
         ("PATCH", "/api/v1/tasks/{id}"),
         ("DELETE", "/api/v1/tasks/{id}"),
+        ("GET", "/api/v1/admin/users"),
+        ("GET", "/api/v1/admin/users/{id}"),
+        ("PATCH", "/api/v1/admin/users/{id}"),
+        ("DELETE", "/api/v1/admin/users/{id}/sessions"),
     ];
     let mut expected: Vec<(String, String)> = spec_routes
         .iter()

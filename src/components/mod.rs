@@ -41,6 +41,18 @@ pub fn human_time(rfc3339: &str) -> String {
     }
 }
 
+/// Percent-encodes a path for use as a query value.
+pub fn encode_query_value(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

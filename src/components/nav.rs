@@ -100,10 +100,13 @@ pub fn Nav() -> impl IntoView {
                             .user
                             .get()
                             .map(|user| match user {
-                                Ok(Some(_)) => {
+                                Ok(Some(user)) => {
+                                    let admin = user.role == "admin";
                                     view! {
                                         <A href="/projects">"Projects"</A>
                                         <A href="/sessions">"Sessions"</A>
+                                        <A href="/activity">"Activity"</A>
+                                        {admin.then(|| view! { <A href="/admin/users">"Users"</A> })}
                                         <A href="/profile">"Profile"</A>
                                         <ActionForm action=logout attr:class="inline-form">
                                             <button type="submit" class="link-button">"Log out"</button>

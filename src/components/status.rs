@@ -41,7 +41,7 @@ pub fn LoadError(error: AppError) -> impl IntoView {
                 location.pathname.get_untracked(),
                 location.search.get_untracked()
             );
-            let target = format!("/login?next={}", encode_query_value(&here));
+            let target = format!("/login?next={}", super::encode_query_value(&here));
             view! { <Redirect path=target/> }.into_any()
         }
         ErrorKind::NotFound => view! { <NotFound/> }.into_any(),
@@ -52,16 +52,4 @@ pub fn LoadError(error: AppError) -> impl IntoView {
         }
         .into_any(),
     }
-}
-
-/// Percent-encodes a path for use as a query value.
-fn encode_query_value(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

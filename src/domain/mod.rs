@@ -17,4 +17,4 @@ pub use validation::{
     check_confirmation, Description, Email, Password, ProjectName, TaskTitle, Username,
     DEFAULT_PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH,
 };
-pub use views::{ProjectView, SessionView, TaskView, UserView};
+pub use views::{ActivityView, AdminUserView, ProjectView, SessionView, TaskView, UserView};

@@ -50,3 +50,28 @@ pub struct TaskView {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// One security event, in words, for the person it concerns (and for admins).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ActivityView {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// Stable kind, e.g. `login_succeeded`.
+    pub event: String,
+    pub text: String,
+    pub actor_id: Option<i64>,
+    pub subject_id: Option<i64>,
+}
+
+/// A row of the admin users list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// RFC 3339 of the most recent use of any session; absent when never.
+    pub last_seen_at: Option<String>,
+    pub live_sessions: i64,
+}

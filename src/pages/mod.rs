@@ -1,5 +1,8 @@
 //! One module per page; each page's server functions live beside it.
 
+pub mod activity;
+pub mod admin_user;
+pub mod admin_users;
 pub mod forgot_password;
 pub mod home;
 pub mod login;

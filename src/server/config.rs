@@ -144,6 +144,8 @@ pub struct Config {
     /// (`TRUSTED_PROXIES`, a list of addresses or CIDR ranges; empty by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub mail: MailSettings,
+    /// Audit events older than this are deleted (`AUDIT_RETENTION`).
+    pub audit_retention: Duration,
     pub max_body_bytes: usize,
     /// A request still unanswered after this long gets 408 (`REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
@@ -260,6 +262,7 @@ impl Config {
             registration_limit: number("REGISTRATION_LIMIT", 100)?,
             trusted_proxies: parse_networks(&get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|message| invalid("TRUSTED_PROXIES", message))?,
+            audit_retention: duration("AUDIT_RETENTION", "365d")?,
             mail: MailSettings {
                 smtp_url: get("SMTP_URL").map(|url| SmtpUrl(url.trim().to_string())),
                 from: get("MAIL_FROM")

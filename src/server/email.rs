@@ -6,6 +6,7 @@
 
 use sqlx::SqliteConnection;
 
+use super::audit::{self, Event};
 use super::error::OnConstraint;
 use super::mail::{self, Mail};
 use super::principal::{Client, CurrentUser};
@@ -176,6 +177,10 @@ pub async fn resend_verification(
     queue_verification(&mut tx, state, user.id, &user.email, now).await?;
     tx.commit().await?;
     state.mailer.wake();
+    audit::record(
+        state,
+        Event::new("verification_sent").by(user.id).client(client),
+    );
     Ok(())
 }
 
@@ -215,6 +220,12 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
             .await
             .on_unique(&[("users.email", users::email_taken)])?;
         tracing::info!(user_id = spent.user_id, "email address changed");
+        audit::record(
+            state,
+            Event::new("email_changed")
+                .by(spent.user_id)
+                .detail("new_email", new_email.clone()),
+        );
         Confirmed::EmailChanged(new_email)
     } else {
         sqlx::query("UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ?")
@@ -223,6 +234,7 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
             .execute(&mut *tx)
             .await?;
         tracing::info!(user_id = spent.user_id, "email address confirmed");
+        audit::record(state, Event::new("email_verified").by(spent.user_id));
         Confirmed::Verified
     };
     tx.commit().await?;
@@ -302,6 +314,19 @@ async fn send_reset(state: &AppState, email: &Email, client: &Client) -> Result<
     if !user.is_active {
         return Ok(());
     }
+    queue_reset(state, &user).await?;
+    audit::record(
+        state,
+        Event::new("reset_requested")
+            .subject(user.id)
+            .client(client),
+    );
+    Ok(())
+}
+
+/// Mails `user` a fresh reset link (also an admin's action).
+pub async fn queue_reset(state: &AppState, user: &User) -> Result<(), AppError> {
+    let now = state.now();
     let lifetime = secs(state.config.mail.reset_ttl);
     let mut tx = state.db.begin().await?;
     let token = issue(&mut tx, user.id, Purpose::Reset, None, lifetime, now).await?;
@@ -367,5 +392,6 @@ pub async fn reset_password(
     tx.commit().await?;
     state.mailer.wake();
     tracing::info!(user_id = user.id, "password reset");
+    audit::record(state, Event::new("password_reset").subject(user.id));
     Ok(())
 }

@@ -1,10 +1,10 @@
-//! Background work: every ten minutes, delete expired and long-ended sessions and forget old
-//! login failures.
+//! Background work: every ten minutes, delete expired and long-ended sessions and audit events
+//! past their retention, and forget old login failures.
 
 use std::time::Duration;
 
-use super::sessions;
 use super::state::AppState;
+use super::{audit, sessions};
 
 const EVERY: Duration = Duration::from_secs(600);
 
@@ -18,6 +18,11 @@ pub fn spawn_cleanup(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "stale sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
+            }
+            match audit::delete_old(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "old audit events deleted"),
+                Err(e) => tracing::warn!(error = %e, "audit clean-up failed"),
             }
         }
     });

@@ -9,6 +9,8 @@
 //! - services used by pages and API alike: `users`, `sessions`, `projects`
 //! - shared plumbing: `state`, `db`, `clock`, `error`
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -35,4 +37,4 @@ pub mod tokens;
 pub mod users;
 
 pub use router::router;
-pub use startup::{run, serve};
+pub use startup::{main, run, serve};

@@ -19,16 +19,23 @@ use crate::domain::AppError;
 /// Pages (and everything below them) only members may see; guests are sent to log in and
 /// brought back. Every page route in `app.rs` is in exactly one of these three lists; a test
 /// checks it against the router.
-pub const MEMBER_PAGES: [&str; 3] = ["/profile", "/sessions", "/projects"];
+pub const MEMBER_PAGES: [&str; 4] = ["/profile", "/sessions", "/projects", "/activity"];
 /// Pages only guests need; members are sent to their profile.
 pub const GUEST_PAGES: [&str; 4] = ["/login", "/register", "/forgot-password", "/reset-password"];
+/// Pages for administrators; everyone else gets their 404 page (the pages decide, as they
+/// load their data).
+pub const ADMIN_PAGES: [&str; 1] = ["/admin"];
 /// Pages for everyone.
 pub const PUBLIC_PAGES: [&str; 2] = ["/", "/verify-email"];
 /// Pages whose address carries a secret token: the browser must not pass it on.
 const TOKEN_PAGES: [&str; 2] = ["/reset-password", "/verify-email"];
 
 pub fn is_member_page(path: &str) -> bool {
-    MEMBER_PAGES.iter().any(|page| {
+    under_any(&MEMBER_PAGES, path)
+}
+
+fn under_any(pages: &[&str], path: &str) -> bool {
+    pages.iter().any(|page| {
         path == *page
             || path
                 .strip_prefix(page)
@@ -268,11 +275,12 @@ mod tests {
                 is_member_page(path),
                 GUEST_PAGES.contains(&path),
                 PUBLIC_PAGES.contains(&path),
+                under_any(&ADMIN_PAGES, path),
             ];
             assert_eq!(
                 lists.iter().filter(|listed| **listed).count(),
                 1,
-                "{path} must be a member, guest or public page"
+                "{path} must be a member, guest, admin or public page"
             );
         }
     }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::audit::{self, Event};
 use super::principal::{Client, CurrentUser};
 use super::state::AppState;
 use super::tokens::{RefreshToken, TokenError};
@@ -312,6 +313,24 @@ async fn spent_again(
             user_id = token.user_id,
             "spent refresh token presented again: session ended as a suspected theft"
         );
+        audit::record(
+            state,
+            Event::new("refresh_token_reused")
+                .subject(token.user_id)
+                .session(&token.session_id),
+        );
+        if let Ok(Some(user)) = super::users::find_by_id(state, token.user_id).await {
+            let notice = super::users::notify(
+                state,
+                &user,
+                "A session of your account was ended",
+                "one of your sessions was ended because its refresh token was used twice, which \
+                 can mean someone copied it. If you do not recognise this, change your password.",
+            );
+            if let Err(e) = notice.await {
+                tracing::warn!(error = %e, "could not queue the theft notice");
+            }
+        }
     }
     RefreshError::Reused
 }
@@ -382,15 +401,25 @@ pub async fn is_live(state: &AppState, session_id: &str, now: i64) -> bool {
 }
 
 /// Ends one session; its access and refresh tokens stop working at once.
-pub async fn end(state: &AppState, session_id: &str, reason: &str) -> Result<(), AppError> {
-    sqlx::query(
-        "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+pub async fn end(state: &AppState, session_id: &str, reason: &'static str) -> Result<(), AppError> {
+    let ended: Option<i64> = sqlx::query_scalar(
+        "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL
+         RETURNING user_id",
     )
     .bind(state.now())
     .bind(reason)
     .bind(session_id)
-    .execute(&state.db)
+    .fetch_optional(&state.db)
     .await?;
+    if let Some(user_id) = ended {
+        audit::record(
+            state,
+            Event::new("session_ended")
+                .by(user_id)
+                .session(session_id)
+                .detail("how", reason),
+        );
+    }
     Ok(())
 }
 
@@ -406,7 +435,17 @@ pub async fn end_owned(state: &AppState, user_id: i64, session_id: &str) -> Resu
     .bind(user_id)
     .execute(&state.db)
     .await?;
-    Ok(result.rows_affected() == 1)
+    let ended = result.rows_affected() == 1;
+    if ended {
+        audit::record(
+            state,
+            Event::new("session_ended")
+                .by(user_id)
+                .session(session_id)
+                .detail("how", "logged_out_elsewhere"),
+        );
+    }
+    Ok(ended)
 }
 
 /// Ends every session of `user_id` except `keep` (all of them when `keep` is `None`).
@@ -417,7 +456,17 @@ pub async fn end_all_for_user(
     reason: &str,
 ) -> Result<u64, AppError> {
     let mut conn = state.db.acquire().await?;
-    Ok(end_all_in(&mut conn, user_id, keep, reason, state.now()).await?)
+    let ended = end_all_in(&mut conn, user_id, keep, reason, state.now()).await?;
+    if ended > 0 {
+        audit::record(
+            state,
+            Event::new("session_ended")
+                .subject(user_id)
+                .detail("how", reason)
+                .detail("sessions", ended.to_string()),
+        );
+    }
+    Ok(ended)
 }
 
 /// `end_all_for_user` inside the caller's transaction.
@@ -452,13 +501,22 @@ struct SessionRow {
 
 /// The person's live sessions, most recently used first.
 pub async fn list(state: &AppState, current: &CurrentUser) -> Result<Vec<SessionView>, AppError> {
+    list_for(state, current.user_id, Some(&current.session_id)).await
+}
+
+/// `user_id`'s live sessions, most recently used first; `current` is marked.
+pub async fn list_for(
+    state: &AppState,
+    user_id: i64,
+    current: Option<&str>,
+) -> Result<Vec<SessionView>, AppError> {
     let now = state.now();
     let rows: Vec<SessionRow> = sqlx::query_as(
         "SELECT id, user_agent, ip_address, created_at, last_used_at FROM sessions
          WHERE user_id = ? AND ended_at IS NULL AND expires_at > ? AND last_used_at > ?
          ORDER BY last_used_at DESC, created_at DESC",
     )
-    .bind(current.user_id)
+    .bind(user_id)
     .bind(now)
     .bind(now - secs(state.config.sessions.idle_ttl))
     .fetch_all(&state.db)
@@ -466,7 +524,7 @@ pub async fn list(state: &AppState, current: &CurrentUser) -> Result<Vec<Session
     Ok(rows
         .into_iter()
         .map(|row| SessionView {
-            current: row.id == current.session_id,
+            current: Some(row.id.as_str()) == current,
             device: describe_user_agent(&row.user_agent),
             ip_address: row.ip_address,
             created_at: super::db::rfc3339(row.created_at),

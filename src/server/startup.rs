@@ -5,7 +5,81 @@ use std::process::ExitCode;
 
 use super::config::Config;
 use super::state::AppState;
-use super::{jobs, mail, router, telemetry};
+use super::{admin, jobs, mail, router, telemetry};
+
+const USAGE: &str =
+    "usage: gatehouse                        serve (settings from the environment or .env)
+       gatehouse admin grant EMAIL      make the account with this email an administrator
+       gatehouse admin revoke EMAIL     make it a plain user again";
+
+/// The binary's entry point: serves, or runs an admin command with the same settings.
+pub async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => run().await,
+        ["admin", "grant", email] => admin_command(email, "admin").await,
+        ["admin", "revoke", email] => admin_command(email, "user").await,
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `gatehouse admin grant|revoke EMAIL`.
+async fn admin_command(email: &str, role: &str) -> ExitCode {
+    telemetry::init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("gatehouse: invalid configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("gatehouse")
+        .build();
+    let state = match AppState::new(config, options).await {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = admin::set_role_by_email(&state, email, role).await;
+    // Let the audit writer store the event before the process ends.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    match outcome {
+        Ok(user) => {
+            println!(
+                "{} is now {}.",
+                user.email,
+                if role == "admin" {
+                    "an administrator"
+                } else {
+                    "a plain user"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match std::error::Error::source(&e) {
+                Some(cause) => eprintln!("gatehouse: {e} ({cause})"),
+                None => eprintln!("gatehouse: {e}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Starts the server; a bad setting ends start-up with a message naming it.
 pub async fn run() -> ExitCode {

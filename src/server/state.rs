@@ -4,6 +4,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
 
+use super::audit::AuditLog;
 use super::clock::Clock;
 use super::config::Config;
 use super::cookies::AuthCookies;
@@ -26,6 +27,7 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     pub cookies: AuthCookies,
     pub mailer: Mailer,
+    pub audit: AuditLog,
     pub leptos_options: LeptosOptions,
 }
 
@@ -35,6 +37,7 @@ impl AppState {
         let db = super::db::connect(&config.database_url).await?;
         Ok(Self {
             mailer,
+            audit: AuditLog::start(db.clone()),
             keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
             hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
             cookies: AuthCookies::new(config.public_url.https),

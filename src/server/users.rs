@@ -2,6 +2,7 @@
 
 use sqlx::SqliteConnection;
 
+use super::audit::{self, Event};
 use super::email;
 use super::error::{unique_index, OnConstraint, UniqueAnswer};
 use super::mail::{self, Mail};
@@ -219,6 +220,11 @@ pub async fn register(
     tx.commit().await?;
     state.mailer.wake();
     tracing::info!(user_id = id, "account registered");
+    audit::record(state, Event::new("registered").by(id).client(client));
+    audit::record(
+        state,
+        Event::new("verification_sent").subject(id).client(client),
+    );
     if required {
         return Ok(Registered::CheckInbox);
     }
@@ -387,15 +393,33 @@ pub async fn log_in(
             address: &client.ip_address,
         },
     };
-    let attempt = state
-        .throttle
-        .begin(email.as_str(), guesser, now)
-        .map_err(AppError::too_many_requests)?;
+    let subject = user.as_ref().map(|u| u.id);
+    let failure = |reason: &'static str| {
+        let event = Event::new("login_failed")
+            .client(client)
+            .detail("reason", reason);
+        audit::record(state, subject.map_or(event.clone(), |id| event.subject(id)));
+    };
+    let attempt = match state.throttle.begin(email.as_str(), guesser, now) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let event = Event::new("login_throttled").client(client);
+            audit::record(state, subject.map_or(event.clone(), |id| event.subject(id)));
+            return Err(AppError::too_many_requests(wait));
+        }
+    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = verify_and_settle(state, password, stored, attempt).await?;
     let user = match (user, verified) {
         (Some(user), Verified::Yes | Verified::YesButRehash) => user,
-        _ => return Err(invalid_credentials()),
+        (Some(_), _) => {
+            failure("wrong password");
+            return Err(invalid_credentials());
+        }
+        (None, _) => {
+            failure("no such account");
+            return Err(invalid_credentials());
+        }
     };
     if verified == Verified::YesButRehash {
         let fresh = state.hasher.hash(password).await?;
@@ -403,9 +427,11 @@ pub async fn log_in(
         store_password_hash(&mut conn, user.id, &fresh, now).await?;
     }
     if !user.is_active {
+        failure("account deactivated");
         return Err(AppError::forbidden("This account has been deactivated."));
     }
     if state.config.mail.verification_required && !user.email_verified {
+        failure("email not confirmed");
         return Err(AppError::forbidden(EMAIL_NOT_CONFIRMED));
     }
     let tokens = sessions::start(state, user.id, remember, client).await?;
@@ -414,6 +440,13 @@ pub async fn log_in(
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let device_token = state.keys.issue_device(user.id, &device_id, now);
     tracing::info!(user_id = user.id, session_id = %tokens.session_id, "logged in");
+    audit::record(
+        state,
+        Event::new("login_succeeded")
+            .by(user.id)
+            .client(client)
+            .session(&tokens.session_id),
+    );
     Ok(LoggedIn {
         user,
         tokens,
@@ -550,9 +583,22 @@ pub async fn update_profile(
     .on_unique(&UNIQUE_ACCOUNT_FIELDS)?;
     if new_hash.is_some() {
         after_password_change(&mut tx, state, &user, Some(&caller.session_id), now).await?;
+        audit::record(
+            state,
+            Event::new("password_changed")
+                .by(user.id)
+                .session(&caller.session_id),
+        );
     }
     if confirm_new_email {
         email::request_email_change(&mut tx, state, &user, caller, &email, now).await?;
+        audit::record(
+            state,
+            Event::new("email_change_requested")
+                .by(user.id)
+                .session(&caller.session_id)
+                .detail("new_email", email.clone()),
+        );
     }
     tx.commit().await?;
     state.mailer.wake();
@@ -595,6 +641,12 @@ pub async fn change_password(
     after_password_change(&mut tx, state, &user, Some(&caller.session_id), now).await?;
     tx.commit().await?;
     state.mailer.wake();
+    audit::record(
+        state,
+        Event::new("password_changed")
+            .by(user.id)
+            .session(&caller.session_id),
+    );
     Ok(())
 }
 
@@ -660,6 +712,24 @@ pub async fn after_password_change(
     Ok(())
 }
 
+/// Mails `user` a short notice ("Hello NAME, TEXT").
+pub async fn notify(
+    state: &AppState,
+    user: &User,
+    subject: &str,
+    text: &str,
+) -> Result<(), AppError> {
+    let mail = Mail {
+        to: user.email.clone(),
+        subject: subject.to_string(),
+        body: format!("Hello {},\n\n{text}\n", user.username),
+    };
+    let mut conn = state.db.acquire().await?;
+    mail::enqueue(&mut conn, &mail, state.now()).await?;
+    state.mailer.wake();
+    Ok(())
+}
+
 /// Deletes the account after checking the password; its sessions, projects and tasks go with
 /// it (foreign keys cascade).
 pub async fn delete_account(
@@ -676,5 +746,11 @@ pub async fn delete_account(
         .execute(&state.db)
         .await?;
     tracing::info!(user_id = user.id, "account deleted");
+    audit::record(
+        state,
+        Event::new("account_deleted")
+            .by(user.id)
+            .session(&caller.session_id),
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: thin handlers over the same service functions the pages use,
 //! documented with OpenAPI from the same annotations that build the router.
 
+mod admin;
 mod auth;
 mod extract;
 mod projects;
@@ -38,6 +39,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "users", description = "Accounts and profiles"),
         (name = "sessions", description = "Where the person is logged in"),
         (name = "projects", description = "The person's projects and tasks"),
+        (name = "admin", description = "Administrators: accounts, their sessions and audit trail"),
     )
 )]
 struct ApiDoc;
@@ -84,7 +86,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(projects::list_tasks, projects::add_task))
-        .routes(routes!(projects::update_task, projects::delete_task));
+        .routes(routes!(projects::update_task, projects::delete_task))
+        .routes(routes!(admin::list))
+        .routes(routes!(admin::get, admin::update))
+        .routes(routes!(admin::end_sessions));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

@@ -1,0 +1,105 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use crate::components::form::{form_error, ErrorSummary};
+use crate::components::human_time;
+use crate::components::status::Loaded;
+use crate::domain::{ActivityView, AdminUserView, AppError, SessionView};
+use crate::pages::admin_users::{AdminAction, AdminActions};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdminUserPage {
+    pub user: AdminUserView,
+    pub sessions: Vec<SessionView>,
+    pub events: Vec<ActivityView>,
+}
+
+#[server(endpoint = "admin_user")]
+pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
+    use crate::server::{admin, context};
+    let caller = context::current_user().map_err(|_| AppError::not_found())?;
+    admin::require_admin(&caller).map_err(|_| AppError::not_found())?;
+    let detail = admin::user_detail(&context::state()?, &caller, id).await?;
+    let live = detail.sessions.len() as i64;
+    let last_seen = detail.sessions.iter().map(|s| s.last_used_at.clone()).max();
+    Ok(AdminUserPage {
+        user: AdminUserView {
+            user: detail.user.view(),
+            last_seen_at: last_seen,
+            live_sessions: live,
+        },
+        sessions: detail.sessions,
+        events: detail.events,
+    })
+}
+
+/// One account: its details, the actions on it, its sessions and its audit trail.
+#[component]
+pub fn AdminUserPage() -> impl IntoView {
+    let action = ServerAction::<AdminAction>::new();
+    let none = RwSignal::new(None);
+    let error = form_error(action, none);
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let page = Resource::new(
+        move || (id(), action.version().get()),
+        |(id, _)| load_user(id),
+    );
+    view! {
+        <Title text="User"/>
+        <p><A href="/admin/users">"All users"</A></p>
+        <ErrorSummary error/>
+        <Loaded
+            resource=page
+            ready={move |page: AdminUserPage| {
+                let user = page.user.user.clone();
+                view! {
+                    <h1>{user.email.clone()}</h1>
+                    <dl class="details">
+                        <dt>"Username"</dt><dd>{user.username.clone()}</dd>
+                        <dt>"Role"</dt><dd>{user.role.clone()}</dd>
+                        <dt>"Active"</dt><dd>{if user.is_active { "yes" } else { "no" }}</dd>
+                        <dt>"Email"</dt><dd>{if user.email_verified { "Verified" } else { "Not verified" }}</dd>
+                        <dt>"Created"</dt><dd>{human_time(&user.created_at)}</dd>
+                    </dl>
+                    <AdminActions user=page.user.clone() action/>
+                    <div class="actions">
+                        <ActionForm action attr:class="inline-form">
+                            <input type="hidden" name="id" value=user.id/>
+                            <input type="hidden" name="action" value="send_password_reset"/>
+                            <button type="submit" class="secondary">"Send password reset link"</button>
+                        </ActionForm>
+                        {(!user.email_verified).then(|| view! {
+                            <ActionForm action attr:class="inline-form">
+                                <input type="hidden" name="id" value=user.id/>
+                                <input type="hidden" name="action" value="send_verification"/>
+                                <button type="submit" class="secondary">"Resend verification"</button>
+                            </ActionForm>
+                        })}
+                    </div>
+                    <h2>"Sessions"</h2>
+                    <ul>
+                        {page.sessions.into_iter().map(|s| view! {
+                            <li>{format!("{}, {}, last used {}", s.device, s.ip_address, human_time(&s.last_used_at))}</li>
+                        }).collect_view()}
+                    </ul>
+                    <h2>"Security activity"</h2>
+                    <ol class="activity">
+                        {page.events.into_iter().map(|e| view! {
+                            <li><time datetime=e.at.clone()>{human_time(&e.at)}</time>" "{e.text}</li>
+                        }).collect_view()}
+                    </ol>
+                }
+            }}
+        />
+    }
+}
