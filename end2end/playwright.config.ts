@@ -17,6 +17,8 @@ export const MAIN_URL = "http://127.0.0.1:3100";
 // The main server sends its mail to a real SMTP server (aiosmtpd) that files it here.
 export const SMTP_PORT = 2525;
 export const MAILDIR = process.env.E2E_MAILDIR ?? "/tmp/gatehouse-e2e-mail";
+// The main server's data directory, so tests can run `gatehouse admin grant` against it.
+export const MAIN_DATA = process.env.E2E_DATA ?? "/tmp/gatehouse-e2e-3100";
 // A second server whose access tokens expire after 2 seconds, for silent renewal.
 export const SHORT_TTL_URL = "http://127.0.0.1:3101";
 
@@ -43,7 +45,7 @@ export default defineConfig({
       stdout: "pipe",
     },
     {
-      command: `./serve.sh 3100 SMTP_URL=smtp://127.0.0.1:${SMTP_PORT} MAIL_FROM=gatehouse@example.com`,
+      command: `rm -rf ${MAIN_DATA} && ./serve.sh 3100 DATA_DIR=${MAIN_DATA} SMTP_URL=smtp://127.0.0.1:${SMTP_PORT} MAIL_FROM=gatehouse@example.com`,
       url: `${MAIN_URL}/health`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -1,0 +1,59 @@
+import { test, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { MAIN_DATA, MAIN_URL } from "../playwright.config";
+import { hydrated, logIn, logOut, newPerson, PASSWORD, register, visit } from "./helpers";
+
+/** `gatehouse admin grant EMAIL`, run with the main server's settings. */
+function grantAdmin(email: string) {
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(__dirname, "..", "..", "target");
+  const out = execFileSync(path.join(target, "debug", "gatehouse"), ["admin", "grant", email], {
+    env: { ...process.env, DATA_DIR: MAIN_DATA, PUBLIC_URL: MAIN_URL, RUST_LOG: "warn" },
+    encoding: "utf8",
+  });
+  expect(out).toContain("is now an administrator");
+}
+
+test("an admin finds a person by email and deactivates them; their browser is logged out", async ({ browser }) => {
+  const adminPerson = newPerson("boss");
+  const member = newPerson("member");
+  const adminContext = await browser.newContext();
+  const memberContext = await browser.newContext();
+  const adminPage = await adminContext.newPage();
+  const memberPage = await memberContext.newPage();
+  await register(adminPage, adminPerson);
+  grantAdmin(adminPerson.email);
+  await register(memberPage, member);
+
+  await visit(adminPage, "/admin/users");
+  await adminPage.getByLabel("Search").fill(member.email);
+  await adminPage.getByRole("button", { name: "Search" }).click();
+  await expect(adminPage).toHaveURL(/\/admin\/users\?q=/);
+  await hydrated(adminPage);
+  const row = adminPage.getByRole("row", { name: new RegExp(member.email) });
+  await expect(row).toHaveCount(1);
+  await row.getByRole("button", { name: "Deactivate" }).click();
+  await expect(row.getByRole("button", { name: "Reactivate" })).toBeVisible();
+
+  await memberPage.goto("/profile");
+  await expect(memberPage).toHaveURL(/\/login/);
+  await logIn(memberPage, member.email, PASSWORD);
+  await expect(memberPage.getByRole("alert")).toContainText("deactivated");
+  await Promise.all([adminContext.close(), memberContext.close()]);
+});
+
+test("a member sees their own security activity", async ({ page }) => {
+  const person = newPerson("watch");
+  await register(page, person);
+  await logOut(page);
+  await logIn(page, person.email, "not the password");
+  await expect(page.getByRole("alert")).toContainText("Invalid email or password.");
+  await logIn(page, person.email, PASSWORD);
+  await expect(page).toHaveURL(/\/profile$/);
+  await page.getByRole("navigation").getByRole("link", { name: "Activity" }).click();
+  await expect(page.getByRole("heading", { name: "Security activity" })).toBeVisible();
+  const entries = page.getByRole("list", { name: "Security activity" }).getByRole("listitem");
+  await expect(entries.first()).toContainText("Log in from");
+  await expect(page.getByText("Failed log-in attempt")).toBeVisible();
+  await expect(entries.last()).toContainText("Account created");
+});
