@@ -192,7 +192,7 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
     );
     // A confirmation token is no reset token, and trying it does not burn it.
     let wrong = api_reset(&app, &verify, NEW_PASSWORD).await;
-    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND, "{}", wrong.body);
 
     api_forgot(&app, "ada@example.com").await;
     let reset = token_in(
@@ -204,7 +204,7 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(
         api_reset(&app, &tampered, NEW_PASSWORD).await.status,
-        StatusCode::BAD_REQUEST
+        StatusCode::NOT_FOUND
     );
     let weak = api_reset(&app, &reset, "password").await;
     assert_eq!(
@@ -218,7 +218,7 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
         StatusCode::NO_CONTENT
     );
     let again = api_reset(&app, &reset, "another lantern orbit 99").await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST, "single use");
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "single use");
     assert!(again.json()["error"]["message"]
         .as_str()
         .unwrap()
@@ -245,7 +245,7 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
     app.advance(Duration::from_secs(3601));
     assert_eq!(
         api_reset(&app, &expiring, NEW_PASSWORD).await.status,
-        StatusCode::BAD_REQUEST,
+        StatusCode::NOT_FOUND,
         "expired"
     );
 }
@@ -275,7 +275,7 @@ async fn a_new_reset_link_replaces_the_older_one() {
     }
     assert_eq!(
         api_reset(&app, &first, NEW_PASSWORD).await.status,
-        StatusCode::BAD_REQUEST
+        StatusCode::NOT_FOUND
     );
 }
 

@@ -14,10 +14,15 @@ use super::sessions;
 use super::state::AppState;
 use super::tokens::RefreshToken as SecretToken;
 use super::users::{self, User};
-use crate::domain::{check_new_password, AppError, Email};
+use crate::domain::{check_new_password, AppError, Email, ErrorKind};
 
 pub const INVALID_LINK: &str =
     "This link is invalid, has expired or was already used. Ask for a new one.";
+
+/// No live token of that purpose: to a client, an unknown link (404).
+fn invalid_link() -> AppError {
+    AppError::new(ErrorKind::NotFound, INVALID_LINK)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -204,13 +209,13 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
         now,
     )
     .await?
-    .ok_or_else(|| AppError::bad_request(INVALID_LINK))?;
+    .ok_or_else(invalid_link)?;
     let confirmed = if spent.purpose == Purpose::ChangeEmail.as_str() {
         let new_email = spent.new_email.unwrap_or_default();
         let session = spent.session_id.unwrap_or_default();
         // A pending change dies with the session that asked for it.
         if !sessions::is_live(state, &session, now).await {
-            return Err(AppError::bad_request(INVALID_LINK));
+            return Err(invalid_link());
         }
         sqlx::query("UPDATE users SET email = ?, email_verified = 1, updated_at = ? WHERE id = ?")
             .bind(&new_email)
@@ -367,9 +372,11 @@ pub async fn reset_password(
     .bind(now)
     .fetch_optional(&state.db)
     .await?;
-    let invalid = || AppError::bad_request(INVALID_LINK);
+    let invalid = || invalid_link();
     let user = match holder {
-        Some(id) => users::find_by_id(state, id).await?.ok_or_else(invalid)?,
+        Some(id) => users::find_by_id(state, id)
+            .await?
+            .ok_or_else(invalid_link)?,
         None => return Err(invalid()),
     };
     let (new, confirm) = (new_password.to_string(), confirmation.map(str::to_string));
@@ -385,7 +392,7 @@ pub async fn reset_password(
         .await?
         .is_none()
     {
-        return Err(invalid());
+        return Err(invalid_link());
     }
     users::store_password_hash(&mut tx, user.id, &hash, now).await?;
     users::after_password_change(&mut tx, state, &user, None, now).await?;

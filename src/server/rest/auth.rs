@@ -323,6 +323,7 @@ pub struct ResetRequest {
     responses(
         TakesJson,
         (status = 204, description = "Password changed; every session of the account has ended"),
+        (status = 404, description = "The link is unknown, expired or already used", body = ErrorBody),
     )
 )]
 pub async fn reset_password(
