@@ -258,14 +258,16 @@ async fn main() {
     );
 
     forgot_password_timing(&base, &state).await;
+    admin_list_timing(&base, &state, user.id).await;
 }
 
 /// The forgot-password answer for addresses with and without an account, interleaved, one
 /// client: the two columns should not tell them apart.
 async fn forgot_password_timing(base: &str, state: &AppState) {
     let n = 200;
-    let client = Client::new("bench", "127.0.0.1");
     for i in 0..n {
+        // Distinct addresses: one address may register only so often.
+        let client = Client::new("bench", &format!("10.1.{}.{}", i / 256, i % 256));
         let email = format!("known{i}@example.com");
         let registration = Registration {
             email: &email,
@@ -299,4 +301,86 @@ async fn forgot_password_timing(base: &str, state: &AppState) {
     println!("| address | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
     report("has an account", &stats(known, total_known));
     report("has no account", &stats(unknown, total_unknown));
+}
+
+/// The admin users list over 100,000 accounts and 1,000,000 audit events: the first page, a
+/// deep page (by cursor), and a search.
+async fn admin_list_timing(base: &str, state: &AppState, admin_id: i64) {
+    sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
+        .bind(admin_id)
+        .execute(&state.db)
+        .await
+        .unwrap();
+    let now = state.now();
+    let mut tx = state.db.begin().await.unwrap();
+    for i in 0..100_000i64 {
+        sqlx::query(
+            "INSERT INTO users (email, username, password_hash, created_at, updated_at)
+             VALUES (?, ?, 'x', ?, ?)",
+        )
+        .bind(format!("person{i}@example.com"))
+        .bind(format!("person{i}"))
+        .bind(now - 100_000 + i)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    for i in 0..1_000_000i64 {
+        sqlx::query(
+            "INSERT INTO audit_events (at, actor_id, subject_id, event, ip_address, details)
+             VALUES (?, ?, ?, 'login_succeeded', '203.0.113.7', '{}')",
+        )
+        .bind(now - 1_000_000 + i)
+        .bind(i % 100_000 + 1)
+        .bind(i % 100_000 + 1)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    sqlx::query("ANALYZE").execute(&state.db).await.unwrap();
+    let issued = sessions::start(state, admin_id, true, &Client::new("bench", "127.0.0.1"))
+        .await
+        .unwrap();
+    let cookie = format!("gatehouse_access={}", issued.access_token);
+    let token = issued.access_token.clone();
+    let http = reqwest::Client::new();
+    let deep: serde_json::Value = http
+        .get(format!(
+            "{base}/api/v1/admin/users?cursor={}.{}",
+            now - 50_000,
+            1_000_000
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deep["users"].as_array().map(Vec::len), Some(50));
+    println!("\n## Admin users list: 100,000 accounts, 1,000,000 audit events, 1 client\n");
+    println!("| request | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
+    report(
+        "GET /admin/users (page, first 50)",
+        &load(base, "/admin/users", &cookie, 100, 1).await,
+    );
+    report(
+        "GET /admin/users?q=person4242 (page, search)",
+        &load(base, "/admin/users?q=person4242", &cookie, 100, 1).await,
+    );
+    let deep_cursor = format!("/api/v1/admin/users?cursor={}.{}", now - 50_000, 1_000_000);
+    report(
+        "GET /api/v1/admin/users (a page 50,000 rows deep)",
+        &load(base, &deep_cursor, &cookie, 100, 1).await,
+    );
+    report(
+        "GET /api/v1/admin/users?q=person4242 (search)",
+        &load(base, "/api/v1/admin/users?q=person4242", &cookie, 100, 1).await,
+    );
+    report(
+        "GET /admin/users/:id (page with its audit trail)",
+        &load(base, "/admin/users/4242", &cookie, 100, 1).await,
+    );
 }
