@@ -38,6 +38,21 @@ async fn api_forgot(app: &common::TestApp, email: &str) -> common::Page {
     .await
 }
 
+/// Asks, from `browser`'s profile form, to move the account to `new_email`.
+async fn request_email_change(browser: &common::Browser, new_email: &str) -> common::Page {
+    browser
+        .submit(
+            "/profile",
+            "/api/update_profile",
+            &[
+                ("username", "ada"),
+                ("email", new_email),
+                ("current_password", PASSWORD),
+            ],
+        )
+        .await
+}
+
 #[tokio::test]
 async fn registration_mails_a_link_that_confirms_the_address() {
     let app = spawn_app().await;
@@ -315,17 +330,7 @@ async fn parallel_use_of_one_link_succeeds_exactly_once() {
 async fn an_email_change_waits_for_the_new_address_to_confirm() {
     let app = spawn_app().await;
     let browser = app.registered("ada@example.com", "ada").await;
-    let res = browser
-        .submit(
-            "/profile",
-            "/api/update_profile",
-            &[
-                ("username", "ada"),
-                ("email", "ada@new.example.com"),
-                ("current_password", PASSWORD),
-            ],
-        )
-        .await;
+    let res = request_email_change(&browser, "ada@new.example.com").await;
     assert_eq!(res.location(), Some("/profile?saved=email"));
     let profile = browser.get("/profile").await;
     assert!(
@@ -354,17 +359,7 @@ async fn an_email_change_waits_for_the_new_address_to_confirm() {
 async fn a_pending_email_change_dies_with_its_session() {
     let app = spawn_app().await;
     let browser = app.registered("ada@example.com", "ada").await;
-    browser
-        .submit(
-            "/profile",
-            "/api/update_profile",
-            &[
-                ("username", "ada"),
-                ("email", "ada@new.example.com"),
-                ("current_password", PASSWORD),
-            ],
-        )
-        .await;
+    request_email_change(&browser, "ada@new.example.com").await;
     let token = token_in(
         &app.mail("ada@new.example.com", "Confirm your new").await,
         "/verify-email",

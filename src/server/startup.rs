@@ -38,22 +38,12 @@ pub async fn main() -> ExitCode {
 /// `gatehouse admin grant|revoke EMAIL`.
 async fn admin_command(email: &str, role: &str) -> ExitCode {
     telemetry::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("gatehouse: invalid configuration: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("gatehouse")
         .build();
-    let state = match AppState::new(config, options).await {
+    let state = match start_state(options).await {
         Ok(state) => state,
-        Err(e) => {
-            eprintln!("gatehouse: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let outcome = admin::set_role_by_email(&state, email, role).await;
     // Let the audit writer store the event before the process ends.
@@ -81,16 +71,22 @@ async fn admin_command(email: &str, role: &str) -> ExitCode {
     }
 }
 
+/// Settings and state for the server or a command; a bad setting ends the process with a
+/// message naming it.
+async fn start_state(options: leptos::config::LeptosOptions) -> Result<AppState, ExitCode> {
+    let config = Config::from_env().map_err(|e| {
+        eprintln!("gatehouse: invalid configuration: {e}");
+        ExitCode::FAILURE
+    })?;
+    AppState::new(config, options).await.map_err(|e| {
+        eprintln!("gatehouse: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// Starts the server; a bad setting ends start-up with a message naming it.
 pub async fn run() -> ExitCode {
     telemetry::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("gatehouse: invalid configuration: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let leptos_options = match leptos::config::get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(e) => {
@@ -99,12 +95,9 @@ pub async fn run() -> ExitCode {
         }
     };
     let addr = leptos_options.site_addr;
-    let state = match AppState::new(config, leptos_options).await {
+    let state = match start_state(leptos_options).await {
         Ok(state) => state,
-        Err(e) => {
-            eprintln!("gatehouse: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     jobs::spawn_cleanup(state.clone());
     let listener = match tokio::net::TcpListener::bind(addr).await {
