@@ -16,7 +16,7 @@ use crate::server::users;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Part of an email address or username.
+    /// The start of an email address or username (case-insensitive).
     q: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
