@@ -157,6 +157,11 @@ async fn deactivation_ends_every_session_at_once() {
         !page.body.contains(">ada@example.com</a>"),
         "the search filters"
     );
+    let shouted = ada.get("/admin/users?q=BOB").await;
+    assert!(
+        shouted.body.contains(">bob@example.com</a>"),
+        "case-insensitive prefix"
+    );
 
     let res = act(&ada, bob, "deactivate").await;
     assert!(res.form_error().is_none(), "{:?}", res.form_error());
