@@ -82,28 +82,28 @@ pub async fn list_users(
         .filter(|q| !q.is_empty());
     // With a search, the matching emails and usernames come from their indexes; without one,
     // the newest-first index is walked from the cursor.
-    let search = if query.is_some() {
-        "AND ((u.email >= ? AND u.email < ?) OR (u.username >= ? AND u.username < ?))"
+    // (CROSS JOIN makes SQLite start from the matches rather than from the newest account.)
+    let from = if query.is_some() {
+        "(SELECT id FROM users WHERE email >= ? AND email < ?
+          UNION SELECT id FROM users WHERE username >= ? AND username < ?) AS m
+         CROSS JOIN users u ON u.id = m.id"
     } else {
-        ""
+        "users u"
     };
     let sql = format!(
         "SELECT u.id,
                 (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at,
                 (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL
                     AND s.expires_at > ?) AS live_sessions
-         FROM users u
-         WHERE (u.created_at, u.id) < (?, ?) {search}
+         FROM {from}
+         WHERE (u.created_at, u.id) < (?, ?)
            AND (? IS NULL OR u.is_active = ?)
            AND (? IS NULL OR u.role = ?)
            AND (? IS NULL OR u.email_verified = ?)
          ORDER BY u.created_at DESC, u.id DESC
          LIMIT ?"
     );
-    let mut select = sqlx::query_as::<_, ListRow>(&sql)
-        .bind(now)
-        .bind(before_created)
-        .bind(before_id);
+    let mut select = sqlx::query_as::<_, ListRow>(&sql).bind(now);
     if let Some(query) = query {
         let (low, high) = prefix_range(query);
         select = select
@@ -113,6 +113,8 @@ pub async fn list_users(
             .bind(high);
     }
     let rows = select
+        .bind(before_created)
+        .bind(before_id)
         .bind(filter.active)
         .bind(filter.active)
         .bind(filter.role.as_deref())
