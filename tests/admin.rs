@@ -314,6 +314,13 @@ async fn every_security_event_is_recorded_once_with_actor_and_subject() {
         .await;
     app.api_login("bob@example.com", "wrong password").await;
     app.api_login("nobody@example.com", "wrong password").await;
+    // Strangers guessing at dan's password are slowed down after five failures.
+    let dan = app.api_register("dan@example.com").await["id"]
+        .as_i64()
+        .unwrap();
+    for _ in 0..6 {
+        app.api_login("dan@example.com", "wrong password").await;
+    }
     let pair = app.api_login("bob@example.com", PASSWORD).await.json();
     let refresh = pair["refresh_token"].as_str().unwrap().to_string();
     let renew = |token: String| {
@@ -416,6 +423,8 @@ async fn every_security_event_is_recorded_once_with_actor_and_subject() {
     assert!(!find("verification_sent", Some(bob)).is_empty());
     assert!(!find("session_ended", Some(bob)).is_empty());
     once("admin_role_changed", None, Some(ada));
+    assert_eq!(find("login_failed", Some(dan)).len(), 5);
+    once("login_throttled", None, Some(dan));
 
     // No secret in any event.
     let dump = format!("{rows:?}");
