@@ -259,7 +259,7 @@ impl Config {
             password_min_length,
             max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", default_hashing_threads())?,
             hash_queue_limit: number("HASH_QUEUE_LIMIT", 32)?,
-            registration_limit: number("REGISTRATION_LIMIT", 100)?,
+            registration_limit: number("REGISTRATION_LIMIT", 1000)?,
             trusted_proxies: parse_networks(&get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|message| invalid("TRUSTED_PROXIES", message))?,
             audit_retention: duration("AUDIT_RETENTION", "365d")?,

@@ -29,9 +29,10 @@ const DEVICE_LIMIT: u32 = 10;
 const ADDRESS_LIMIT: u32 = 30;
 const ADDRESS_WINDOW_SECS: i64 = 60;
 const REGISTRATION_WINDOW_SECS: i64 = 3600;
-/// Mails about one address or account: one a minute, five a day; twenty an hour per client.
+/// Mails about one address or account: one a minute, five a day; a hundred an hour per client
+/// (a client may be a whole office behind one address).
 const MAIL_DAILY_LIMIT: u32 = 5;
-const MAIL_CLIENT_LIMIT: u32 = 20;
+const MAIL_CLIENT_LIMIT: u32 = 100;
 /// Entries per table; each is 8 + 24 bytes plus the map's overhead, so about 5 MB a table.
 pub const MAX_ENTRIES: usize = 100_000;
 
@@ -323,7 +324,7 @@ impl Throttle {
 
     /// Counts a mail about `subject` (an email address or an account) asked for by a client at
     /// `address`: `Err(seconds)` once `subject` had one in the last minute or five today, or
-    /// the client twenty in the last hour. Nothing is stored for a refused one.
+    /// the client a hundred in the last hour. Nothing is stored for a refused one.
     pub fn mail(&self, subject: &str, address: &str, now: i64) -> Result<(), u64> {
         let subject_key = self.key("mail", subject);
         let client_key = self.key("mail-client", address_scope(address));
@@ -559,12 +560,12 @@ mod tests {
             throttle.mail("a@x.io", "1.1.1.1", 3600).is_err(),
             "five a day"
         );
-        for i in 0..15 {
+        for i in 0..(MAIL_CLIENT_LIMIT - 5) {
             throttle.mail(&format!("u{i}@x.io"), "1.1.1.1", 10).unwrap();
         }
         assert!(
             throttle.mail("new@x.io", "1.1.1.1", 11).is_err(),
-            "twenty an hour per client"
+            "a hundred an hour per client"
         );
         assert!(throttle.mail("new@x.io", "3.3.3.3", 11).is_ok());
     }
