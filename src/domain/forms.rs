@@ -78,6 +78,11 @@ pub fn check_registration(
     }
 }
 
+/// What a new account reads when it must confirm its address before logging in (the web page
+/// and the API say the same).
+pub const CHECK_INBOX: &str = "Check your inbox: we sent a link to confirm your email address. \
+     Open it to finish creating your account.";
+
 /// Login only checks presence: the credentials themselves are checked against the account.
 pub fn check_login(email: &str, password: &str) -> Result<(), AppError> {
     let mut fields = BTreeMap::new();

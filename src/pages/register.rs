@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
 use crate::components::nav::use_account;
-use crate::domain::{check_registration, AppError, DEFAULT_PASSWORD_MIN_LENGTH};
+use crate::domain::{check_registration, AppError, CHECK_INBOX, DEFAULT_PASSWORD_MIN_LENGTH};
 
 #[server(endpoint = "register")]
 pub async fn register(
@@ -65,7 +65,7 @@ pub fn RegisterPage() -> impl IntoView {
             <h1>"Create an account"</h1>
             <Show when=check_inbox>
                 <p role="status" class="notice">
-                    "Check your inbox: we sent a link to confirm your email address. Open it to finish creating your account."
+                    {CHECK_INBOX}
                 </p>
             </Show>
             <ValidatedForm action local_error=local check label="Create an account">

@@ -41,7 +41,8 @@ pub struct UserPage {
 
 #[derive(sqlx::FromRow)]
 struct ListRow {
-    id: i64,
+    #[sqlx(flatten)]
+    user: users::UserRow,
     last_seen_at: Option<i64>,
     live_sessions: i64,
 }
@@ -91,7 +92,7 @@ pub async fn list_users(
         "users u"
     };
     let sql = format!(
-        "SELECT u.id,
+        "SELECT {columns},
                 (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at,
                 (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL
                     AND s.expires_at > ?) AS live_sessions
@@ -101,7 +102,8 @@ pub async fn list_users(
            AND (? IS NULL OR u.role = ?)
            AND (? IS NULL OR u.email_verified = ?)
          ORDER BY u.created_at DESC, u.id DESC
-         LIMIT ?"
+         LIMIT ?",
+        columns = users::USER_COLUMNS_OF_U,
     );
     let mut select = sqlx::query_as::<_, ListRow>(&sql).bind(now);
     if let Some(query) = query {
@@ -128,9 +130,7 @@ pub async fn list_users(
     let mut users = Vec::with_capacity(rows.len());
     let mut last = None;
     for row in rows.into_iter().take(PAGE_SIZE as usize) {
-        let Some(user) = users::find_by_id(state, row.id).await? else {
-            continue;
-        };
+        let user = User::from(row.user);
         last = Some((user.created_at, user.id));
         users.push(AdminUserView {
             user: user.view(),

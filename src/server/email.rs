@@ -145,8 +145,6 @@ pub async fn queue_registration_attempt_notice(
     state: &AppState,
     email: &str,
 ) -> Result<(), AppError> {
-    let now = state.now();
-    let mut conn = state.db.acquire().await?;
     let body = format!(
         "Hello,\n\nsomeone tried to create a Gatehouse account with {email}, which already has \
          one. If it was you, log in instead, or reset your password at {}/forgot-password. \
@@ -158,9 +156,7 @@ pub async fn queue_registration_attempt_notice(
         subject: "Someone tried to register with your address".into(),
         body,
     };
-    mail::enqueue(&mut conn, &mail, now).await?;
-    state.mailer.wake();
-    Ok(())
+    Ok(mail::send(state, &mail).await?)
 }
 
 /// Sends a fresh confirmation link to the caller's address: at most one a minute.

@@ -50,6 +50,14 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues `mail` on its own (no other change goes with it) and wakes the worker.
+pub async fn send(state: &AppState, mail: &Mail) -> Result<(), sqlx::Error> {
+    let mut conn = state.db.acquire().await?;
+    enqueue(&mut conn, mail, state.now()).await?;
+    state.mailer.wake();
+    Ok(())
+}
+
 #[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),

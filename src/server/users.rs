@@ -21,8 +21,6 @@ pub const EMAIL_TAKEN: &str = "An account with this email already exists.";
 pub const USERNAME_TAKEN: &str = "This username is already taken.";
 pub const EMAIL_NOT_CONFIRMED: &str =
     "Confirm your email address first: open the link we sent you when you registered.";
-pub const CHECK_INBOX: &str = "Check your inbox: we sent a link to confirm your email address. \
-     Open it to finish creating your account.";
 
 pub fn email_taken() -> AppError {
     AppError::conflict("email", EMAIL_TAKEN)
@@ -51,7 +49,7 @@ pub struct User {
 }
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: i64,
     email: String,
     username: String,
@@ -93,6 +91,9 @@ impl User {
 
 const USER_COLUMNS: &str =
     "id, email, username, role, is_active, email_verified, created_at, password_hash";
+/// `USER_COLUMNS` of the `users` table aliased `u`, for queries that join it.
+pub(super) const USER_COLUMNS_OF_U: &str = "u.id, u.email, u.username, u.role, u.is_active, \
+     u.email_verified, u.created_at, u.password_hash";
 
 pub async fn find_by_id(state: &AppState, id: i64) -> Result<Option<User>, AppError> {
     let row =
@@ -150,9 +151,6 @@ fn username_from_email(email: &Email) -> String {
     name
 }
 
-/// Creates an account. Every answer, including "email taken", comes after the same work (the
-/// checks, then a password hash, then one insert), so its timing does not tell whether an
-/// account exists; the one conflict it reports is the field the person must change.
 /// What a registration led to.
 pub enum Registered {
     /// The account exists and may log in.
@@ -162,6 +160,9 @@ pub enum Registered {
     CheckInbox,
 }
 
+/// Creates an account. Every answer, including "email taken", comes after the same work (the
+/// checks, then a password hash, then one insert), so its timing does not tell whether an
+/// account exists; the one conflict it reports is the field the person must change.
 pub async fn register(
     state: &AppState,
     input: Registration<'_>,
@@ -724,9 +725,7 @@ pub async fn notify(
         subject: subject.to_string(),
         body: format!("Hello {},\n\n{text}\n", user.username),
     };
-    let mut conn = state.db.acquire().await?;
-    mail::enqueue(&mut conn, &mail, state.now()).await?;
-    state.mailer.wake();
+    mail::send(state, &mail).await?;
     Ok(())
 }
 

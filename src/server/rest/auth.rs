@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::responses::{NeedsAuth, TakesJson};
 use super::{ApiForm, ApiJson};
-use crate::domain::{AppError, ErrorKind, UserView};
+use crate::domain::{AppError, ErrorKind, UserView, CHECK_INBOX};
 use crate::server::email;
 use crate::server::error::ErrorBody;
 use crate::server::principal::{Client, CurrentUser};
@@ -135,7 +135,7 @@ pub async fn register(
     .await?;
     Ok(match registered {
         Registered::Account(user) => (StatusCode::CREATED, Json(user.view())).into_response(),
-        Registered::CheckInbox => accepted(users::CHECK_INBOX),
+        Registered::CheckInbox => accepted(CHECK_INBOX),
     })
 }
 
