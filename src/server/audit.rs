@@ -75,26 +75,52 @@ impl Event {
     }
 }
 
+/// What the writer task receives.
+enum Message {
+    Record(Event),
+    /// Answered once everything sent before it is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// The sending end; cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    sender: mpsc::Sender<Event>,
+    sender: mpsc::Sender<Message>,
 }
 
 impl AuditLog {
     /// Starts the writer task for `db`.
     pub fn start(db: sqlx::SqlitePool) -> Self {
-        let (sender, mut receiver) = mpsc::channel::<Event>(BACKLOG);
+        let (sender, mut receiver) = mpsc::channel::<Message>(BACKLOG);
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(64);
-            while receiver.recv_many(&mut batch, 64).await > 0 {
-                if let Err(e) = write(&db, &batch).await {
-                    tracing::warn!(error = %e, lost = batch.len(), "could not write audit events");
+            let mut received = Vec::with_capacity(64);
+            while receiver.recv_many(&mut received, 64).await > 0 {
+                let mut events = Vec::with_capacity(received.len());
+                let mut flushes = Vec::new();
+                for message in received.drain(..) {
+                    match message {
+                        Message::Record(event) => events.push(event),
+                        Message::Flush(done) => flushes.push(done),
+                    }
                 }
-                batch.clear();
+                if let Err(e) = write(&db, &events).await {
+                    tracing::warn!(error = %e, lost = events.len(), "could not write audit events");
+                }
+                for done in flushes {
+                    let _ = done.send(());
+                }
             }
         });
         Self { sender }
+    }
+
+    /// Waits until every event recorded so far is written (a short-lived command ends
+    /// right after).
+    pub async fn flush(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        if self.sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
     }
 }
 
@@ -122,11 +148,8 @@ async fn write(db: &sqlx::SqlitePool, events: &[Event]) -> Result<(), sqlx::Erro
 /// Records `event` now, without waiting.
 pub fn record(state: &AppState, mut event: Event) {
     event.at = state.now();
-    if let Err(e) = state.audit.sender.try_send(event) {
-        tracing::warn!(
-            event = e.into_inner().kind,
-            "audit backlog full: event dropped"
-        );
+    if state.audit.sender.try_send(Message::Record(event)).is_err() {
+        tracing::warn!("audit backlog full: event dropped");
     }
 }
 

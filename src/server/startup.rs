@@ -46,8 +46,8 @@ async fn admin_command(email: &str, role: &str) -> ExitCode {
         Err(code) => return code,
     };
     let outcome = admin::set_role_by_email(&state, email, role).await;
-    // Let the audit writer store the event before the process ends.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The audit writer stores the event before the process ends.
+    state.audit.flush().await;
     match outcome {
         Ok(user) => {
             println!(
