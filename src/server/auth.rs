@@ -21,17 +21,17 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // Static files are the same for everyone: no client, no session read, no renewal.
+    if is_static_asset(request.uri().path()) {
+        request.extensions_mut().insert(Authentication(None));
+        return next.run(request).await;
+    }
     let client = Client::resolve(
         request.headers(),
         peer_address(request.extensions()),
         &state.config.trusted_proxies,
     );
-    // Static files are the same for everyone: no session read, no renewal.
-    let current = if is_static_asset(request.uri().path()) {
-        None
-    } else {
-        identify(&state, &jar, request.headers(), &client).await
-    };
+    let current = identify(&state, &jar, request.headers(), &client).await;
     request.extensions_mut().insert(client);
     request.extensions_mut().insert(Authentication(current));
     next.run(request).await
