@@ -65,10 +65,17 @@ impl From<sqlx::Error> for RefreshError {
 #[derive(Default)]
 pub struct Rotations {
     /// For `REUSE_GRACE_SECS`, the pair each spent token (by digest) was exchanged for.
-    recent: Mutex<HashMap<String, (i64, IssuedTokens)>>,
+    recent: Mutex<HashMap<String, Rotated>>,
     /// One lock per presented token: parallel renewals with the same token wait for the first
     /// and share its pair, while unrelated renewals (and junk cookies) never wait on each other.
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct Rotated {
+    spent_at: i64,
+    issued: IssuedTokens,
+    /// Digest of `issued`'s refresh token, kept so it is hashed once.
+    issued_digest: String,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -94,16 +101,21 @@ impl Rotations {
     /// The pair `digest` was exchanged for, while within the grace and still current.
     fn answered(&self, digest: &str, now: i64) -> Option<IssuedTokens> {
         let mut recent = lock(&self.recent);
-        recent.retain(|_, (spent_at, _)| now - *spent_at < REUSE_GRACE_SECS);
-        recent.get(digest).map(|(_, issued)| issued.clone())
+        recent.retain(|_, rotated| now - rotated.spent_at < REUSE_GRACE_SECS);
+        recent.get(digest).map(|rotated| rotated.issued.clone())
     }
 
     /// Remembers that `spent` bought `issued`. `spent` itself was the answer to an older
     /// token, if any: that older token is no longer the one spent last, so it loses its grace.
     fn remember(&self, spent: String, issued: &IssuedTokens, now: i64) {
         let mut recent = lock(&self.recent);
-        recent.retain(|_, (_, answer)| answer.refresh_token.digest() != spent);
-        recent.insert(spent, (now, issued.clone()));
+        recent.retain(|_, rotated| rotated.issued_digest != spent);
+        let rotated = Rotated {
+            spent_at: now,
+            issued: issued.clone(),
+            issued_digest: issued.refresh_token.digest(),
+        };
+        recent.insert(spent, rotated);
     }
 }
 
