@@ -641,6 +641,8 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
         ("GET", "/api/v1/admin/users/{id}"),
         ("PATCH", "/api/v1/admin/users/{id}"),
         ("DELETE", "/api/v1/admin/users/{id}/sessions"),
+        ("GET", "/health"),
+        ("GET", "/ready"),
     ];
     let mut expected: Vec<(String, String)> = spec_routes
         .iter()
@@ -651,6 +653,9 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
     found.sort();
     assert_eq!(found, expected, "the document and the API differ");
     for (method, path) in documented {
+        if !path.starts_with("/api/v1/") {
+            continue; // health checks answer 200 to anyone
+        }
         let concrete = path.replace("{id}", "424242");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let res = app

@@ -149,6 +149,20 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A request still unanswered after this long gets 408 (`REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
+    /// Where `/metrics` is served (`METRICS_ADDR`); unset: nowhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// After SIGTERM, how long in-flight requests may take to finish (`SHUTDOWN_TIMEOUT`).
+    pub shutdown_timeout: Duration,
+    /// Scheduled backups (`BACKUP_DIR`, `BACKUP_INTERVAL`, `BACKUP_KEEP`); off when unset.
+    pub backups: Option<BackupSchedule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub interval: Duration,
+    /// How many backups are kept; older ones are deleted.
+    pub keep: usize,
 }
 
 /// Parses `90s`, `15m`, `12h`, `30d` or a bare number of seconds.
@@ -282,6 +296,24 @@ impl Config {
             },
             max_body_bytes: number("MAX_BODY_BYTES", 64 * 1024)?,
             request_timeout: duration("REQUEST_TIMEOUT", "30s")?,
+            metrics_addr: match get("METRICS_ADDR") {
+                None => None,
+                Some(raw) => Some(raw.trim().parse().map_err(|_| {
+                    invalid(
+                        "METRICS_ADDR",
+                        format!("{raw:?} is not an address and port, like 127.0.0.1:9090"),
+                    )
+                })?),
+            },
+            shutdown_timeout: duration("SHUTDOWN_TIMEOUT", "20s")?,
+            backups: match get("BACKUP_DIR") {
+                None => None,
+                Some(dir) => Some(BackupSchedule {
+                    dir: PathBuf::from(dir.trim()),
+                    interval: duration("BACKUP_INTERVAL", "24h")?,
+                    keep: number("BACKUP_KEEP", 7)?,
+                }),
+            },
         })
     }
 }
@@ -356,7 +388,7 @@ pub fn parse_networks(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
 }
 
 /// The data directory holds the database and the signing secret: only its owner may enter.
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -406,7 +438,7 @@ fn readable_by_others(path: &Path) -> std::io::Result<bool> {
     Ok(false)
 }
 
-fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

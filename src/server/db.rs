@@ -3,8 +3,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+
+/// The schema, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 pub async fn connect(database_url: &str) -> Result<SqlitePool, String> {
     let options = SqliteConnectOptions::from_str(database_url)
@@ -19,11 +23,23 @@ pub async fn connect(database_url: &str) -> Result<SqlitePool, String> {
         .connect_with(options)
         .await
         .map_err(|e| format!("DATABASE_URL: cannot open the database: {e}"))?;
-    sqlx::migrate!("./migrations")
+    MIGRATOR
         .run(&pool)
         .await
         .map_err(|e| format!("database migration failed: {e}"))?;
     Ok(pool)
+}
+
+/// How many of the binary's migrations the database has not applied successfully.
+pub async fn pending_migrations(pool: &SqlitePool) -> Result<usize, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .count())
 }
 
 /// RFC 3339 for the API and pages.

@@ -13,6 +13,9 @@ pub fn spawn_cleanup(state: AppState) {
         let mut every = tokio::time::interval(EVERY);
         loop {
             every.tick().await;
+            if state.db.is_closed() {
+                break;
+            }
             state.throttle.prune(state.clock.now());
             match sessions::delete_stale(&state).await {
                 Ok(0) => {}

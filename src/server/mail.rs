@@ -230,7 +230,8 @@ pub async fn backlog(state: &AppState) -> Result<i64, sqlx::Error> {
 /// The delivery worker: wakes when a message is queued, and every second for retries.
 pub fn spawn_worker(state: AppState) {
     tokio::spawn(async move {
-        loop {
+        // Ends when the server closes the database at shutdown.
+        while !state.db.is_closed() {
             if let Err(e) = deliver_due(&state).await {
                 tracing::warn!(error = %e, "mail worker: database error");
             }

@@ -1,17 +1,20 @@
 //! Server-only code (the `ssr` build): configuration, storage, the services behind pages and
 //! API, security rules and the HTTP surface.
 //!
-//! - start-up and shutdown: `startup`, `config`, `telemetry`, `jobs`
-//! - the HTTP surface: `router`, `health`, `rest` (JSON API), `context` (for server functions)
+//! - start-up and shutdown: `startup`, `config`, `telemetry`, `jobs`, `backup`
+//! - the HTTP surface: `router`, `access` (request ids, access log, panics), `health`,
+//!   `metrics`, `rest` (JSON API), `context` (for server functions)
 //! - who is calling: `principal` (types), `auth` (the middleware that fills them in)
 //! - security rules: `security` (CSRF, page access, headers), `throttle`, `password`,
 //!   `tokens`, `cookies`
 //! - services used by pages and API alike: `users`, `sessions`, `projects`
 //! - shared plumbing: `state`, `db`, `clock`, `error`
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -22,6 +25,7 @@ pub mod error;
 pub mod health;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod password;
 pub mod principal;
 pub mod projects;

@@ -6,31 +6,48 @@ use std::sync::OnceLock;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use axum::Router;
+use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use http::StatusCode;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_cookies::CookieManagerLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use super::state::AppState;
-use super::{auth, error, health, rest, security};
+use super::{access, auth, error, metrics, rest, security};
 use crate::app::{shell, App};
 
+/// The application with every layer.
 pub fn router(state: AppState) -> Router {
+    layered(routes(&state), state)
+}
+
+/// Every route of the application, without the layers.
+pub fn routes(state: &AppState) -> Router<AppState> {
     let options = state.leptos_options.clone();
     let (api, _) = rest::router().split_for_parts();
     Router::new()
-        .route("/health", get(health::health))
+        .route("/favicon.ico", get(security::favicon))
         .merge(api)
         .merge(rest::docs())
-        .leptos_routes(&state, page_routes(), {
+        .leptos_routes(state, page_routes(), {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Outermost last: trace → headers → API error shape → timeout → body limit → cookies →
-        // server-function status → CSRF → who → page access.
+}
+
+/// Wraps `routes` in the layers every request passes through. Outermost last: sensitive
+/// headers → request id → access log → metrics → compression → security headers → panic
+/// shape → panic catcher → API error shape → timeout → body limit → cookies → server-function
+/// status → CSRF → who → page access.
+pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
+    let sensitive = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
+    routes
         .layer(from_fn(security::page_access))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn_with_state(state.clone(), security::csrf_guard))
@@ -42,21 +59,18 @@ pub fn router(state: AppState) -> Router {
             state.config.request_timeout,
         ))
         .layer(from_fn(error::api_error_shape))
+        .layer(access::catch_panic())
+        .layer(from_fn(access::panic_shape))
         .layer(from_fn_with_state(
             state.clone(),
             security::security_headers,
         ))
-        // The span names the path only: query strings may carry tokens (reset and
-        // confirmation links) and must never reach a log line.
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                )
-            }),
-        )
+        .layer(CompressionLayer::new())
+        .layer(from_fn_with_state(state.clone(), metrics::record))
+        .layer(access::access_log())
+        .layer(from_fn(access::request_id))
+        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
         .with_state(state)
 }
 

@@ -46,7 +46,38 @@ fn under_any(pages: &[&str], path: &str) -> bool {
 /// Built files (`/pkg/…`) and files from `public/`: the same for everyone, so they need no
 /// session check and may be cached.
 pub fn is_static_asset(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.svg"
+    path.starts_with("/pkg/") || path == "/favicon.svg" || path == "/favicon.ico"
+}
+
+/// How long browsers may keep a static file: built files whose names carry a content hash
+/// (`gatehouse.<22 characters>.wasm`, from `hash-files`) never change, so for a year without
+/// asking again; anything else must be revalidated.
+pub fn asset_cache_control(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let hashed = path.starts_with("/pkg/")
+        && name.split('.').any(|part| {
+            part.len() == 22
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
+
+/// `/favicon.ico`, for browsers that ask for it whatever the page says; served from the
+/// binary, before any session work.
+pub async fn favicon() -> impl axum::response::IntoResponse {
+    (
+        [
+            (http::header::CONTENT_TYPE, "image/x-icon"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_bytes!("../../public/favicon.ico").as_slice(),
+    )
 }
 
 fn origin_of(url: &str) -> Option<&str> {
@@ -157,7 +188,8 @@ pub async fn security_headers(
     request: Request,
     next: Next,
 ) -> Response {
-    let is_asset = is_static_asset(request.uri().path());
+    let path = request.uri().path().to_string();
+    let is_asset = is_static_asset(&path);
     let is_docs = request.uri().path().starts_with("/docs");
     let carries_token = TOKEN_PAGES.contains(&request.uri().path());
     let mut response: Response<Body> = next.run(request).await;
@@ -174,7 +206,14 @@ pub async fn security_headers(
         let csp = if is_docs { DOCS_CSP } else { DEFAULT_CSP };
         headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     }
-    if !is_asset && !is_docs {
+    if is_asset {
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static(asset_cache_control(&path)),
+            );
+        }
+    } else if !is_docs {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if state.config.public_url.https {
@@ -263,6 +302,7 @@ mod tests {
     fn only_built_and_public_files_are_static_assets() {
         assert!(is_static_asset("/pkg/gatehouse.wasm"));
         assert!(is_static_asset("/favicon.svg"));
+        assert!(is_static_asset("/favicon.ico"));
         assert!(!is_static_asset("/profile"));
         assert!(!is_static_asset("/api/login"));
     }
@@ -291,5 +331,24 @@ mod tests {
         assert!(is_member_page("/projects/12"));
         assert!(!is_member_page("/projectsx"));
         assert!(!is_member_page("/login"));
+    }
+
+    #[test]
+    fn only_hashed_built_files_are_immutable() {
+        let immutable = "public, max-age=31536000, immutable";
+        assert_eq!(
+            asset_cache_control("/pkg/gatehouse.Fq0y8V3mO2kG2XbW1cVwQw.wasm"),
+            immutable
+        );
+        assert_eq!(
+            asset_cache_control("/pkg/gatehouse_bg.Fq0y8V3mO2kG2XbW1cVwQw.wasm"),
+            immutable
+        );
+        assert_eq!(asset_cache_control("/pkg/gatehouse.wasm"), "no-cache");
+        assert_eq!(asset_cache_control("/pkg/gatehouse.css"), "no-cache");
+        assert_eq!(
+            asset_cache_control("/favicon.Fq0y8V3mO2kG2XbW1cVwQw.svg"),
+            "no-cache"
+        );
     }
 }

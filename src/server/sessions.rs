@@ -547,6 +547,18 @@ pub async fn list_for(
 }
 
 /// Deletes sessions that expired, went idle, or ended more than a day ago.
+/// Sessions that are still usable now (not ended, not expired, not idle too long).
+pub async fn count_active(state: &AppState) -> Result<i64, sqlx::Error> {
+    let now = state.now();
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND expires_at > ? AND last_used_at > ?",
+    )
+    .bind(now)
+    .bind(now - secs(state.config.sessions.idle_ttl))
+    .fetch_one(&state.db)
+    .await
+}
+
 pub async fn delete_stale(state: &AppState) -> Result<u64, sqlx::Error> {
     let now = state.now();
     let result = sqlx::query(

@@ -1,19 +1,35 @@
-//! Start-up and shutdown: settings, state, listening socket, background jobs and signals.
+//! Start-up and shutdown: settings, state, listening sockets, background jobs and signals.
 
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
+
+use axum::Router;
 
 use super::config::Config;
 use super::state::AppState;
-use super::{admin, jobs, mail, router, telemetry};
+use super::telemetry::{self, LogFormat};
+use super::{admin, backup, jobs, mail, metrics, router};
 
 const USAGE: &str =
     "usage: gatehouse                        serve (settings from the environment or .env)
        gatehouse admin grant EMAIL      make the account with this email an administrator
-       gatehouse admin revoke EMAIL     make it a plain user again";
+       gatehouse admin revoke EMAIL     make it a plain user again
+       gatehouse backup FILE            write a consistent copy of the database to FILE";
 
-/// The binary's entry point: serves, or runs an admin command with the same settings.
+/// The binary's entry point: serves, or runs a command with the same settings.
 pub async fn main() -> ExitCode {
+    // Before logging starts, so `RUST_LOG` and `LOG_FORMAT` may come from `.env`.
+    let _ = dotenvy::dotenv();
+    let format = match LogFormat::from_env() {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("gatehouse: invalid configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(format);
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()
@@ -24,6 +40,7 @@ pub async fn main() -> ExitCode {
         [] => run().await,
         ["admin", "grant", email] => admin_command(email, "admin").await,
         ["admin", "revoke", email] => admin_command(email, "user").await,
+        ["backup", file] => backup_command(Path::new(file)).await,
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -35,19 +52,22 @@ pub async fn main() -> ExitCode {
     }
 }
 
+fn command_options() -> leptos::config::LeptosOptions {
+    leptos::config::LeptosOptions::builder()
+        .output_name("gatehouse")
+        .build()
+}
+
 /// `gatehouse admin grant|revoke EMAIL`.
 async fn admin_command(email: &str, role: &str) -> ExitCode {
-    telemetry::init();
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("gatehouse")
-        .build();
-    let state = match start_state(options).await {
+    let state = match start_state(command_options()).await {
         Ok(state) => state,
         Err(code) => return code,
     };
     let outcome = admin::set_role_by_email(&state, email, role).await;
     // The audit writer stores the event before the process ends.
     state.audit.flush().await;
+    state.db.close().await;
     match outcome {
         Ok(user) => {
             println!(
@@ -71,6 +91,39 @@ async fn admin_command(email: &str, role: &str) -> ExitCode {
     }
 }
 
+/// `gatehouse backup FILE`: safe while the server runs.
+async fn backup_command(file: &Path) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("gatehouse: invalid configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let db = match super::db::connect(&config.database_url).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = backup::backup_to(&db, file).await;
+    db.close().await;
+    match outcome {
+        Ok(bytes) => {
+            println!(
+                "Backed up the database to {} ({bytes} bytes).",
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Settings and state for the server or a command; a bad setting ends the process with a
 /// message naming it.
 async fn start_state(options: leptos::config::LeptosOptions) -> Result<AppState, ExitCode> {
@@ -86,7 +139,6 @@ async fn start_state(options: leptos::config::LeptosOptions) -> Result<AppState,
 
 /// Starts the server; a bad setting ends start-up with a message naming it.
 pub async fn run() -> ExitCode {
-    telemetry::init();
     let leptos_options = match leptos::config::get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(e) => {
@@ -99,7 +151,6 @@ pub async fn run() -> ExitCode {
         Ok(state) => state,
         Err(code) => return code,
     };
-    jobs::spawn_cleanup(state.clone());
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -109,19 +160,55 @@ pub async fn run() -> ExitCode {
     };
     tracing::info!("listening on http://{addr}");
     if let Err(e) = serve(listener, state, shutdown_signal()).await {
-        eprintln!("gatehouse: server error: {e}");
+        eprintln!("gatehouse: {e}");
         return ExitCode::FAILURE;
     }
+    tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
-/// Serves the application on `listener` until `shutdown` completes.
+/// Serves the application on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish (up to `SHUTDOWN_TIMEOUT`) and closes the database.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router::router(state.clone());
+    serve_app(listener, app, state, shutdown).await
+}
+
+/// `serve` with a given router (tests add routes to the real one).
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stopping.send(true);
+    };
+    if let Some(addr) = state.config.metrics_addr {
+        let metrics_listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("METRICS_ADDR: cannot listen on {addr}: {e}"),
+            )
+        })?;
+        tracing::info!("metrics on http://{addr}/metrics");
+        tokio::spawn(metrics::serve(
+            metrics_listener,
+            state.clone(),
+            stopped(stop.clone()),
+        ));
+    }
+    jobs::spawn_cleanup(state.clone());
+    backup::spawn_scheduled(state.clone());
+    mail::spawn_worker(state.clone());
     // Pages stream out in chunks; without TCP_NODELAY, Nagle's algorithm and delayed ACKs add
     // ~40 ms to some responses.
     let listener = listener.tap_io(|tcp| {
@@ -129,11 +216,35 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    mail::spawn_worker(state.clone());
-    let app = router::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
+    let deadline = state.config.shutdown_timeout;
+    let outcome = tokio::select! {
+        outcome = server.into_future() => outcome,
+        () = async {
+            stopped(stop).await;
+            tokio::time::sleep(deadline).await;
+        } => {
+            tracing::warn!(
+                "requests still in flight after {} s (SHUTDOWN_TIMEOUT); stopping anyway",
+                deadline.as_secs()
+            );
+            Ok(())
+        }
+    };
+    // Store pending audit events, then close every connection: the last one to close
+    // checkpoints the WAL into the database file.
+    state.audit.flush().await;
+    state.db.close().await;
+    outcome
+}
+
+/// Completes once `stop` says the server is stopping.
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 async fn shutdown_signal() {

@@ -9,6 +9,7 @@ use super::clock::Clock;
 use super::config::Config;
 use super::cookies::AuthCookies;
 use super::mail::Mailer;
+use super::metrics::Metrics;
 use super::password::Hasher;
 use super::sessions::Rotations;
 use super::throttle::Throttle;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub cookies: AuthCookies,
     pub mailer: Mailer,
     pub audit: AuditLog,
+    pub metrics: Arc<Metrics>,
     pub leptos_options: LeptosOptions,
 }
 
@@ -42,6 +44,7 @@ impl AppState {
             hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
             cookies: AuthCookies::new(config.public_url.https),
             rotations: Arc::default(),
+            metrics: Arc::default(),
             throttle: Arc::default(),
             clock: Clock::system(),
             config: Arc::new(config),

@@ -6,6 +6,7 @@ use super::audit::{self, Event};
 use super::email;
 use super::error::{unique_index, OnConstraint, UniqueAnswer};
 use super::mail::{self, Mail};
+use super::metrics::LoginOutcome;
 use super::password::{PasswordHash, Verified};
 use super::principal::{Client, CurrentUser};
 use super::sessions::{self, IssuedTokens};
@@ -361,6 +362,16 @@ async fn verify_and_settle(
 /// Checks the credentials (throttled, constant-time with respect to account existence) and
 /// starts a session.
 pub async fn log_in(
+    state: &AppState,
+    credentials: Credentials<'_>,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let outcome = check_and_start(state, credentials, client).await;
+    state.metrics.login(LoginOutcome::of(&outcome));
+    outcome
+}
+
+async fn check_and_start(
     state: &AppState,
     credentials: Credentials<'_>,
     client: &Client,

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     dir: TempDir,
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    server: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -30,6 +32,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    spawn(settings, gatehouse::server::router::routes).await
+}
+
+/// Serves the real application, with routes added by `routes` (tests add, e.g., a handler
+/// that panics) and every layer the real router has.
+pub async fn spawn(
+    settings: &[(&str, &str)],
+    routes: fn(&AppState) -> axum::Router<AppState>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -47,15 +58,56 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         .site_addr(addr)
         .build();
     let state = AppState::new(config, options).await.expect("app state");
-    tokio::spawn(gatehouse::server::serve(
+    spawn_router(listener, dir, state, routes)
+}
+
+fn spawn_router(
+    listener: tokio::net::TcpListener,
+    dir: TempDir,
+    state: AppState,
+    routes: fn(&AppState) -> axum::Router<AppState>,
+) -> TestApp {
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = gatehouse::server::router::layered(routes(&state), state.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gatehouse::server::startup::serve_app(
         listener,
+        app,
         state.clone(),
-        std::future::pending(),
+        async move {
+            let _ = stopped.await;
+        },
     ));
-    TestApp { base, state, dir }
+    TestApp {
+        base,
+        state,
+        dir,
+        stop: Mutex::new(Some(stop)),
+        server: Mutex::new(Some(server)),
+    }
 }
 
 impl TestApp {
+    /// Sends the shutdown signal and waits until the server has finished (in-flight requests
+    /// answered, database closed).
+    pub async fn stop(&self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
+        let server = self.server.lock().unwrap().take();
+        match server {
+            Some(server) => server.await.expect("the server task ends normally"),
+            None => Ok(()),
+        }
+    }
+
+    /// Signals shutdown without waiting for it.
+    pub fn begin_stop(&self) {
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Moves the app's clock forward: tokens, sessions and throttling see the time pass at
     /// once, without the test sleeping.
     pub fn advance(&self, by: std::time::Duration) {

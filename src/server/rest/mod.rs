@@ -20,6 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use extract::{ApiForm, ApiJson};
 
+use super::health;
 use super::state::AppState;
 use crate::domain::{AppError, ErrorKind};
 
@@ -40,6 +41,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "sessions", description = "Where the person is logged in"),
         (name = "projects", description = "The person's projects and tasks"),
         (name = "admin", description = "Administrators: accounts, their sessions and audit trail"),
+        (name = "operations", description = "Liveness and readiness for load balancers and orchestrators"),
     )
 )]
 struct ApiDoc;
@@ -90,7 +92,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::list))
         .routes(routes!(admin::get, admin::update))
         .routes(routes!(admin::end_sessions));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .nest("/api/v1", v1)
 }
 
 /// The OpenAPI document and the interactive docs, both served from the binary.
