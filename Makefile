@@ -12,13 +12,17 @@ CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM ?= /usr/bin/chromium
+# wasm-opt for release builds: Debian's is too old, npm's binaryen is current.
+RELEASE_TOOLS := $(HOME)/.cache/gatehouse-tools
+BINARYEN_VERSION := 132
 
-.PHONY: help tools browser e2e-deps fuzz-deps run watch build lint unit e2e fuzz bench bench-hostile test clean
+.PHONY: help tools release-tools browser e2e-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-hostile test clean
 
 help:
 	@echo "make run    install what is missing, build, serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing, run fmt, clippy, Rust tests, API fuzzing and Playwright"
 	@echo "make watch  rebuild and reload on change (cargo leptos watch)"
+	@echo "make release  optimised build with hashed, precompressed files, packaged in dist/gatehouse"
 	@echo "make bench  measure page and session-check costs (see bench/README.md)"
 	@echo "make bench-hostile  memory and latency under hostile load (see bench/README.md)"
 
@@ -29,6 +33,10 @@ tools:
 		|| cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" \
 		|| cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+release-tools: tools
+	@[ -x $(RELEASE_TOOLS)/node_modules/.bin/wasm-opt ] \
+		|| npm install --prefix $(RELEASE_TOOLS) --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
 
 browser:
 	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
@@ -48,6 +56,19 @@ watch: tools
 
 build: tools
 	cargo leptos build
+
+# Release: optimised server and wasm (wasm-opt), file names with content hashes, .br/.gz
+# copies of every built file, collected in dist/gatehouse (see README "Deploying").
+release: release-tools
+	@started=$$(date +%s); \
+	PATH="$(RELEASE_TOOLS)/node_modules/.bin:$$PATH" LEPTOS_HASH_FILES=true \
+		LEPTOS_SITE_ROOT=target/release-site cargo leptos build --release --precompress \
+	&& deploy/package.sh dist/gatehouse \
+	&& echo "make release took $$(( $$(date +%s) - started )) s"
+
+# Starts the packaged release the way deploy/gatehouse.service does and logs in with a browser.
+release-smoke: release browser e2e-deps
+	CHROMIUM_PATH=$(CHROMIUM) deploy/smoke.sh
 
 lint:
 	cargo fmt --all -- --check
@@ -74,6 +95,7 @@ test: tools
 	$(MAKE) unit
 	$(MAKE) e2e
 	$(MAKE) fuzz
+	$(MAKE) release-smoke
 
 clean:
-	rm -rf target/site data
+	rm -rf target/site target/release-site dist data

@@ -1,7 +1,7 @@
 //! The HTML shell and the router: which page answers which path.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -24,7 +24,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options=options.clone()/>
+                // Built files carry a content hash in release builds (`make release`).
+                <HashedStylesheet options id="leptos"/>
                 <MetaTags/>
             </head>
             <body>
@@ -68,7 +70,6 @@ pub fn App() -> impl IntoView {
     // 404 statuses are decided before the first byte.
     let ssr = SsrMode::Async;
     view! {
-        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|title: String| {
             if title.is_empty() { "Gatehouse".to_string() } else { format!("{title} · Gatehouse") }

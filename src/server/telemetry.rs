@@ -35,7 +35,8 @@ impl LogFormat {
 
 /// Logs to standard output in `format`.
 pub fn init(format: LogFormat) {
-    init_with(format, std::io::stdout);
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    install(format, std::io::stdout, terminal);
 }
 
 /// Logs to `writer` in `format`; tests pass a buffer to read what was logged. Only the first
@@ -44,10 +45,19 @@ pub fn init_with<W>(format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    install(format, writer, false);
+}
+
+/// Colours only for a terminal: a journal or a file gets plain text.
+fn install<W>(format: LogFormat, writer: W, colours: bool)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
