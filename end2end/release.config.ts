@@ -10,6 +10,8 @@ export default defineConfig({
   reporter: [["list"]],
   use: {
     baseURL: process.env.RELEASE_URL ?? "http://localhost:3200",
+    // A self-signed certificate when tried behind a local TLS proxy (README "Deploying").
+    ignoreHTTPSErrors: true,
     browserName: "chromium",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
