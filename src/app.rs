@@ -76,7 +76,7 @@ pub fn App() -> impl IntoView {
         }/>
         <Router>
             <Nav/>
-            <main id="main">
+            <main id="main" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage ssr=ssr.clone()/>
                     <Route path=path!("/login") view=LoginPage ssr=ssr.clone()/>

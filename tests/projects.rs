@@ -345,7 +345,7 @@ async fn project_pages_work_with_plain_form_posts() {
         .await;
     assert_eq!(created.status, StatusCode::FOUND);
     let list = browser.get("/projects").await;
-    assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
+    assert!(list.body.contains("Garden") && list.body.contains("No tasks yet"));
     let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
         .fetch_one(&app.state.db)
         .await
@@ -400,4 +400,64 @@ async fn project_pages_work_with_plain_form_posts() {
         .await
         .body
         .contains("No projects yet"));
+}
+
+#[tokio::test]
+async fn a_form_posted_twice_in_a_row_creates_once() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let create = || {
+        browser.submit(
+            "/projects",
+            "/api/create_project",
+            &[("name", "Garden"), ("description", "Veg")],
+        )
+    };
+    let (a, b) = tokio::join!(create(), create());
+    assert_eq!((a.status, b.status), (StatusCode::FOUND, StatusCode::FOUND));
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM projects")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 1, "a double click creates one project");
+    assert_eq!(create().await.status, StatusCode::FOUND);
+    assert_eq!(count().await, 1);
+    // Meant twice: the same name again a little later is a second project.
+    app.advance(std::time::Duration::from_secs(6));
+    create().await;
+    assert_eq!(count().await, 2);
+
+    let pid: i64 = sqlx::query_scalar("SELECT MIN(id) FROM projects")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    let here = format!("/projects/{pid}");
+    let pid = pid.to_string();
+    let fields = [("project_id", pid.as_str()), ("title", "Dig")];
+    browser.submit(&here, "/api/add_task", &fields).await;
+    browser.submit(&here, "/api/add_task", &fields).await;
+    let tasks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(tasks, 1);
+    // The API is exact: scripts that create twice get two.
+    let token = app.api_login("ada@example.com", PASSWORD).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        let res = app
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/projects",
+                Some(&token),
+                Some(serde_json::json!({"name": "Garden", "description": "Veg"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+    }
+    assert_eq!(count().await, 4);
 }

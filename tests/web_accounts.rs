@@ -36,7 +36,17 @@ async fn duplicate_email_in_another_letter_case_is_rejected() {
         err["fields"]["email"],
         "An account with this email already exists."
     );
-    assert_eq!(err["values"]["username"], "ada2", "typed values are kept");
+    assert!(
+        err["values"].as_object().is_none_or(|v| v.is_empty()),
+        "typed values stay out of the address: {err}"
+    );
+    let form = app.browser();
+    let refused = form.register("  ADA@example.COM ", "ada2", PASSWORD).await;
+    let page = form.get(refused.location().unwrap()).await;
+    assert!(
+        page.body.contains(r#"value="ada2""#),
+        "typed values are kept"
+    );
     let js = app
         .browser()
         .call(
@@ -534,4 +544,56 @@ async fn deleting_the_account_needs_the_password_and_ends_sessions() {
         .log_in("ada@example.com", PASSWORD, false)
         .await;
     assert!(again.form_error().is_some());
+}
+
+#[tokio::test]
+async fn a_failed_plain_post_keeps_typed_values_out_of_the_address() {
+    let app = spawn_app().await;
+    app.registered("ada@example.com", "ada").await;
+    let browser = app.browser();
+    let first = browser
+        .submit(
+            "/login?next=%2Fprojects",
+            "/api/login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    let location = first.location().expect("back to the form").to_string();
+    assert!(location.contains("next=%2Fprojects"), "{location}");
+    assert!(!location.contains("ada"), "{location}");
+    let err = first.form_error().expect("the message travels");
+    assert_eq!(err["message"], "Invalid email or password.");
+    assert!(!err.to_string().contains("ada@example.com"), "{err}");
+    let cookie = first
+        .set_cookie("gatehouse_form")
+        .expect("values in a cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Max-Age=60"),
+        "{cookie}"
+    );
+
+    // The form page shows what was typed, and the cookie is spent.
+    let page = browser.get(&location).await;
+    assert!(
+        page.body.contains(r#"value="ada@example.com""#),
+        "typed email kept"
+    );
+    assert!(page.body.contains("Invalid email or password."));
+    assert!(browser.cookie("gatehouse_form").is_none());
+
+    // A second failure from that page does not grow the address.
+    let from = location.trim_start_matches(&app.base).to_string();
+    let second = browser
+        .submit(
+            &from,
+            "/api/login",
+            &[("email", "ada@example.com"), ("password", "still not it")],
+        )
+        .await;
+    let again = second.location().unwrap();
+    assert_eq!(again.matches("__err=").count(), 1, "{again}");
+    assert_eq!(again.len(), location.len(), "{again} vs {location}");
 }

@@ -70,6 +70,10 @@ where
     }
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        // A second click while the first is on its way sends nothing.
+        if action.pending().get_untracked() {
+            return;
+        }
         let input = match <ServFn as leptos::form::FromFormData>::from_event(&ev) {
             Ok(input) => input,
             Err(_) => {
@@ -92,6 +96,7 @@ where
             method="post"
             novalidate=true
             aria-label=label
+            aria-busy=move || action.pending().get().then_some("true")
             class=class
             node_ref=form_ref
             on:submit=on_submit
@@ -101,23 +106,86 @@ where
     }
 }
 
-/// The summary of a form's problems, announced to screen readers.
+/// The summary of a form's problems (GOV.UK pattern): announced, focused when it appears, and
+/// each field's problem a link to that field. `form` and `fields` (in the form's order) make
+/// the links; without them the entries are plain text.
 #[component]
-pub fn ErrorSummary(error: Signal<Option<AppError>>) -> impl IntoView {
+pub fn ErrorSummary(
+    error: Signal<Option<AppError>>,
+    /// The form's id prefix, as given to its `Field`s.
+    #[prop(optional)]
+    form: &'static str,
+    /// The form's field names in the order they appear.
+    #[prop(optional)]
+    fields: &'static [&'static str],
+) -> impl IntoView {
+    let summary = NodeRef::<leptos::html::Div>::new();
+    // After a failed submission with JavaScript, focus moves to the summary; without it, the
+    // re-rendered page asks for the same with `autofocus`.
+    Effect::new(move |_| {
+        if error.with(Option::is_some) {
+            if let Some(summary) = summary.get() {
+                let _ = summary.focus();
+            }
+        }
+    });
     move || {
         error.get().map(|err| {
-            let details: Vec<String> = if err.fields.len() > 1 {
-                err.fields.values().cloned().collect()
-            } else {
-                Vec::new()
-            };
+            let mut entries: Vec<(String, String)> = fields
+                .iter()
+                .filter_map(|name| err.fields.get(*name).map(|m| (name.to_string(), m.clone())))
+                .collect();
+            for (name, message) in &err.fields {
+                if !fields.contains(&name.as_str()) {
+                    entries.push((name.clone(), message.clone()));
+                }
+            }
+            let items = entries
+                .into_iter()
+                .map(|(name, message)| {
+                    if form.is_empty() {
+                        view! { <li>{message}</li> }.into_any()
+                    } else {
+                        let href = format!("#{form}-{name}");
+                        view! { <li><a href=href>{message}</a></li> }.into_any()
+                    }
+                })
+                .collect_view();
             view! {
-                <div role="alert" class="error-summary">
+                <div role="alert" class="error-summary" tabindex="-1" autofocus=true node_ref=summary>
                     <p>{err.message.clone()}</p>
-                    <ul>{details.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+                    <ul>{items}</ul>
                 </div>
             }
         })
+    }
+}
+
+/// A submit button that shows its form is on its way (`aria-busy`, disabled) and so cannot be
+/// pressed twice.
+#[component]
+pub fn SubmitButton(
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional)] class: &'static str,
+    /// Accessible name when the visible text is not enough (e.g. the item it acts on).
+    #[prop(optional, into)]
+    label: Option<String>,
+    #[prop(optional)] name: Option<&'static str>,
+    #[prop(optional, into)] value: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class=(!class.is_empty()).then_some(class)
+            aria-label=label
+            name=name
+            value=value
+            disabled=move || pending.get()
+            aria-busy=move || pending.get().then_some("true")
+        >
+            {children()}
+        </button>
     }
 }
 
@@ -135,9 +203,13 @@ pub fn Field(
     #[prop(optional, into)] value: Signal<String>,
     #[prop(optional)] on_input: Option<Callback<String>>,
     #[prop(optional)] multiline: bool,
+    /// Help shown under the label and read with the field.
+    #[prop(optional)]
+    hint: Option<&'static str>,
 ) -> impl IntoView {
     let id = format!("{form}-{name}");
     let message_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
     let message = move || error.get().and_then(|e| e.fields.get(name).cloned());
     let is_secret = input_type == "password";
     let shown_value = move || {
@@ -151,8 +223,17 @@ pub fn Field(
     };
     let invalid = move || message().is_some().to_string();
     let described = {
-        let message_id = message_id.clone();
-        move || message().map(|_| message_id.clone())
+        let (message_id, hint_id) = (message_id.clone(), hint_id.clone());
+        move || {
+            let ids: Vec<&str> = [
+                hint.map(|_| hint_id.as_str()),
+                message().map(|_| message_id.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
     };
     let handle_input = move |ev: leptos::ev::Event| {
         if let Some(callback) = on_input {
@@ -191,6 +272,7 @@ pub fn Field(
     view! {
         <div class="field">
             <label for=id>{label}</label>
+            {hint.map(|text| view! { <p class="hint" id=hint_id>{text}</p> })}
             {control}
             {move || message().map(|m| view! { <p class="field-error" id=message_id.clone()>{m}</p> })}
         </div>

@@ -41,6 +41,71 @@ pub fn human_time(rfc3339: &str) -> String {
     }
 }
 
+/// Unix seconds of an RFC 3339 UTC time as the server writes it ("2026-11-21T17:13:05Z").
+pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    let number = |range: std::ops::Range<usize>| rfc3339.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// "just now", "3 minutes ago", "yesterday", "5 days ago"; past a month, the date.
+pub fn relative_time(rfc3339: &str, now: i64) -> String {
+    let Some(at) = unix_seconds(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let ago = (now - at).max(0);
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match ago {
+        0..=59 => "just now".to_string(),
+        60..=3_599 => plural(ago / 60, "minute"),
+        3_600..=86_399 => plural(ago / 3_600, "hour"),
+        86_400..=172_799 => "yesterday".to_string(),
+        172_800..=2_591_999 => plural(ago / 86_400, "day"),
+        _ => human_date(rfc3339),
+    }
+}
+
+/// Now, in Unix seconds, by the clock of whoever renders.
+pub fn now_unix() -> i64 {
+    #[cfg(feature = "ssr")]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        (leptos::web_sys::js_sys::Date::now() / 1000.0) as i64
+    }
+}
+
+/// A time as people say it ("3 minutes ago"), with the exact time on hover. The server's "now"
+/// travels with the page, so hydration reads the same words the server wrote.
+#[leptos::component]
+pub fn Ago(#[prop(into)] at: String) -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let now = leptos::server::SharedValue::new(now_unix).into_inner();
+    let words = relative_time(&at, now);
+    let exact = human_time(&at);
+    view! { <time datetime=at title=exact>{words}</time> }
+}
+
 /// Percent-encodes a path for use as a query value.
 pub fn encode_query_value(raw: &str) -> String {
     raw.bytes()
@@ -61,5 +126,22 @@ mod tests {
     fn dates_read_as_words() {
         assert_eq!(human_date("2026-11-01T17:13:00Z"), "1 November 2026");
         assert_eq!(human_time("2026-11-01T17:13:05Z"), "2026-11-01 17:13 UTC");
+    }
+
+    #[test]
+    fn times_read_relative_to_now() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2026-11-22T04:23:48Z"), Some(1_795_321_428));
+        assert_eq!(unix_seconds("2000-02-29T12:00:00Z"), Some(951_825_600));
+        let at = "2026-11-22T04:00:00Z";
+        let t = unix_seconds(at).unwrap();
+        assert_eq!(relative_time(at, t + 30), "just now");
+        assert_eq!(relative_time(at, t + 60), "1 minute ago");
+        assert_eq!(relative_time(at, t + 3 * 60 + 59), "3 minutes ago");
+        assert_eq!(relative_time(at, t + 2 * 3600), "2 hours ago");
+        assert_eq!(relative_time(at, t + 86_400 + 5), "yesterday");
+        assert_eq!(relative_time(at, t + 5 * 86_400), "5 days ago");
+        assert_eq!(relative_time(at, t + 40 * 86_400), "22 November 2026");
+        assert_eq!(relative_time("garbage", t), "garbage");
     }
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 
+use crate::components::form::SubmitButton;
 use crate::domain::{AppError, UserView};
 
 /// The logged-in person (if any), shared by the navigation and pages. Pages call `changed`
@@ -91,6 +92,7 @@ pub fn Nav() -> impl IntoView {
     let logout = ServerAction::<LogOut>::new();
     account.refresh_after(logout);
     view! {
+        <a class="skip-link" href="#main">"Skip to main content"</a>
         <header class="site-header">
             <nav aria-label="Main">
                 <A href="/" attr:class="brand">"Gatehouse"</A>
@@ -109,7 +111,9 @@ pub fn Nav() -> impl IntoView {
                                         {admin.then(|| view! { <A href="/admin/users">"Users"</A> })}
                                         <A href="/profile">"Profile"</A>
                                         <ActionForm action=logout attr:class="inline-form">
-                                            <button type="submit" class="link-button">"Log out"</button>
+                                            <SubmitButton pending=logout.pending() class="link-button">
+                                                "Log out"
+                                            </SubmitButton>
                                         </ActionForm>
                                     }
                                         .into_any()

@@ -40,7 +40,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                         <h1>"Forgot your password?"</h1>
                         <p>"Enter the email address of your account and we will send you a link to choose a new password."</p>
                         <ValidatedForm action local_error=local check label="Forgot your password">
-                            <ErrorSummary error/>
+                            <ErrorSummary error form="forgot" fields=&["email"]/>
                             <Field label="Email" name="email" form="forgot" input_type="email" autocomplete="email" error/>
                             <button type="submit" disabled=move || action.pending().get()>"Send reset link"</button>
                         </ValidatedForm>

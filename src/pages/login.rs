@@ -59,7 +59,7 @@ pub fn LoginPage() -> impl IntoView {
                 </p>
             </Show>
             <ValidatedForm action local_error=local check label="Log in">
-                <ErrorSummary error/>
+                <ErrorSummary error form="login" fields=&["email", "password"]/>
                 <input type="hidden" name="next" value=next/>
                 <Field label="Email" name="email" form="login" input_type="email" autocomplete="email" error/>
                 <Field

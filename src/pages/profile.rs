@@ -214,7 +214,7 @@ fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl Into
         <section class="card" aria-labelledby="edit-title">
             <h2 id="edit-title">"Edit profile"</h2>
             <ValidatedForm action local_error=local check label="Edit profile">
-                <ErrorSummary error/>
+                <ErrorSummary error form="profile" fields=&["username", "email", "current_password"]/>
                 <Field
                     label="Username"
                     name="username"
@@ -268,7 +268,7 @@ fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl In
         <section class="card" aria-labelledby="password-title">
             <h2 id="password-title">"Change password"</h2>
             <ValidatedForm action local_error=local check label="Change password" reset_on_success=true>
-                <ErrorSummary error/>
+                <ErrorSummary error form="password" fields=&["current_password", "new_password", "confirm_new_password"]/>
                 <Field
                     label="Current password"
                     name="current_password"
@@ -315,7 +315,7 @@ fn DeleteAccountForm(action: ServerAction<DeleteAccount>) -> impl IntoView {
             <h2 id="delete-title">"Delete account"</h2>
             <p>"This deletes your account, your sessions and all your projects. It cannot be undone."</p>
             <ValidatedForm action local_error=local check label="Delete account">
-                <ErrorSummary error/>
+                <ErrorSummary error form="delete" fields=&["password"]/>
                 <Field
                     label="Password"
                     name="password"

@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
 use crate::components::status::Loaded;
 use crate::domain::{check_project, check_task_title, AppError, ProjectView, TaskView};
 
@@ -46,10 +46,20 @@ pub async fn update_project(id: i64, name: String, description: String) -> Resul
 
 #[server(endpoint = "add_task")]
 pub async fn add_task(project_id: i64, title: String) -> Result<(), AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{context, projects, resubmit};
     let user = context::current_user()?;
-    projects::add_task(&context::state()?, user.user_id, project_id, &title).await?;
-    Ok(())
+    let state = context::state()?;
+    let key = resubmit::fingerprint(&(user.user_id, "task", project_id, title.trim()));
+    resubmit::once(
+        &state,
+        key,
+        || async {
+            let task = projects::add_task(&state, user.user_id, project_id, &title).await?;
+            Ok(((), task.id))
+        },
+        |_| async { Ok(()) },
+    )
+    .await
 }
 
 #[server(endpoint = "set_task_done")]
@@ -102,6 +112,8 @@ struct TaskActions {
     toggle: ServerAction<SetTaskDone>,
     rename: ServerAction<RenameTask>,
     delete: ServerAction<DeleteTask>,
+    /// The element to focus once the list is rebuilt after an action.
+    focus_after: RwSignal<Option<String>>,
 }
 
 impl TaskActions {
@@ -144,6 +156,7 @@ pub fn ProjectPage() -> impl IntoView {
         toggle: ServerAction::new(),
         rename: ServerAction::new(),
         delete: ServerAction::new(),
+        focus_after: RwSignal::new(None),
     };
     let data = Resource::new(
         move || (id.get(), actions.versions()),
@@ -157,48 +170,126 @@ pub fn ProjectPage() -> impl IntoView {
     }
 }
 
+/// Which tasks the list shows (`?show=open` or `?show=done`; all by default).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Show {
+    All,
+    Open,
+    Done,
+}
+
+impl Show {
+    fn from_query(value: Option<&str>) -> Self {
+        match value {
+            Some("open") => Self::Open,
+            Some("done") => Self::Done,
+            _ => Self::All,
+        }
+    }
+
+    fn keeps(self, done: bool) -> bool {
+        match self {
+            Self::All => true,
+            Self::Open => !done,
+            Self::Done => done,
+        }
+    }
+}
+
+fn toggle_id(task: i64) -> String {
+    format!("task-{task}-done")
+}
+
+const ADD_TITLE_ID: &str = "add-task-title";
+
 #[component]
 fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView {
     let ProjectPageData { project, tasks } = page;
     let project_id = project.id;
-    // `?rename=ID` opens the rename form without JavaScript; with it, the button does.
+    let here = format!("/projects/{project_id}");
     let query = use_query_map();
+    // `?rename=ID` opens the rename form in its row without JavaScript; with it, the button does.
     let renaming = RwSignal::new(
         query
             .read_untracked()
             .get("rename")
             .and_then(|id| id.parse::<i64>().ok()),
     );
+    let show = Memo::new(move |_| Show::from_query(query.read().get("show").as_deref()));
+    // The list was rebuilt: put focus back where the person was working.
+    Effect::new(move |_| {
+        if let Some(id) = actions.focus_after.get() {
+            actions.focus_after.set(None);
+            if let Some(element) = document().get_element_by_id(&id) {
+                use leptos::wasm_bindgen::JsCast;
+                if let Ok(element) = element.dyn_into::<leptos::web_sys::HtmlElement>() {
+                    let _ = element.focus();
+                }
+            }
+        }
+    });
     let add_local = RwSignal::new(None);
     let add_error = form_error(actions.add, add_local);
     let row_errors = RwSignal::new(None);
     let toggle_error = form_error(actions.toggle, row_errors);
     let delete_error = form_error(actions.delete, row_errors);
     let check_title = Callback::new(|input: AddTask| check_task_title(&input.title).err());
-    let titles: Vec<(i64, String)> = tasks.iter().map(|t| (t.id, t.title.clone())).collect();
-    let rename_form = move || {
-        let id = renaming.get()?;
-        let title = titles.iter().find(|(task, _)| *task == id)?.1.clone();
-        let here = format!("/projects/{project_id}");
-        Some(view! { <RenameTaskForm task_id=id title here renaming action=actions.rename/> })
+    Effect::new(move |_| {
+        if actions.add.value().with(|v| matches!(v, Some(Ok(_)))) {
+            actions.focus_after.set(Some(ADD_TITLE_ID.to_string()));
+        }
+    });
+    let (total, done_count) = (project.task_count, project.done_count);
+    let open_count = total - done_count;
+    let progress = if total == 0 {
+        "No tasks yet".to_string()
+    } else {
+        format!("{done_count} / {total} done")
     };
-    let tasks_view = tasks
-        .into_iter()
-        .map(|task| task_row(task, actions, renaming))
-        .collect_view();
+    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+    let rows = move || {
+        let wanted = show.get();
+        let shown: Vec<AnyView> = tasks
+            .iter()
+            .filter(|task| wanted.keeps(task.done))
+            .map(|task| task_row(task.clone(), &ids, actions, renaming))
+            .collect();
+        if shown.is_empty() {
+            let text = match (wanted, total) {
+                (_, 0) => "No tasks yet. Add the first one below.",
+                (Show::Open, _) => "Nothing left to do.",
+                (Show::Done, _) => "Nothing done yet.",
+                (Show::All, _) => "No tasks yet.",
+            };
+            view! { <p class="empty">{text}</p> }.into_any()
+        } else {
+            view! { <ul class="tasks" aria-label="Tasks">{shown}</ul> }.into_any()
+        }
+    };
+    let filter_link = move |value: Show, href: String, text: String| {
+        view! {
+            <a href=href aria-current=move || (show.get() == value).then_some("true")>{text}</a>
+        }
+    };
     view! {
         <Title text=project.name.clone()/>
         <p><A href="/projects">"← All projects"</A></p>
         <h1>{project.name.clone()}</h1>
         <p class="muted">{project.description.clone()}</p>
-        <p class="count">{format!("{} / {} done", project.done_count, project.task_count)}</p>
+        <p class="count">{progress}</p>
 
         <section class="card" aria-labelledby="tasks-title">
             <h2 id="tasks-title">"Tasks"</h2>
+            {(total > 0).then(|| view! {
+                <nav class="task-filter" aria-label="Show tasks">
+                    {filter_link(Show::All, here.clone(), format!("All ({total})"))}
+                    {filter_link(Show::Open, format!("{here}?show=open"), format!("Not done ({open_count})"))}
+                    {filter_link(Show::Done, format!("{here}?show=done"), format!("Done ({done_count})"))}
+                </nav>
+            })}
             <ErrorSummary error=toggle_error/>
             <ErrorSummary error=delete_error/>
-            {rename_form}
-            <ul class="tasks" aria-label="Tasks">{tasks_view}</ul>
+            {rows}
             <ValidatedForm
                 action=actions.add
                 local_error=add_local
@@ -207,26 +298,29 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
                 reset_on_success=true
                 class="inline-add"
             >
-                <ErrorSummary error=add_error/>
+                <ErrorSummary error=add_error form="add-task" fields=&["title"]/>
                 <input type="hidden" name="project_id" value=project_id/>
                 <Field label="Title" name="title" form="add-task" error=add_error/>
-                <button type="submit">"Add task"</button>
+                <SubmitButton pending=actions.add.pending()>"Add task"</SubmitButton>
             </ValidatedForm>
         </section>
 
         <ProjectEditForm project action=actions.update_project/>
-        <p>
-            <A href=format!("/projects/{project_id}/delete") attr:class="button danger" attr:role="button">
-                "Delete project"
-            </A>
-        </p>
+        <form action=format!("/projects/{project_id}/delete") method="get">
+            <button type="submit" class="quiet danger">"Delete project"</button>
+        </form>
     }
 }
 
-/// One task. Its forms are plain HTML posts (so they work without JavaScript); after
-/// hydration their submit handlers dispatch the actions instead, without a reload. Rows are
-/// static and lean: a project may hold thousands of tasks.
-fn task_row(task: TaskView, actions: TaskActions, renaming: RwSignal<Option<i64>>) -> AnyView {
+/// One task: a done toggle (a button drawn as a checkbox, so it works as a plain form post
+/// without JavaScript), its title, and quieter rename and delete buttons. Renaming happens in
+/// the row. Rows are static and lean: a project may hold thousands of tasks.
+fn task_row(
+    task: TaskView,
+    ids: &[i64],
+    actions: TaskActions,
+    renaming: RwSignal<Option<i64>>,
+) -> AnyView {
     let TaskView {
         id,
         project_id,
@@ -234,36 +328,100 @@ fn task_row(task: TaskView, actions: TaskActions, renaming: RwSignal<Option<i64>
         done,
         ..
     } = task;
+    // After a delete, focus goes to the next task (or the previous one, or the add form).
+    let position = ids.iter().position(|t| *t == id).unwrap_or_default();
+    let neighbour = ids
+        .get(position + 1)
+        .or_else(|| position.checked_sub(1).and_then(|p| ids.get(p)))
+        .map(|t| toggle_id(*t))
+        .unwrap_or_else(|| ADD_TITLE_ID.to_string());
     let toggle = move |ev: SubmitEvent| {
         ev.prevent_default();
+        if actions.toggle.pending().get_untracked() {
+            return;
+        }
+        actions.focus_after.set(Some(toggle_id(id)));
         actions.toggle.dispatch(SetTaskDone { id, done: !done });
     };
     let delete = move |ev: SubmitEvent| {
         ev.prevent_default();
+        if actions.delete.pending().get_untracked() {
+            return;
+        }
+        actions.focus_after.set(Some(neighbour.clone()));
         actions.delete.dispatch(DeleteTask { id });
     };
     let start_renaming = move |ev: SubmitEvent| {
         ev.prevent_default();
         renaming.set(Some(id));
     };
+    let busy =
+        move |action_pending: bool, input_id: Option<i64>| action_pending && input_id == Some(id);
+    let toggling = move || {
+        busy(
+            actions.toggle.pending().get(),
+            actions.toggle.input().with(|i| i.as_ref().map(|i| i.id)),
+        )
+    };
+    let deleting = move || {
+        busy(
+            actions.delete.pending().get(),
+            actions.delete.input().with(|i| i.as_ref().map(|i| i.id)),
+        )
+    };
+    let toggle_name = format!(
+        "{}: {title}",
+        if done { "Mark not done" } else { "Mark done" }
+    );
     let label = title.clone();
+    let here = format!("/projects/{project_id}");
+    let body = move || {
+        if renaming.get() == Some(id) {
+            view! {
+                <RenameTaskForm task_id=id title=title.clone() here=here.clone() renaming action=actions.rename/>
+            }
+            .into_any()
+        } else {
+            view! {
+                <span class="task-title">{title.clone()}</span>
+                <span class="task-actions">
+                    <form action=here.clone() method="get" on:submit=start_renaming>
+                        <button type="submit" name="rename" value=id class="quiet">"Rename"</button>
+                    </form>
+                    <form action=DeleteTask::url() method="post" on:submit=delete.clone()>
+                        <button
+                            type="submit"
+                            name="id"
+                            value=id
+                            class="quiet danger"
+                            disabled=deleting
+                            aria-busy=move || deleting().then_some("true")
+                        >
+                            "Delete"
+                        </button>
+                    </form>
+                </span>
+            }
+            .into_any()
+        }
+    };
     view! {
         <li class=if done { "task done" } else { "task" } aria-label=label>
-            <span class="task-title">{title}</span>
-            <span class="task-actions">
-                <form action=SetTaskDone::url() method="post" on:submit=toggle>
-                    <input type="hidden" name="id" value=id/>
-                    <button type="submit" name="done" value=if done { "false" } else { "true" }>
-                        {if done { "Mark not done" } else { "Mark done" }}
-                    </button>
-                </form>
-                <form action=format!("/projects/{project_id}") method="get" on:submit=start_renaming>
-                    <button type="submit" name="rename" value=id>"Rename"</button>
-                </form>
-                <form action=DeleteTask::url() method="post" on:submit=delete>
-                    <button type="submit" name="id" value=id class="danger">"Delete"</button>
-                </form>
-            </span>
+            <form action=SetTaskDone::url() method="post" on:submit=toggle>
+                <input type="hidden" name="id" value=id/>
+                <button
+                    type="submit"
+                    id=toggle_id(id)
+                    class="task-check"
+                    name="done"
+                    value=if done { "false" } else { "true" }
+                    aria-label=toggle_name
+                    aria-pressed=if done { "true" } else { "false" }
+                    disabled=toggling
+                    aria-busy=move || toggling().then_some("true")
+                ></button>
+            </form>
+            {body}
         </li>
     }
     // Boxed: thousands of large view structs are cheaper to collect behind a pointer.
@@ -285,13 +443,21 @@ fn RenameTaskForm(
     let local = RwSignal::new(None);
     let error = form_error(action, local);
     let check = Callback::new(|input: RenameTask| check_task_title(&input.title).err());
+    // Opened with JavaScript: the new title's field takes the focus.
+    Effect::new(move |_| {
+        if let Some(input) = document().get_element_by_id("rename-title") {
+            use leptos::wasm_bindgen::JsCast;
+            if let Ok(input) = input.dyn_into::<leptos::web_sys::HtmlElement>() {
+                let _ = input.focus();
+            }
+        }
+    });
     view! {
-        <ValidatedForm action local_error=local check label=format!("Rename “{title}”") class="inline-rename">
-            <ErrorSummary error/>
+        <ValidatedForm action local_error=local check label=format!("Rename “{title}”") class="rename-form">
+            <ErrorSummary error form="rename" fields=&["title"]/>
             <input type="hidden" name="id" value=task_id/>
             <Field label="New title" name="title" form="rename" value=title.clone() error/>
-            <button type="submit">"Save"</button>
-            " "
+            <SubmitButton pending=action.pending()>"Save"</SubmitButton>
             <a href=here on:click=cancel>"Cancel"</a>
         </ValidatedForm>
     }
@@ -308,7 +474,7 @@ fn ProjectEditForm(project: ProjectView, action: ServerAction<UpdateProject>) ->
         <section class="card" aria-labelledby="edit-project-title">
             <h2 id="edit-project-title">"Edit project"</h2>
             <ValidatedForm action local_error=local check label="Edit project">
-                <ErrorSummary error/>
+                <ErrorSummary error form="edit-project" fields=&["name", "description"]/>
                 <input type="hidden" name="id" value=project.id/>
                 <Field label="Name" name="name" form="edit-project" value=project.name.clone() error/>
                 <Field
@@ -319,7 +485,7 @@ fn ProjectEditForm(project: ProjectView, action: ServerAction<UpdateProject>) ->
                     multiline=true
                     error
                 />
-                <button type="submit" disabled=move || action.pending().get()>"Save project"</button>
+                <SubmitButton pending=action.pending()>"Save project"</SubmitButton>
             </ValidatedForm>
         </section>
     }

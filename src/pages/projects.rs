@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
 use crate::components::status::Loaded;
 use crate::domain::{check_project, AppError, ProjectView};
 
@@ -15,15 +15,23 @@ pub async fn list_projects() -> Result<Vec<ProjectView>, AppError> {
 
 #[server(endpoint = "create_project")]
 pub async fn create_project(name: String, description: String) -> Result<ProjectView, AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{context, projects, resubmit};
     let user = context::current_user()?;
-    projects::create(
-        &context::state()?,
-        user.user_id,
-        projects::ProjectInput {
-            name: Some(&name),
-            description: Some(&description),
+    let state = context::state()?;
+    let key = resubmit::fingerprint(&(user.user_id, "project", name.trim(), description.trim()));
+    resubmit::once(
+        &state,
+        key,
+        || async {
+            let input = projects::ProjectInput {
+                name: Some(&name),
+                description: Some(&description),
+            };
+            let project = projects::create(&state, user.user_id, input).await?;
+            let id = project.id;
+            Ok((project, id))
         },
+        |id| projects::get(&state, user.user_id, id),
     )
     .await
 }
@@ -43,10 +51,10 @@ pub fn ProjectsPage() -> impl IntoView {
         <section class="card" aria-labelledby="new-project-title">
             <h2 id="new-project-title">"New project"</h2>
             <ValidatedForm action=create local_error=local check label="New project" reset_on_success=true>
-                <ErrorSummary error/>
+                <ErrorSummary error form="project" fields=&["name", "description"]/>
                 <Field label="Name" name="name" form="project" error/>
                 <Field label="Description" name="description" form="project" multiline=true error/>
-                <button type="submit" disabled=move || create.pending().get()>"Create project"</button>
+                <SubmitButton pending=create.pending()>"Create project"</SubmitButton>
             </ValidatedForm>
         </section>
         <Loaded
@@ -79,8 +87,17 @@ fn ProjectItem(project: ProjectView) -> impl IntoView {
                 <A href=href attr:class="project-name">{project.name}</A>
                 <p class="muted">{project.description}</p>
             </div>
-            <span class="count">{format!("{} / {} done", project.done_count, project.task_count)}</span>
-            <A href=delete_href attr:class="button danger" attr:role="button">"Delete"</A>
+            <span class="count">
+                {if project.task_count == 0 {
+                    "No tasks yet".to_string()
+                } else {
+                    format!("{} / {} done", project.done_count, project.task_count)
+                }}
+            </span>
+            // Navigation to the confirmation page, as a real button that needs no JavaScript.
+            <form action=delete_href method="get">
+                <button type="submit" class="quiet danger">"Delete"</button>
+            </form>
         </li>
     }
 }

@@ -69,7 +69,7 @@ pub fn RegisterPage() -> impl IntoView {
                 </p>
             </Show>
             <ValidatedForm action local_error=local check label="Create an account">
-                <ErrorSummary error/>
+                <ErrorSummary error form="register" fields=&["email", "username", "password", "confirm_password"]/>
                 <Field label="Email" name="email" form="register" input_type="email" autocomplete="email" error/>
                 <Field label="Username" name="username" form="register" autocomplete="username" error/>
                 <Field
@@ -78,11 +78,9 @@ pub fn RegisterPage() -> impl IntoView {
                     form="register"
                     input_type="password"
                     autocomplete="new-password"
+                    hint="At least 8 characters. A few unrelated words make a strong, memorable password."
                     error
                 />
-                <p class="hint">
-                    "At least 8 characters. A few unrelated words make a strong, memorable password."
-                </p>
                 <Field
                     label="Confirm password"
                     name="confirm_password"

@@ -42,7 +42,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Choose a new password"</h1>
             <ValidatedForm action local_error=local check label="Choose a new password">
-                <ErrorSummary error/>
+                <ErrorSummary error form="reset" fields=&["new_password", "confirm_new_password"]/>
                 <input type="hidden" name="token" value=token/>
                 <Field
                     label="New password"
@@ -50,9 +50,9 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     form="reset"
                     input_type="password"
                     autocomplete="new-password"
+                    hint="At least 8 characters. A few unrelated words make a strong, memorable password."
                     error
                 />
-                <p class="hint">"At least 8 characters. A few unrelated words make a strong, memorable password."</p>
                 <Field
                     label="Confirm new password"
                     name="confirm_new_password"

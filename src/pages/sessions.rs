@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::form::{form_error, ErrorSummary};
-use crate::components::human_time;
+use crate::components::form::{form_error, ErrorSummary, SubmitButton};
 use crate::components::status::Loaded;
+use crate::components::Ago;
 use crate::domain::{AppError, SessionView};
 
 #[server(endpoint = "sessions")]
@@ -80,7 +80,7 @@ pub fn SessionsPage() -> impl IntoView {
                     </table>
                     <Show when=move || { others > 0 }>
                         <ActionForm action=end_others>
-                            <button type="submit">"Log out everywhere else"</button>
+                            <SubmitButton pending=end_others.pending()>"Log out everywhere else"</SubmitButton>
                         </ActionForm>
                     </Show>
                 }
@@ -92,12 +92,21 @@ pub fn SessionsPage() -> impl IntoView {
 #[component]
 fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl IntoView {
     let id = session.id.clone();
+    let ending = {
+        let id = id.clone();
+        Signal::derive(move || {
+            action.pending().get()
+                && action
+                    .input()
+                    .with(|input| input.as_ref().is_some_and(|input| input.id == id))
+        })
+    };
     view! {
         <tr data-session=session.id.clone()>
-            <td>{session.device}</td>
-            <td>{session.ip_address}</td>
-            <td>{human_time(&session.created_at)}</td>
-            <td>{human_time(&session.last_used_at)}</td>
+            <td class="device">{session.device}</td>
+            <td data-label="Address">{session.ip_address}</td>
+            <td data-label="Started"><Ago at=session.created_at/></td>
+            <td data-label="Last used"><Ago at=session.last_used_at/></td>
             <td>
                 {if session.current {
                     view! { <strong class="badge">"This device"</strong> }.into_any()
@@ -105,7 +114,7 @@ fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl In
                     view! {
                         <ActionForm action>
                             <input type="hidden" name="id" value=id/>
-                            <button type="submit">"Log out"</button>
+                            <SubmitButton pending=ending class="quiet">"Log out"</SubmitButton>
                         </ActionForm>
                     }
                         .into_any()

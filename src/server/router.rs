@@ -18,7 +18,7 @@ use tower_http::sensitive_headers::{
 use tower_http::timeout::TimeoutLayer;
 
 use super::state::AppState;
-use super::{access, auth, error, metrics, rest, security};
+use super::{access, auth, error, form_errors, metrics, rest, security};
 use crate::app::{shell, App};
 
 /// The application with every layer.
@@ -43,8 +43,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
 /// Wraps `routes` in the layers every request passes through. Outermost last: sensitive
 /// headers → request id → access log → metrics → compression → security headers → panic
-/// shape → panic catcher → API error shape → timeout → body limit → cookies → server-function
-/// status → CSRF → who → page access.
+/// shape → panic catcher → API error shape → timeout → body limit → cookies → form errors →
+/// server-function status → CSRF → who → page access.
 pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
     let sensitive = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
     routes
@@ -52,6 +52,10 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn_with_state(state.clone(), security::csrf_guard))
         .layer(from_fn(error::server_fn_status))
+        .layer(from_fn_with_state(
+            state.clone(),
+            form_errors::keep_values_out_of_addresses,
+        ))
         .layer(CookieManagerLayer::new())
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -11,6 +11,7 @@ use super::cookies::AuthCookies;
 use super::mail::Mailer;
 use super::metrics::Metrics;
 use super::password::Hasher;
+use super::resubmit::Resubmissions;
 use super::sessions::Rotations;
 use super::throttle::Throttle;
 use super::tokens::TokenKeys;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub audit: AuditLog,
     pub metrics: Arc<Metrics>,
+    pub resubmissions: Arc<Resubmissions>,
     pub leptos_options: LeptosOptions,
 }
 
@@ -45,6 +47,7 @@ impl AppState {
             cookies: AuthCookies::new(config.public_url.https),
             rotations: Arc::default(),
             metrics: Arc::default(),
+            resubmissions: Arc::default(),
             throttle: Arc::default(),
             clock: Clock::system(),
             config: Arc::new(config),
