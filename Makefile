@@ -19,7 +19,7 @@ BINARYEN_VERSION := 132
 .PHONY: help tools release-tools browser e2e-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-hostile test clean
 
 help:
-	@echo "make run    install what is missing, build, serve on http://127.0.0.1:3000"
+	@echo "make run    install what is missing, build optimised, serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing, run fmt, clippy, Rust tests, API fuzzing and Playwright"
 	@echo "make watch  rebuild and reload on change (cargo leptos watch)"
 	@echo "make release  optimised build with hashed, precompressed files, packaged in dist/gatehouse"
@@ -48,8 +48,11 @@ e2e-deps:
 fuzz-deps:
 	@[ -x .venv/bin/schemathesis ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r bench/requirements-fuzz.txt; }
 
-run: tools
-	cargo leptos serve
+# The optimised build (see `release`), served from dist/ with the settings in .env: hashed,
+# precompressed and cached files. `make watch` is the development loop.
+run: release
+	LEPTOS_SITE_ROOT=dist/gatehouse/site LEPTOS_SITE_ADDR=$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} \
+		LEPTOS_OUTPUT_NAME=gatehouse LEPTOS_HASH_FILES=true LEPTOS_ENV=PROD dist/gatehouse/gatehouse
 
 watch: tools
 	cargo leptos watch

@@ -1,18 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import * as path from "node:path";
-import { MAIN_DATA, MAIN_URL } from "../playwright.config";
-import { hydrated, logIn, logOut, newPerson, PASSWORD, register, visit } from "./helpers";
-
-/** `gatehouse admin grant EMAIL`, run with the main server's settings. */
-function grantAdmin(email: string) {
-  const target = process.env.CARGO_TARGET_DIR ?? path.join(__dirname, "..", "..", "target");
-  const out = execFileSync(path.join(target, "debug", "gatehouse"), ["admin", "grant", email], {
-    env: { ...process.env, DATA_DIR: MAIN_DATA, PUBLIC_URL: MAIN_URL, RUST_LOG: "warn" },
-    encoding: "utf8",
-  });
-  expect(out).toContain("is now an administrator");
-}
+import { grantAdmin, hydrated, logIn, logOut, newPerson, PASSWORD, register, visit } from "./helpers";
 
 test("an admin finds a person by email and deactivates them; their browser is logged out", async ({ browser }) => {
   const adminPerson = newPerson("boss");

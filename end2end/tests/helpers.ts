@@ -1,4 +1,7 @@
 import { expect, Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { MAIN_DATA, MAIN_URL } from "../playwright.config";
 
 export const PASSWORD = "violet tundra kettle 42";
 export const NEW_PASSWORD = "maple orbit lantern 77";
@@ -55,4 +58,14 @@ export async function changePassword(page: Page, from: string, to: string) {
   await change.getByLabel("Confirm new password").fill(to);
   await change.getByRole("button", { name: "Change password" }).click();
   await expect(page.getByRole("status")).toContainText("Your password has been changed");
+}
+
+/** `gatehouse admin grant EMAIL`, run with the main server's settings. */
+export function grantAdmin(email: string) {
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(__dirname, "..", "..", "target");
+  const out = execFileSync(path.join(target, "debug", "gatehouse"), ["admin", "grant", email], {
+    env: { ...process.env, DATA_DIR: MAIN_DATA, PUBLIC_URL: MAIN_URL, RUST_LOG: "warn" },
+    encoding: "utf8",
+  });
+  expect(out).toContain("is now an administrator");
 }

@@ -10,6 +10,7 @@ use leptos::server_fn::{Http, ServerFn};
 use leptos::web_sys::{FormData, SubmitEvent};
 use serde::de::DeserializeOwned;
 
+use crate::components::FocusLink;
 use crate::domain::AppError;
 
 /// What a form shows: the browser's own check if it failed, else the server's last answer
@@ -146,8 +147,8 @@ pub fn ErrorSummary(
                     if form.is_empty() {
                         view! { <li>{message}</li> }.into_any()
                     } else {
-                        let href = format!("#{form}-{name}");
-                        view! { <li><a href=href>{message}</a></li> }.into_any()
+                        let target = format!("{form}-{name}");
+                        view! { <li><FocusLink target>{message}</FocusLink></li> }.into_any()
                     }
                 })
                 .collect_view();

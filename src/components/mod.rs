@@ -106,6 +106,35 @@ pub fn Ago(#[prop(into)] at: String) -> impl leptos::IntoView {
     view! { <time datetime=at title=exact>{words}</time> }
 }
 
+/// Moves keyboard focus to the element with this id, if it is on the page (browser only).
+pub fn focus_by_id(id: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    let element = leptos::prelude::document().get_element_by_id(id);
+    if let Some(Ok(element)) = element.map(|e| e.dyn_into::<leptos::web_sys::HtmlElement>()) {
+        let _ = element.focus();
+    }
+}
+
+/// A link to an element on this page that moves focus there, as the browser does without
+/// JavaScript (the router would otherwise only scroll).
+#[leptos::component]
+pub fn FocusLink(
+    /// The target's id, without `#`.
+    target: String,
+    #[prop(optional)] class: &'static str,
+    children: leptos::prelude::Children,
+) -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let href = format!("#{target}");
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        focus_by_id(&target);
+    };
+    view! {
+        <a href=href class=(!class.is_empty()).then_some(class) on:click=on_click>{children()}</a>
+    }
+}
+
 /// Percent-encodes a path for use as a query value.
 pub fn encode_query_value(raw: &str) -> String {
     raw.bytes()

@@ -5,6 +5,7 @@ use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 
 use crate::components::form::SubmitButton;
+use crate::components::FocusLink;
 use crate::domain::{AppError, UserView};
 
 /// The logged-in person (if any), shared by the navigation and pages. Pages call `changed`
@@ -92,7 +93,7 @@ pub fn Nav() -> impl IntoView {
     let logout = ServerAction::<LogOut>::new();
     account.refresh_after(logout);
     view! {
-        <a class="skip-link" href="#main">"Skip to main content"</a>
+        <FocusLink target="main".to_string() class="skip-link">"Skip to main content"</FocusLink>
         <header class="site-header">
             <nav aria-label="Main">
                 <A href="/" attr:class="brand">"Gatehouse"</A>

@@ -196,6 +196,11 @@ impl Show {
     }
 }
 
+/// Moves keyboard focus to the element with this id, if it is on the page.
+fn focus_element(id: &str) {
+    crate::components::focus_by_id(id);
+}
+
 fn toggle_id(task: i64) -> String {
     format!("task-{task}-done")
 }
@@ -216,16 +221,12 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
             .and_then(|id| id.parse::<i64>().ok()),
     );
     let show = Memo::new(move |_| Show::from_query(query.read().get("show").as_deref()));
-    // The list was rebuilt: put focus back where the person was working.
+    // This list replaces the one an action changed: put focus back where the person was
+    // working (runs once, after the new list is in the page).
     Effect::new(move |_| {
-        if let Some(id) = actions.focus_after.get() {
+        if let Some(id) = actions.focus_after.get_untracked() {
             actions.focus_after.set(None);
-            if let Some(element) = document().get_element_by_id(&id) {
-                use leptos::wasm_bindgen::JsCast;
-                if let Ok(element) = element.dyn_into::<leptos::web_sys::HtmlElement>() {
-                    let _ = element.focus();
-                }
-            }
+            focus_element(&id);
         }
     });
     let add_local = RwSignal::new(None);
@@ -234,10 +235,14 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     let toggle_error = form_error(actions.toggle, row_errors);
     let delete_error = form_error(actions.delete, row_errors);
     let check_title = Callback::new(|input: AddTask| check_task_title(&input.title).err());
-    Effect::new(move |_| {
-        if actions.add.value().with(|v| matches!(v, Some(Ok(_)))) {
+    // After adding, the title field is ready for the next task.
+    Effect::new(move |previous: Option<usize>| {
+        let version = actions.add.version().get();
+        let added = actions.add.value().with(|v| matches!(v, Some(Ok(_))));
+        if previous.is_some_and(|p| p != version) && added {
             actions.focus_after.set(Some(ADD_TITLE_ID.to_string()));
         }
+        version
     });
     let (total, done_count) = (project.task_count, project.done_count);
     let open_count = total - done_count;
@@ -281,11 +286,11 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
         <section class="card" aria-labelledby="tasks-title">
             <h2 id="tasks-title">"Tasks"</h2>
             {(total > 0).then(|| view! {
-                <nav class="task-filter" aria-label="Show tasks">
+                <div class="task-filter" role="group" aria-label="Show tasks">
                     {filter_link(Show::All, here.clone(), format!("All ({total})"))}
                     {filter_link(Show::Open, format!("{here}?show=open"), format!("Not done ({open_count})"))}
                     {filter_link(Show::Done, format!("{here}?show=done"), format!("Done ({done_count})"))}
-                </nav>
+                </div>
             })}
             <ErrorSummary error=toggle_error/>
             <ErrorSummary error=delete_error/>
@@ -444,14 +449,7 @@ fn RenameTaskForm(
     let error = form_error(action, local);
     let check = Callback::new(|input: RenameTask| check_task_title(&input.title).err());
     // Opened with JavaScript: the new title's field takes the focus.
-    Effect::new(move |_| {
-        if let Some(input) = document().get_element_by_id("rename-title") {
-            use leptos::wasm_bindgen::JsCast;
-            if let Ok(input) = input.dyn_into::<leptos::web_sys::HtmlElement>() {
-                let _ = input.focus();
-            }
-        }
-    });
+    Effect::new(move |_| focus_element("rename-title"));
     view! {
         <ValidatedForm action local_error=local check label=format!("Rename “{title}”") class="rename-form">
             <ErrorSummary error form="rename" fields=&["title"]/>
