@@ -345,7 +345,7 @@ async fn project_pages_work_with_plain_form_posts() {
         .await;
     assert_eq!(created.status, StatusCode::FOUND);
     let list = browser.get("/projects").await;
-    assert!(list.body.contains("Garden") && list.body.contains("No tasks yet"));
+    assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
     let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
         .fetch_one(&app.state.db)
         .await

@@ -56,14 +56,11 @@ pub fn use_account() -> Account {
 
 #[server(endpoint = "account")]
 pub async fn current_account() -> Result<Option<UserView>, AppError> {
-    use crate::server::{context, users};
-    let Ok(user) = context::current_user() else {
-        return Ok(None);
-    };
-    let state = context::state()?;
-    Ok(users::find_by_id(&state, user.user_id)
-        .await?
-        .map(|u| u.view()))
+    use crate::server::context;
+    // The session check already read the account for this request.
+    Ok(context::current_user()
+        .ok()
+        .map(|user| user.account.as_ref().clone()))
 }
 
 #[server(endpoint = "logout")]

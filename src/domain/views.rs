@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a person may see of an account. Never carries a password hash.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: i64,

@@ -87,13 +87,7 @@ fn ProjectItem(project: ProjectView) -> impl IntoView {
                 <A href=href attr:class="project-name">{project.name}</A>
                 <p class="muted">{project.description}</p>
             </div>
-            <span class="count">
-                {if project.task_count == 0 {
-                    "No tasks yet".to_string()
-                } else {
-                    format!("{} / {} done", project.done_count, project.task_count)
-                }}
-            </span>
+            <span class="count">{format!("{} / {} done", project.done_count, project.task_count)}</span>
             // Navigation to the confirmation page, as a real button that needs no JavaScript.
             <form action=delete_href method="get">
                 <button type="submit" class="quiet danger">"Delete"</button>

@@ -11,7 +11,7 @@ use http::request::Parts;
 use http::HeaderMap;
 use ipnet::IpNet;
 
-use crate::domain::AppError;
+use crate::domain::{AppError, UserView};
 
 /// The calling person: who a valid access token speaks for, and through which session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +19,9 @@ pub struct CurrentUser {
     pub user_id: i64,
     pub session_id: String,
     pub role: String,
+    /// The account as the session check read it for this request: pages (the navigation)
+    /// show it without reading it again.
+    pub account: std::sync::Arc<UserView>,
 }
 
 impl CurrentUser {

@@ -10,6 +10,7 @@ use super::audit::{self, Event};
 use super::principal::{Client, CurrentUser};
 use super::state::AppState;
 use super::tokens::{RefreshToken, TokenError};
+use super::users::{User, UserRow, USER_COLUMNS_OF_U};
 use crate::domain::{AppError, SessionView};
 
 /// A spent refresh token presented again within this window is a client that lost the renewal
@@ -195,11 +196,12 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
     let now = state.now();
     let claims = state.keys.verify_access(access_token, now)?;
     let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT s.last_used_at, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+    // One query answers both "is this session live?" and "whose account is it?".
+    let row: Option<SessionUserRow> = sqlx::query_as(&format!(
+        "SELECT s.last_used_at, {USER_COLUMNS_OF_U} FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
-           AND s.last_used_at > ? AND u.is_active = 1",
-    )
+           AND s.last_used_at > ? AND u.is_active = 1"
+    ))
     .bind(&claims.sid)
     .bind(user_id)
     .bind(now)
@@ -210,7 +212,8 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
         tracing::error!(error = %e, "session lookup failed");
         TokenError::Invalid
     })?;
-    let (last_used_at, role) = row.ok_or(TokenError::Invalid)?;
+    let SessionUserRow { last_used_at, user } = row.ok_or(TokenError::Invalid)?;
+    let account = User::from(user).view();
     if now - last_used_at >= TOUCH_INTERVAL_SECS {
         let touched = sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
             .bind(now)
@@ -224,8 +227,16 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
     Ok(CurrentUser {
         user_id,
         session_id: claims.sid,
-        role,
+        role: account.role.clone(),
+        account: std::sync::Arc::new(account),
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    last_used_at: i64,
+    #[sqlx(flatten)]
+    user: UserRow,
 }
 
 #[derive(sqlx::FromRow)]
