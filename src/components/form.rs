@@ -141,6 +141,19 @@ pub fn ErrorSummary(
                     entries.push((name.clone(), message.clone()));
                 }
             }
+            // One problem, said the same way as the summary: the summary itself links to it.
+            if let [(name, message)] = entries.as_slice() {
+                if *message == err.message && !form.is_empty() {
+                    let target = format!("{form}-{name}");
+                    let message = message.clone();
+                    return view! {
+                        <div role="alert" class="error-summary" tabindex="-1" autofocus=true node_ref=summary>
+                            <p><FocusLink target>{message}</FocusLink></p>
+                        </div>
+                    }
+                    .into_any();
+                }
+            }
             let items = entries
                 .into_iter()
                 .map(|(name, message)| {
@@ -158,6 +171,7 @@ pub fn ErrorSummary(
                     <ul>{items}</ul>
                 </div>
             }
+            .into_any()
         })
     }
 }
