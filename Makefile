@@ -16,14 +16,15 @@ CHROMIUM ?= /usr/bin/chromium
 RELEASE_TOOLS := $(HOME)/.cache/gatehouse-tools
 BINARYEN_VERSION := 132
 
-.PHONY: help tools release-tools browser e2e-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-hostile test clean
+.PHONY: help tools release-tools browser e2e-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-detail bench-hostile test clean
 
 help:
 	@echo "make run    install what is missing, build optimised, serve on http://127.0.0.1:3000"
 	@echo "make test   install what is missing, run fmt, clippy, Rust tests, API fuzzing and Playwright"
 	@echo "make watch  rebuild and reload on change (cargo leptos watch)"
 	@echo "make release  optimised build with hashed, precompressed files, packaged in dist/gatehouse"
-	@echo "make bench  measure page and session-check costs (see bench/README.md)"
+	@echo "make bench  one table: pages, API, logins and memory against a bare axum server"
+	@echo "make bench-detail  session-check cost, large lists, admin search (in-process)"
 	@echo "make bench-hostile  memory and latency under hostile load (see bench/README.md)"
 
 tools:
@@ -87,7 +88,15 @@ e2e: build browser e2e-deps
 fuzz: build fuzz-deps
 	bench/fuzz-api.sh
 
-bench: build
+# One table: Gatehouse (packaged release) against a bare axum hello page, memory after floods,
+# the wasm size (see bench/README.md).
+bench: release
+	cargo build --release --features ssr --example table --example hello
+	$(CARGO_TARGET_DIR)/release/examples/table dist/gatehouse/gatehouse \
+		$(CARGO_TARGET_DIR)/release/examples/hello dist/gatehouse/site
+
+# The detailed in-process benchmarks: session-check cost, large lists, admin search.
+bench-detail: build
 	bench/run.sh
 
 bench-hostile:

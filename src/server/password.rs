@@ -262,11 +262,23 @@ const BUSY_RETRY_SECS: u64 = 2;
 impl Hasher {
     /// `max_concurrent` threads hash; `max_waiting` more jobs may wait for them.
     pub fn new(max_concurrent: usize, max_waiting: usize) -> Self {
-        let dummy = hash_blocking("gatehouse dummy password for timing")
-            .expect("hashing a constant succeeds");
         let max_concurrent = max_concurrent.max(1);
+        let pool = Pool::start(max_concurrent);
+        // Hashed on a pool thread, whose working memory is kept anyway: hashing here would
+        // leave a second 19 MiB buffer on the starting thread for the life of the process.
+        let (answer, answered) = std::sync::mpsc::channel();
+        pool.submit(
+            Lane::Other,
+            Box::new(move || {
+                let _ = answer.send(hash_blocking("gatehouse dummy password for timing"));
+            }),
+        );
+        let dummy = answered
+            .recv()
+            .expect("a hashing thread answers")
+            .expect("hashing a constant succeeds");
         Self {
-            pool: Arc::new(PoolHandle(Pool::start(max_concurrent))),
+            pool: Arc::new(PoolHandle(pool)),
             queued: Arc::new(AtomicUsize::new(0)),
             capacity: max_concurrent + max_waiting,
             reserved_for_logins: max_waiting / 4,

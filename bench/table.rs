@@ -1,0 +1,470 @@
+//! `make bench`: one table comparing Gatehouse (release build, a child process) with a bare
+//! axum hello page (`bench/hello.rs`, another child process), measured from this process over
+//! loopback with 64 connections for a few seconds per row. Both servers and this load generator
+//! share the machine's cores, so throughput is a lower bound; compare rows within one run.
+//!
+//! Per row: requests per second, p50, p99, and the server's CPU time per request (user + system
+//! time of its process from /proc, divided by the requests answered). Then resident memory:
+//! idle, after each flood, after a minute of rest; and the wasm bundle's size.
+//!
+//! Usage: `table GATEHOUSE_BINARY HELLO_BINARY SITE_ROOT`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const PASSWORD: &str = "violet tundra kettle 42";
+const CONNECTIONS: usize = 64;
+const SECONDS: u64 = 5;
+/// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+struct Process {
+    child: Child,
+    base: String,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Process {
+    async fn wait_until_up(&self, path: &str) {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} did not start", self.base);
+    }
+
+    /// User + system CPU seconds used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let utime: f64 = fields[11].parse().unwrap();
+        let stime: f64 = fields[12].parse().unwrap();
+        (utime + stime) / TICKS_PER_SECOND
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kb / 1024.0
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(CONNECTIONS * 2)
+        .build()
+        .unwrap()
+}
+
+#[derive(Clone)]
+enum Call {
+    Get {
+        url: String,
+        headers: Vec<(&'static str, String)>,
+    },
+    Login {
+        url: String,
+        email: String,
+        password: String,
+    },
+    Register {
+        url: String,
+    },
+}
+
+impl Call {
+    fn get(url: String) -> Self {
+        Self::Get {
+            url,
+            headers: Vec::new(),
+        }
+    }
+
+    fn with(url: String, name: &'static str, value: String) -> Self {
+        Self::Get {
+            url,
+            headers: vec![(name, value)],
+        }
+    }
+
+    async fn send(&self, client: &reqwest::Client, n: usize) -> u16 {
+        let request = match self {
+            Self::Get { url, headers } => {
+                let mut request = client.get(url);
+                for (name, value) in headers {
+                    request = request.header(*name, value);
+                }
+                request
+            }
+            Self::Login {
+                url,
+                email,
+                password,
+            } => client.post(url).json(
+                &json!({"email": email.replace("{n}", &n.to_string()), "password": password}),
+            ),
+            Self::Register { url } => client.post(url).json(&json!({
+                "email": format!("flood{n}-{}@example.com", std::process::id()),
+                "password": PASSWORD,
+            })),
+        };
+        match request.send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let _ = res.bytes().await;
+                status
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
+struct Row {
+    answered: usize,
+    ok: usize,
+    seconds: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_request: f64,
+}
+
+/// `CONNECTIONS` clients sending `call` back to back for `SECONDS`.
+async fn load(server: &Process, call: Call, ok_status: u16) -> Row {
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CONNECTIONS {
+        let (call, client, counter) = (call.clone(), client(), counter.clone());
+        tasks.spawn(async move {
+            let mut samples = Vec::new();
+            let mut ok = 0;
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let sent = Instant::now();
+                let status = call.send(&client, n).await;
+                samples.push(sent.elapsed());
+                if status == ok_status {
+                    ok += 1;
+                }
+            }
+            (samples, ok)
+        });
+    }
+    let mut samples = Vec::new();
+    let mut ok = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (mut s, o) = done.unwrap();
+        samples.append(&mut s);
+        ok += o;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = server.cpu_seconds() - cpu_before;
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Row {
+        answered: samples.len(),
+        ok,
+        seconds,
+        p50: at(0.5),
+        p99: at(0.99),
+        cpu_per_request: cpu / samples.len().max(1) as f64,
+    }
+}
+
+fn print_row(name: &str, row: &Row, hello_rps: f64) {
+    let rps = row.answered as f64 / row.seconds;
+    println!(
+        "| {name} | {:.0} | {:.0} % | {:.2} ms | {:.2} ms | {:.3} ms | {}/{} |",
+        rps,
+        100.0 * rps / hello_rps,
+        row.p50.as_secs_f64() * 1000.0,
+        row.p99.as_secs_f64() * 1000.0,
+        row.cpu_per_request * 1000.0,
+        row.ok,
+        row.answered,
+    );
+}
+
+/// Creates 1,000 projects and one with 5,000 tasks for `owner`; returns the big project's id.
+async fn seed(database: &std::path::Path, owner: i64) -> i64 {
+    let url = format!("sqlite://{}", database.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for n in 0..1000 {
+        sqlx::query(
+            "INSERT INTO projects (owner_id, name, description, created_at, updated_at) VALUES (?, ?, ?, 0, 0)",
+        )
+        .bind(owner)
+        .bind(format!("Project {n}"))
+        .bind("Seeded for the benchmark")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let big: i64 = sqlx::query_scalar(
+        "INSERT INTO projects (owner_id, name, description, created_at, updated_at) VALUES (?, 'Big', '', 0, 0) RETURNING id",
+    )
+    .bind(owner)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    for n in 0..5000 {
+        sqlx::query(
+            "INSERT INTO tasks (project_id, title, position, done, created_at, updated_at) VALUES (?, ?, ?, ?, 0, 0)",
+        )
+        .bind(big)
+        .bind(format!("Task {n}"))
+        .bind(n + 1)
+        .bind(n % 3 == 0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    pool.close().await;
+    big
+}
+
+/// One argon2id hash with the server's parameters, in seconds (the best of five).
+fn hash_seconds() -> f64 {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let argon2 = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).unwrap(),
+    );
+    let mut out = [0u8; 32];
+    (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            argon2
+                .hash_password_into(PASSWORD.as_bytes(), b"benchmark-salt-16", &mut out)
+                .unwrap();
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (binary, hello, site) = (&args[1], &args[2], &args[3]);
+
+    let hello_port = free_port();
+    let hello = Process {
+        child: Command::new(hello)
+            .arg(format!("127.0.0.1:{hello_port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the hello server"),
+        base: format!("http://127.0.0.1:{hello_port}"),
+        _data: None,
+    };
+    hello.wait_until_up("/").await;
+
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    // A packaged release build reads its hashed file names from `hash.txt` beside it.
+    let hashed = std::path::Path::new(binary)
+        .with_file_name("hash.txt")
+        .exists();
+    let server = Process {
+        child: Command::new(binary)
+            .env("LEPTOS_HASH_FILES", hashed.to_string())
+            .env("DATA_DIR", data.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("PUBLIC_URL", &base)
+            .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+            .env("LEPTOS_SITE_ROOT", site)
+            .env("LEPTOS_ENV", "PROD")
+            .env("RUST_LOG", "error")
+            .env("REGISTRATION_LIMIT", "100000000")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start gatehouse"),
+        base: base.clone(),
+        _data: Some(data),
+    };
+    server.wait_until_up("/health").await;
+    let idle_mb = server.rss_mb();
+
+    let http = client();
+    let user: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pair: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = pair["access_token"].as_str().unwrap().to_string();
+    let big = seed(
+        &server._data.as_ref().unwrap().path().join("gatehouse.db"),
+        user["id"].as_i64().unwrap(),
+    )
+    .await;
+    let cookie = format!("gatehouse_access={token}");
+
+    let hash = hash_seconds();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let floor = cores as f64 / hash;
+
+    println!("| request | req/s | of hello | p50 | p99 | server CPU per request | ok/answered |");
+    println!("|---|---|---|---|---|---|---|");
+    let hello_row = load(&hello, Call::get(format!("{}/", hello.base)), 200).await;
+    let hello_rps = hello_row.answered as f64 / hello_row.seconds;
+    print_row("bare axum hello page", &hello_row, hello_rps);
+    let rows: Vec<(&str, Call, u16)> = vec![
+        (
+            "`GET /login` (guest page)",
+            Call::get(format!("{base}/login")),
+            200,
+        ),
+        (
+            "`GET /profile` (member page)",
+            Call::with(format!("{base}/profile"), "cookie", cookie.clone()),
+            200,
+        ),
+        (
+            "`GET /projects` (1,000 projects)",
+            Call::with(format!("{base}/projects"), "cookie", cookie.clone()),
+            200,
+        ),
+        (
+            "`GET /projects/:id` (5,000 tasks)",
+            Call::with(format!("{base}/projects/{big}"), "cookie", cookie.clone()),
+            200,
+        ),
+        (
+            "`GET /api/v1/users/me` (Bearer)",
+            Call::with(
+                format!("{base}/api/v1/users/me"),
+                "authorization",
+                format!("Bearer {token}"),
+            ),
+            200,
+        ),
+    ];
+    for (name, call, ok) in rows {
+        let row = load(&server, call, ok).await;
+        print_row(name, &row, hello_rps);
+    }
+    let login = |email: &str, password: &str| Call::Login {
+        url: format!("{base}/api/v1/auth/login"),
+        email: email.to_string(),
+        password: password.to_string(),
+    };
+    let right = load(&server, login("ada@example.com", PASSWORD), 200).await;
+    print_row(
+        "`POST /api/v1/auth/login` (right password)",
+        &right,
+        hello_rps,
+    );
+    let after_right = server.rss_mb();
+    let wrong = load(&server, login("ada@example.com", "wrong password"), 401).await;
+    print_row("logins, wrong password", &wrong, hello_rps);
+    let after_wrong = server.rss_mb();
+    let unknown = load(&server, login("nobody{n}@example.com", PASSWORD), 401).await;
+    print_row("logins, unknown emails", &unknown, hello_rps);
+    let after_unknown = server.rss_mb();
+    let registrations = load(
+        &server,
+        Call::Register {
+            url: format!("{base}/api/v1/auth/register"),
+        },
+        201,
+    )
+    .await;
+    print_row("registrations", &registrations, hello_rps);
+    let after_register = server.rss_mb();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let rested = server.rss_mb();
+
+    let logins_per_second = right.ok as f64 / right.seconds;
+    println!();
+    println!(
+        "Argon2 floor: one hash takes {:.1} ms here; {cores} cores could do {floor:.0} logins/s. \
+         Right-password logins answered 200: {logins_per_second:.0}/s ({:.0} % of the floor).",
+        hash * 1000.0,
+        100.0 * logins_per_second / floor
+    );
+    println!();
+    println!("| resident memory | MB |");
+    println!("|---|---|");
+    for (when, mb) in [
+        ("idle", idle_mb),
+        ("after the right-password login flood", after_right),
+        ("after the wrong-password flood", after_wrong),
+        ("after the unknown-email flood", after_unknown),
+        ("after the registration flood", after_register),
+        ("after a minute of rest", rested),
+    ] {
+        println!("| {when} | {mb:.1} |");
+    }
+    println!();
+    let pkg = std::path::Path::new(site).join("pkg");
+    let wasm: Vec<_> = std::fs::read_dir(&pkg)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    for path in wasm {
+        let raw = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let gz = std::fs::metadata(path.with_extension("wasm.gz")).map_or(0, |m| m.len());
+        let br = std::fs::metadata(path.with_extension("wasm.br")).map_or(0, |m| m.len());
+        println!(
+            "wasm `{}`: {raw} bytes raw, {gz} gzipped, {br} brotli",
+            path.file_name().unwrap().to_string_lossy()
+        );
+    }
+}
