@@ -461,3 +461,60 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     }
     assert_eq!(count().await, 4);
 }
+
+#[tokio::test]
+async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    browser
+        .submit(
+            "/projects",
+            "/api/create_project",
+            &[("name", "Big"), ("description", "")],
+        )
+        .await;
+    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    for n in 1..=250 {
+        sqlx::query(
+            "INSERT INTO tasks (project_id, title, position, done, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 0, 0)",
+        )
+        .bind(pid)
+        .bind(format!("Task number {n:03}"))
+        .bind(n)
+        .bind(n % 5 == 0)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    let rows = |body: &str| body.matches("aria-pressed=").count();
+    let first = browser.get(&format!("/projects/{pid}")).await;
+    assert_eq!(rows(&first.body), 100);
+    assert!(first.body.contains("Task number 001") && !first.body.contains("Task number 101"));
+    assert!(first.body.contains("Page 1 of 3") && first.body.contains("Next page"));
+    assert!(first.body.contains("50 / 250 done"));
+
+    let last = browser.get(&format!("/projects/{pid}?page=3")).await;
+    assert_eq!(rows(&last.body), 50);
+    assert!(last.body.contains("Task number 250") && last.body.contains("Previous page"));
+    assert!(!last.body.contains("Next page"));
+
+    // The filter applies before paging: 50 done tasks fit on one page.
+    let done = browser.get(&format!("/projects/{pid}?show=done")).await;
+    assert_eq!(rows(&done.body), 50);
+    assert!(!done.body.contains("Task number 001") && done.body.contains("Task number 005"));
+    assert!(!done.body.contains("Page 1 of"));
+    let open = browser
+        .get(&format!("/projects/{pid}?show=open&page=2"))
+        .await;
+    assert_eq!(rows(&open.body), 100);
+    assert!(open.body.contains("Page 2 of 2"));
+    assert!(open.body.contains("show=open&amp;page=1") || open.body.contains("show=open&page=1"));
+
+    // Pages past the end show the last one.
+    let beyond = browser.get(&format!("/projects/{pid}?page=99")).await;
+    assert!(beyond.body.contains("Page 3 of 3"));
+}

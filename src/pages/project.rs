@@ -10,20 +10,51 @@ use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, Val
 use crate::components::status::Loaded;
 use crate::domain::{check_project, check_task_title, AppError, ProjectView, TaskView};
 
+/// Tasks shown per page: a project may hold thousands.
+pub const TASKS_PER_PAGE: i64 = 100;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProjectPageData {
     pub project: ProjectView,
+    /// The tasks of this page (after the filter).
     pub tasks: Vec<TaskView>,
+    /// 1-based page number shown, and how many pages the filtered list has.
+    pub page: i64,
+    pub pages: i64,
 }
 
 #[server(endpoint = "project")]
-pub async fn get_project_page(id: i64) -> Result<ProjectPageData, AppError> {
+pub async fn get_project_page(
+    id: i64,
+    show: Option<String>,
+    page: Option<i64>,
+) -> Result<ProjectPageData, AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
     let state = context::state()?;
+    let project = projects::get(&state, user.user_id, id).await?;
+    let filter = Show::from_query(show.as_deref());
+    let shown = match filter {
+        Show::All => project.task_count,
+        Show::Open => project.task_count - project.done_count,
+        Show::Done => project.done_count,
+    };
+    let pages = ((shown + TASKS_PER_PAGE - 1) / TASKS_PER_PAGE).max(1);
+    let page = page.unwrap_or(1).clamp(1, pages);
+    let tasks = projects::task_page(
+        &state,
+        user.user_id,
+        id,
+        filter.done(),
+        TASKS_PER_PAGE,
+        (page - 1) * TASKS_PER_PAGE,
+    )
+    .await?;
     Ok(ProjectPageData {
-        project: projects::get(&state, user.user_id, id).await?,
-        tasks: projects::tasks(&state, user.user_id, id).await?,
+        project,
+        tasks,
+        page,
+        pages,
     })
 }
 
@@ -141,8 +172,17 @@ pub fn use_project_id() -> Memo<Option<i64>> {
 
 /// Loads the project page's data; a malformed id is simply not found.
 pub async fn load_project(id: Option<i64>) -> Result<ProjectPageData, AppError> {
+    load_project_page(id, None, None).await
+}
+
+/// One page of the project's tasks, filtered by `show` (`open` or `done`).
+pub async fn load_project_page(
+    id: Option<i64>,
+    show: Option<String>,
+    page: Option<i64>,
+) -> Result<ProjectPageData, AppError> {
     match id {
-        Some(id) => get_project_page(id).await,
+        Some(id) => get_project_page(id, show, page).await,
         None => Err(AppError::not_found()),
     }
 }
@@ -158,9 +198,15 @@ pub fn ProjectPage() -> impl IntoView {
         delete: ServerAction::new(),
         focus_after: RwSignal::new(None),
     };
+    let query = use_query_map();
     let data = Resource::new(
-        move || (id.get(), actions.versions()),
-        |(id, _)| load_project(id),
+        move || {
+            let query = query.read();
+            let show = query.get("show");
+            let page = query.get("page").and_then(|p| p.parse::<i64>().ok());
+            (id.get(), show, page, actions.versions())
+        },
+        |(id, show, page, _)| load_project_page(id, show, page),
     );
     view! {
         <Loaded
@@ -187,11 +233,21 @@ impl Show {
         }
     }
 
-    fn keeps(self, done: bool) -> bool {
+    /// The `done` value the list keeps, if it keeps only one.
+    #[cfg(feature = "ssr")]
+    fn done(self) -> Option<bool> {
         match self {
-            Self::All => true,
-            Self::Open => !done,
-            Self::Done => done,
+            Self::All => None,
+            Self::Open => Some(false),
+            Self::Done => Some(true),
+        }
+    }
+
+    fn param(self) -> Option<&'static str> {
+        match self {
+            Self::All => None,
+            Self::Open => Some("open"),
+            Self::Done => Some("done"),
         }
     }
 }
@@ -209,10 +265,16 @@ const ADD_TITLE_ID: &str = "add-task-title";
 
 #[component]
 fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView {
-    let ProjectPageData { project, tasks } = page;
+    let ProjectPageData {
+        project,
+        tasks,
+        page,
+        pages,
+    } = page;
     let project_id = project.id;
     let here = format!("/projects/{project_id}");
     let query = use_query_map();
+    let here_for_pages = here.clone();
     // `?rename=ID` opens the rename form in its row without JavaScript; with it, the button does.
     let renaming = RwSignal::new(
         query
@@ -256,7 +318,6 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
         let wanted = show.get();
         let shown: Vec<AnyView> = tasks
             .iter()
-            .filter(|task| wanted.keeps(task.done))
             .map(|task| task_row(task.clone(), &ids, actions, renaming))
             .collect();
         if shown.is_empty() {
@@ -295,6 +356,22 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
             <ErrorSummary error=toggle_error/>
             <ErrorSummary error=delete_error/>
             {rows}
+            {(pages > 1).then(|| {
+                let link = move |to: i64| {
+                    let mut query = vec![format!("page={to}")];
+                    if let Some(show) = show.get_untracked().param() {
+                        query.insert(0, format!("show={show}"));
+                    }
+                    format!("{here_for_pages}?{}", query.join("&"))
+                };
+                view! {
+                    <nav class="pager" aria-label="Pages of tasks">
+                        {(page > 1).then(|| view! { <a href=link(page - 1) rel="prev">"Previous page"</a> })}
+                        <span>{format!("Page {page} of {pages}")}</span>
+                        {(page < pages).then(|| view! { <a href=link(page + 1) rel="next">"Next page"</a> })}
+                    </nav>
+                }
+            })}
             <ValidatedForm
                 action=actions.add
                 local_error=add_local

@@ -28,7 +28,7 @@ pub fn DeleteProjectPage() -> impl IntoView {
         <Title text="Delete project"/>
         <Loaded
             resource=project
-            ready={move |ProjectPageData { project, tasks }| {
+            ready={move |ProjectPageData { project, .. }| {
                 let back = format!("/projects/{}", project.id);
                 view! {
                     <section class="card narrow danger">
@@ -36,8 +36,8 @@ pub fn DeleteProjectPage() -> impl IntoView {
                         <p>
                             {format!(
                                 "The project and its {} task{} will be deleted. This cannot be undone.",
-                                tasks.len(),
-                                if tasks.len() == 1 { "" } else { "s" },
+                                project.task_count,
+                                if project.task_count == 1 { "" } else { "s" },
                             )}
                         </p>
                         <ErrorSummary error/>

@@ -166,6 +166,31 @@ pub async fn tasks(
     .map_err(AppError::from)
 }
 
+/// One page of a project's tasks, in list order; `done` keeps only done (or only open) tasks.
+pub async fn task_page(
+    state: &AppState,
+    owner_id: i64,
+    project_id: i64,
+    done: Option<bool>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<TaskView>, AppError> {
+    get(state, owner_id, project_id).await?;
+    sqlx::query_as::<_, TaskRow>(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.project_id = ? AND (? IS NULL OR t.done = ?)
+         ORDER BY t.position, t.id LIMIT ? OFFSET ?"
+    ))
+    .bind(project_id)
+    .bind(done)
+    .bind(done)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.db)
+    .await
+    .map(|rows| rows.into_iter().map(TaskView::from).collect())
+    .map_err(AppError::from)
+}
+
 async fn get_task(state: &AppState, owner_id: i64, id: i64) -> Result<TaskView, AppError> {
     sqlx::query_as::<_, TaskRow>(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks t JOIN projects p ON p.id = t.project_id
