@@ -518,3 +518,34 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
     let beyond = browser.get(&format!("/projects/{pid}?page=99")).await;
     assert!(beyond.body.contains("Page 3 of 3"));
 }
+
+#[tokio::test]
+async fn many_projects_are_shown_fifty_at_a_time() {
+    let app = spawn_app().await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let owner: i64 = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    for n in 1..=120 {
+        sqlx::query(
+            "INSERT INTO projects (owner_id, name, description, created_at, updated_at)
+             VALUES (?, ?, '', 0, 0)",
+        )
+        .bind(owner)
+        .bind(format!("Project number {n:03}"))
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    }
+    let items = |body: &str| body.matches(r#"class="project-name""#).count();
+    let first = browser.get("/projects").await;
+    assert_eq!(items(&first.body), 50);
+    assert!(first.body.contains("Project number 120"), "newest first");
+    assert!(first.body.contains("Page 1 of 3") && first.body.contains("/projects?page=2"));
+    let last = browser.get("/projects?page=3").await;
+    assert_eq!(items(&last.body), 20);
+    assert!(last.body.contains("Project number 001"));
+    let beyond = browser.get("/projects?page=40").await;
+    assert!(beyond.body.contains("Page 3 of 3"));
+}

@@ -6,11 +6,48 @@ use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, Val
 use crate::components::status::Loaded;
 use crate::domain::{check_project, AppError, ProjectView};
 
+/// Projects shown per page.
+pub const PROJECTS_PER_PAGE: i64 = 50;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProjectsPage {
+    pub projects: Vec<ProjectView>,
+    /// 1-based page shown, and how many pages there are.
+    pub page: i64,
+    pub pages: i64,
+}
+
 #[server(endpoint = "projects")]
-pub async fn list_projects() -> Result<Vec<ProjectView>, AppError> {
+pub async fn list_projects(page: Option<i64>) -> Result<ProjectsPage, AppError> {
     use crate::server::{context, projects};
     let user = context::current_user()?;
-    projects::list(&context::state()?, user.user_id).await
+    let state = context::state()?;
+    let page = page.unwrap_or(1).max(1);
+    let (mut list, total) = projects::list_page(
+        &state,
+        user.user_id,
+        PROJECTS_PER_PAGE,
+        (page - 1) * PROJECTS_PER_PAGE,
+    )
+    .await?;
+    let pages = ((total + PROJECTS_PER_PAGE - 1) / PROJECTS_PER_PAGE).max(1);
+    let shown = page.min(pages);
+    if shown != page {
+        // Past the end: the last page.
+        list = projects::list_page(
+            &state,
+            user.user_id,
+            PROJECTS_PER_PAGE,
+            (shown - 1) * PROJECTS_PER_PAGE,
+        )
+        .await?
+        .0;
+    }
+    Ok(ProjectsPage {
+        projects: list,
+        page: shown,
+        pages,
+    })
 }
 
 #[server(endpoint = "create_project")]
@@ -39,7 +76,14 @@ pub async fn create_project(name: String, description: String) -> Result<Project
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
     let create = ServerAction::<CreateProject>::new();
-    let projects = Resource::new(move || create.version().get(), |_| list_projects());
+    let query = leptos_router::hooks::use_query_map();
+    let projects = Resource::new(
+        move || {
+            let page = query.read().get("page").and_then(|p| p.parse::<i64>().ok());
+            (page, create.version().get())
+        },
+        |(page, _)| list_projects(page),
+    );
     let local = RwSignal::new(None);
     let error = form_error(create, local);
     let check = Callback::new(|input: CreateProject| {
@@ -59,7 +103,14 @@ pub fn ProjectsPage() -> impl IntoView {
         </section>
         <Loaded
             resource=projects
-            ready={|list: Vec<ProjectView>| {
+            ready={|ProjectsPage { projects: list, page, pages }: ProjectsPage| {
+                let pager = (pages > 1).then(|| view! {
+                    <nav class="pager" aria-label="Pages of projects">
+                        {(page > 1).then(|| view! { <a href=format!("/projects?page={}", page - 1) rel="prev">"Previous page"</a> })}
+                        <span>{format!("Page {page} of {pages}")}</span>
+                        {(page < pages).then(|| view! { <a href=format!("/projects?page={}", page + 1) rel="next">"Next page"</a> })}
+                    </nav>
+                });
                 if list.is_empty() {
                     view! { <p class="empty">"No projects yet. Create your first one above."</p> }
                         .into_any()
@@ -68,6 +119,7 @@ pub fn ProjectsPage() -> impl IntoView {
                         <ul class="projects" aria-label="Projects">
                             {list.into_iter().map(|p| view! { <ProjectItem project=p/> }).collect_view()}
                         </ul>
+                        {pager}
                     }
                         .into_any()
                 }

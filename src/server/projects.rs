@@ -79,6 +79,28 @@ pub async fn list(state: &AppState, owner_id: i64) -> Result<Vec<ProjectView>, A
     .map_err(AppError::from)
 }
 
+/// One page of the owner's projects, newest first, and how many there are in all.
+pub async fn list_page(
+    state: &AppState,
+    owner_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<ProjectView>, i64), AppError> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE owner_id = ?")
+        .bind(owner_id)
+        .fetch_one(&state.db)
+        .await?;
+    let rows = sqlx::query_as::<_, ProjectRow>(&format!(
+        "{PROJECT_SELECT} WHERE p.owner_id = ? ORDER BY p.id DESC LIMIT ? OFFSET ?"
+    ))
+    .bind(owner_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.db)
+    .await?;
+    Ok((rows.into_iter().map(ProjectView::from).collect(), total))
+}
+
 pub async fn get(state: &AppState, owner_id: i64, id: i64) -> Result<ProjectView, AppError> {
     sqlx::query_as::<_, ProjectRow>(&format!(
         "{PROJECT_SELECT} WHERE p.id = ? AND p.owner_id = ?"
