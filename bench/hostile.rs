@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+#[path = "process.rs"]
+mod process;
+
 const PASSWORD: &str = "violet tundra kettle 42";
 
 struct Server {
@@ -35,11 +38,7 @@ impl Drop for Server {
 
 impl Server {
     async fn start(binary: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = process::free_port();
         let data = tempfile::tempdir().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let child = Command::new(binary)
@@ -56,13 +55,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the release server");
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if client.get(format!("{base}/health")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        process::wait_until_up(&format!("{base}/health")).await;
         Self {
             child,
             base,
@@ -72,14 +65,7 @@ impl Server {
 
     /// Resident memory in MB, from /proc.
     fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kb / 1024.0
+        process::rss_mb(self.child.id())
     }
 }
 

@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+#[path = "process.rs"]
+mod process;
+use process::free_port;
+
 const PASSWORD: &str = "violet tundra kettle 42";
 const CONNECTIONS: usize = 64;
 const SECONDS: u64 = 5;
-/// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ).
-const TICKS_PER_SECOND: f64 = 100.0;
 
 struct Process {
     child: Child,
@@ -34,51 +36,17 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Process {
     async fn wait_until_up(&self, path: &str) {
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if client
-                .get(format!("{}{path}", self.base))
-                .send()
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{} did not start", self.base);
+        process::wait_until_up(&format!("{}{path}", self.base)).await;
     }
 
-    /// User + system CPU seconds used so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let utime: f64 = fields[11].parse().unwrap();
-        let stime: f64 = fields[12].parse().unwrap();
-        (utime + stime) / TICKS_PER_SECOND
+        process::cpu_seconds(self.child.id())
     }
 
     fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kb / 1024.0
+        process::rss_mb(self.child.id())
     }
 }
 

@@ -1,7 +1,7 @@
 import { defineConfig } from "@playwright/test";
 
 // Debian's Chromium: Playwright must never download a browser here.
-const chromium = {
+export const chromium = {
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
   args: [
     "--no-sandbox",

@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { chromium } from "./playwright.config";
 
 // The release build, started by deploy/smoke.sh from the packaged files.
 export default defineConfig({
@@ -13,16 +14,6 @@ export default defineConfig({
     // A self-signed certificate when tried behind a local TLS proxy (README "Deploying").
     ignoreHTTPSErrors: true,
     browserName: "chromium",
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    },
+    launchOptions: chromium,
   },
 });

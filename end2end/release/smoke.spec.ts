@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, newPerson, PASSWORD } from "../tests/helpers";
+import { logIn, logOut, newPerson, PASSWORD, register } from "../tests/helpers";
 
 test("the release build serves hashed, compressed files and a person can log in", async ({ page }) => {
   const built: { url: string; encoding?: string; cache?: string }[] = [];
@@ -11,8 +11,7 @@ test("the release build serves hashed, compressed files and a person can log in"
   });
 
   const person = newPerson("release");
-  await page.goto("/register");
-  await hydrated(page);
+  await register(page, person);
   for (const file of built) {
     expect(file.url).toMatch(/\/pkg\/gatehouse(_bg)?\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/);
     expect(file.cache).toBe("public, max-age=31536000, immutable");
@@ -20,18 +19,8 @@ test("the release build serves hashed, compressed files and a person can log in"
   }
   expect(built.map((f) => f.url.split(".").pop()).sort()).toEqual(["css", "js", "wasm"]);
 
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Username").fill(person.username);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Confirm password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL(/\/profile$/);
-  await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page).toHaveURL(/\/login$/);
-
-  await page.getByLabel("Email").fill(person.email);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logOut(page);
+  await logIn(page, person.email, PASSWORD);
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
   await expect(page.getByText(person.email)).toBeVisible();
