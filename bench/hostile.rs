@@ -229,15 +229,12 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let pair: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pair = process::post_json(
+        &http,
+        &format!("{base}/api/v1/auth/login"),
+        json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
     let cookie = format!(
         "gatehouse_access={}",
         pair["access_token"].as_str().unwrap()

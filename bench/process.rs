@@ -47,3 +47,20 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     let stime: f64 = fields[12].parse().unwrap();
     (utime + stime) / 100.0
 }
+
+/// POSTs `body` as JSON and reads the answer as JSON.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -294,24 +294,10 @@ async fn main() {
     let idle_mb = server.rss_mb();
 
     let http = client();
-    let user: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pair: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ada = json!({"email": "ada@example.com", "password": PASSWORD});
+    let user =
+        process::post_json(&http, &format!("{base}/api/v1/auth/register"), ada.clone()).await;
+    let pair = process::post_json(&http, &format!("{base}/api/v1/auth/login"), ada).await;
     let token = pair["access_token"].as_str().unwrap().to_string();
     let big = seed(
         &server._data.as_ref().unwrap().path().join("gatehouse.db"),
