@@ -95,12 +95,23 @@ pub fn now_unix() -> i64 {
     }
 }
 
-/// A time as people say it ("3 minutes ago"), with the exact time on hover. The server's "now"
-/// travels with the page, so hydration reads the same words the server wrote.
+/// The "now" every `Ago` of a page measures from.
+#[derive(Clone, Copy)]
+struct Now(i64);
+
+/// Gives the calling page one "now", taken on the server and carried to the browser with the
+/// page, so hydration reads the same words the server wrote. Pages that show `Ago` call it
+/// first.
+pub fn provide_now() {
+    leptos::prelude::provide_context(Now(leptos::server::SharedValue::new(now_unix).into_inner()));
+}
+
+/// A time as people say it ("3 minutes ago"), with the exact time on hover, relative to the
+/// page's `provide_now`.
 #[leptos::component]
 pub fn Ago(#[prop(into)] at: String) -> impl leptos::IntoView {
     use leptos::prelude::*;
-    let now = leptos::server::SharedValue::new(now_unix).into_inner();
+    let now = use_context::<Now>().map_or_else(now_unix, |now| now.0);
     let words = relative_time(&at, now);
     let exact = human_time(&at);
     view! { <time datetime=at title=exact>{words}</time> }

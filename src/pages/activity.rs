@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::human_time;
 use crate::components::status::Loaded;
+use crate::components::{provide_now, Ago};
 use crate::domain::{ActivityView, AppError};
 
 /// Entries per page.
@@ -20,6 +20,7 @@ pub async fn list_activity(before: Option<i64>) -> Result<Vec<ActivityView>, App
 /// The person's own security events, newest first.
 #[component]
 pub fn ActivityPage() -> impl IntoView {
+    provide_now();
     let query = use_query_map();
     let before = move || {
         query
@@ -49,7 +50,7 @@ pub fn ActivityPage() -> impl IntoView {
                             .map(|event| {
                                 view! {
                                     <li>
-                                        <time datetime=event.at.clone()>{human_time(&event.at)}</time>
+                                        <Ago at=event.at.clone()/>
                                         " "
                                         <span>{event.text}</span>
                                     </li>

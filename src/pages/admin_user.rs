@@ -5,8 +5,8 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{form_error, ErrorSummary};
-use crate::components::human_time;
 use crate::components::status::Loaded;
+use crate::components::{human_time, provide_now, Ago};
 use crate::domain::{ActivityView, AdminUserView, AppError, SessionView};
 use crate::pages::admin_users::{AdminAction, AdminActions};
 
@@ -39,6 +39,7 @@ pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
 /// One account: its details, the actions on it, its sessions and its audit trail.
 #[component]
 pub fn AdminUserPage() -> impl IntoView {
+    provide_now();
     let action = ServerAction::<AdminAction>::new();
     let none = RwSignal::new(None);
     let error = form_error(action, none);
@@ -89,13 +90,13 @@ pub fn AdminUserPage() -> impl IntoView {
                     <h2>"Sessions"</h2>
                     <ul>
                         {page.sessions.into_iter().map(|s| view! {
-                            <li>{format!("{}, {}, last used {}", s.device, s.ip_address, human_time(&s.last_used_at))}</li>
+                            <li>{format!("{}, {}, last used ", s.device, s.ip_address)}<Ago at=s.last_used_at.clone()/></li>
                         }).collect_view()}
                     </ul>
                     <h2>"Security activity"</h2>
                     <ol class="activity">
                         {page.events.into_iter().map(|e| view! {
-                            <li><time datetime=e.at.clone()>{human_time(&e.at)}</time>" "{e.text}</li>
+                            <li><Ago at=e.at.clone()/>" "{e.text}</li>
                         }).collect_view()}
                     </ol>
                 }

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::components::form::{form_error, ErrorSummary, SubmitButton};
 use crate::components::status::Loaded;
-use crate::components::Ago;
+use crate::components::{provide_now, Ago};
 use crate::domain::{AppError, SessionView};
 
 #[server(endpoint = "sessions")]
@@ -43,6 +43,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
+    provide_now();
     let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
     let sessions = Resource::new(

@@ -1,4 +1,5 @@
-//! The one place that names, sets and clears the authentication cookies.
+//! The one place that names, sets and clears cookies: the authentication cookies, and the
+//! short-lived one that carries a failed plain form post's typed values (`form_errors`).
 
 use tower_cookies::cookie::{time::Duration, SameSite};
 use tower_cookies::{Cookie, Cookies};
@@ -12,8 +13,13 @@ pub struct AuthCookies {
     refresh: &'static str,
     /// Marks a client that has logged in to an account before; outlives sessions and logout.
     device: &'static str,
+    /// Typed values of a failed plain form post, on their way back to the form.
+    form: &'static str,
     secure: bool,
 }
+
+/// How long typed values wait for the form page to be shown again.
+const FORM_VALUES_SECS: i64 = 60;
 
 impl AuthCookies {
     /// Over HTTPS the cookies are `Secure` and carry the `__Host-` prefix, which also pins them
@@ -24,6 +30,7 @@ impl AuthCookies {
                 access: "__Host-gatehouse_access",
                 refresh: "__Host-gatehouse_refresh",
                 device: "__Host-gatehouse_device",
+                form: "__Host-gatehouse_form",
                 secure: true,
             }
         } else {
@@ -31,6 +38,7 @@ impl AuthCookies {
                 access: "gatehouse_access",
                 refresh: "gatehouse_refresh",
                 device: "gatehouse_device",
+                form: "gatehouse_form",
                 secure: false,
             }
         }
@@ -82,6 +90,23 @@ impl AuthCookies {
             issued.refresh_token.expose().to_string(),
             issued.persist_for,
         ));
+    }
+
+    pub fn form_values(&self, jar: &Cookies) -> Option<String> {
+        jar.get(self.form)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Sent only with requests from this site (`SameSite=Strict`), for a minute.
+    pub fn set_form_values(&self, jar: &Cookies, encoded: String) {
+        let mut cookie = self.build(self.form, encoded, Some(FORM_VALUES_SECS));
+        cookie.set_same_site(SameSite::Strict);
+        jar.add(cookie);
+    }
+
+    pub fn clear_form_values(&self, jar: &Cookies) {
+        jar.add(self.build(self.form, String::new(), Some(0)));
     }
 
     /// Ends the session cookies. The device cookie stays: the owner must not become a

@@ -4,7 +4,7 @@
 //! the whole error (`?__path=…&__err=<base64 JSON>`), typed values included: an email typed
 //! into a login form would end up in the browser's history and in proxy logs, and each
 //! failure appended another copy. Here the redirect keeps only the message and the field
-//! problems, once; the typed values ride in a short-lived HttpOnly cookie and are put back into
+//! problems, once; the typed values ride in a short-lived HttpOnly cookie (`cookies::AuthCookies::set_form_values`) and are put back into
 //! the error when the form page is rendered, so the form still shows what was typed.
 
 use axum::extract::{Request, State};
@@ -12,13 +12,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine as _;
-use http::header::{COOKIE, LOCATION, SET_COOKIE};
+use http::header::LOCATION;
 use http::{HeaderValue, Method, Uri};
+use tower_cookies::Cookies;
 
 use super::state::AppState;
 use crate::domain::AppError;
 
-const COOKIE_NAME: &str = "gatehouse_form";
 const ERR: &str = "__err";
 const PATH: &str = "__path";
 
@@ -91,36 +91,17 @@ fn restore_values(uri: &Uri, cookie_value: &str) -> Option<Uri> {
         .ok()
 }
 
-fn form_cookie(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_string())
-}
-
-fn cookie(value: &str, max_age: u32, secure: bool) -> Option<HeaderValue> {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    ))
-    .ok()
-}
-
 pub async fn keep_values_out_of_addresses(
     State(state): State<AppState>,
+    jar: Cookies,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let secure = state.config.public_url.https;
     let is_post = request.method() == Method::POST;
     let mut restored = false;
     if request.method() == Method::GET {
-        if let Some(value) = form_cookie(request.headers()) {
-            if let Some(uri) = restore_values(request.uri(), &value) {
+        if let Some(values) = state.cookies.form_values(&jar) {
+            if let Some(uri) = restore_values(request.uri(), &values) {
                 *request.uri_mut() = uri;
                 restored = true;
             }
@@ -139,15 +120,11 @@ pub async fn keep_values_out_of_addresses(
                 response.headers_mut().insert(LOCATION, location);
             }
             if !values.is_empty() {
-                if let Some(cookie) = cookie(&values, 60, secure) {
-                    response.headers_mut().append(SET_COOKIE, cookie);
-                }
+                state.cookies.set_form_values(&jar, values);
             }
         }
     } else if restored {
-        if let Some(cookie) = cookie("", 0, secure) {
-            response.headers_mut().append(SET_COOKIE, cookie);
-        }
+        state.cookies.clear_form_values(&jar);
     }
     response
 }
