@@ -48,7 +48,8 @@ fn content_security_policy(options: &LeptosOptions) {
     ) else {
         return;
     };
-    let watching = std::env::var("LEPTOS_WATCH").is_ok();
+    static WATCHING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let watching = *WATCHING.get_or_init(|| std::env::var("LEPTOS_WATCH").is_ok());
     let policy = crate::server::security::page_csp(&nonce, watching.then_some(options.reload_port));
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);

@@ -17,9 +17,14 @@ use super::throttle::Throttle;
 use super::tokens::TokenKeys;
 
 /// Everything a request handler, server function or page may need, built once at start-up.
-/// Every service function takes it as its first argument.
+/// Every service function takes it as its first argument. A handle: every layer and handler
+/// clones it per request, so a clone is one reference count, not a copy of the keys, the
+/// configuration and the Leptos options.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What an `AppState` handle points to.
+pub struct Shared {
     pub config: Arc<Config>,
     pub db: SqlitePool,
     pub clock: Clock,
@@ -39,7 +44,7 @@ impl AppState {
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, String> {
         let mailer = Mailer::new(&config.mail, &config.data_dir)?;
         let db = super::db::connect(&config.database_url).await?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             mailer,
             audit: AuditLog::start(db.clone()),
             keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
@@ -53,12 +58,20 @@ impl AppState {
             config: Arc::new(config),
             db,
             leptos_options,
-        })
+        })))
     }
 
     /// Unix seconds now, by the app's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
