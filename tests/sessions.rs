@@ -224,3 +224,42 @@ async fn logging_out_one_session_ends_it_at_once() {
     assert!(!third.is_member().await);
     assert!(ada.is_member().await);
 }
+
+/// Session checks are remembered between database changes (`server::session_cache`): one
+/// checked many times must still end at once, and an edited account must show on the next
+/// request.
+#[tokio::test]
+async fn remembered_session_checks_never_outlive_a_change() {
+    let app = spawn_app().await;
+    let ada = app.registered("ada@example.com", "ada").await;
+    let laptop = app.browser();
+    laptop.log_in("ada@example.com", PASSWORD, true).await;
+    let pair = app.api_login("ada@example.com", PASSWORD).await.json();
+    let token = pair["access_token"].as_str().unwrap().to_string();
+    let me = || app.api(reqwest::Method::GET, "/api/v1/users/me", Some(&token), None);
+    for _ in 0..3 {
+        assert!(laptop.is_member().await);
+        assert_eq!(me().await.json()["username"], "ada");
+    }
+
+    let id = me().await.json()["id"].as_i64().unwrap();
+    let res = app
+        .api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/profile/{id}"),
+            Some(&token),
+            Some(serde_json::json!({"username": "ada_l"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(me().await.json()["username"], "ada_l");
+    assert!(ada.get("/profile").await.body.contains("ada_l"));
+
+    let list = sessions_of(&ada.call("/api/sessions", &[]).await);
+    assert_eq!(list.len(), 3);
+    let res = ada.call("/api/end_other_sessions", &[]).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(!laptop.is_member().await);
+    assert_eq!(me().await.status, StatusCode::UNAUTHORIZED);
+    assert!(ada.is_member().await);
+}

@@ -12,10 +12,9 @@ use crate::domain::{
 
 #[server(endpoint = "profile")]
 pub async fn get_profile() -> Result<UserView, AppError> {
-    use crate::server::{context, users};
-    let user = context::current_user()?;
-    let state = context::state()?;
-    Ok(users::current(&state, &user).await?.view())
+    use crate::server::context;
+    // The account as this request's session check read it: no second query.
+    Ok(context::current_user()?.account.as_ref().clone())
 }
 
 #[server(endpoint = "update_profile")]

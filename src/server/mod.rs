@@ -7,7 +7,8 @@
 //! - who is calling: `principal` (types), `auth` (the middleware that fills them in)
 //! - security rules: `security` (CSRF, page access, headers), `throttle`, `password`,
 //!   `tokens`, `cookies`
-//! - services used by pages and API alike: `users`, `sessions`, `projects`
+//! - services used by pages and API alike: `users`, `sessions` (with `session_cache`),
+//!   `projects`
 //! - shared plumbing: `state`, `db`, `clock`, `error`
 
 pub mod access;
@@ -34,6 +35,7 @@ pub mod rest;
 pub mod resubmit;
 pub mod router;
 pub mod security;
+pub mod session_cache;
 pub mod sessions;
 pub mod startup;
 pub mod state;

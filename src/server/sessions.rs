@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::audit::{self, Event};
 use super::principal::{Client, CurrentUser};
+use super::session_cache::Confirmed;
 use super::state::AppState;
 use super::tokens::{RefreshToken, TokenError};
 use super::users::{User, UserRow, USER_COLUMNS_OF_U};
@@ -196,25 +197,28 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
     let now = state.now();
     let claims = state.keys.verify_access(access_token, now)?;
     let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
-    // One query answers both "is this session live?" and "whose account is it?".
-    let row: Option<SessionUserRow> = sqlx::query_as(&format!(
-        "SELECT s.last_used_at, {USER_COLUMNS_OF_U} FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
-           AND s.last_used_at > ? AND u.is_active = 1"
-    ))
-    .bind(&claims.sid)
-    .bind(user_id)
-    .bind(now)
-    .bind(now - secs(state.config.sessions.idle_ttl))
-    .fetch_optional(&state.db)
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "session lookup failed");
-        TokenError::Invalid
-    })?;
-    let SessionUserRow { last_used_at, user } = row.ok_or(TokenError::Invalid)?;
-    let account = User::from(user).view();
-    if now - last_used_at >= TOUCH_INTERVAL_SECS {
+    let before = state.session_cache.stamp();
+    let remembered = before
+        .and_then(|stamp| state.session_cache.get(&claims.sid, stamp))
+        .filter(|c| c.user_id == user_id);
+    let confirmed = match remembered {
+        Some(confirmed) => confirmed,
+        None => {
+            let confirmed = confirm(state, &claims.sid, user_id, now).await?;
+            if let Some(stamp) = before {
+                state
+                    .session_cache
+                    .remember(&claims.sid, stamp, confirmed.clone());
+            }
+            confirmed
+        }
+    };
+    // A remembered check still obeys the clock: lifetimes end without a commit.
+    let idle_limit = now - secs(state.config.sessions.idle_ttl);
+    if confirmed.expires_at <= now || confirmed.last_used_at <= idle_limit {
+        return Err(TokenError::Invalid);
+    }
+    if now - confirmed.last_used_at >= TOUCH_INTERVAL_SECS {
         let touched = sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
             .bind(now)
             .bind(&claims.sid)
@@ -227,14 +231,54 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
     Ok(CurrentUser {
         user_id,
         session_id: claims.sid,
-        role: account.role.clone(),
-        account: std::sync::Arc::new(account),
+        role: confirmed.account.role.clone(),
+        account: confirmed.account,
+    })
+}
+
+/// Asks the database whether the session is live and whose account it is, in one query.
+async fn confirm(
+    state: &AppState,
+    session_id: &str,
+    user_id: i64,
+    now: i64,
+) -> Result<Confirmed, TokenError> {
+    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT s.last_used_at, s.expires_at, {USER_COLUMNS_OF_U}
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
+               AND s.last_used_at > ? AND u.is_active = 1"
+        )
+    });
+    let row: Option<SessionUserRow> = sqlx::query_as(&QUERY)
+        .bind(session_id)
+        .bind(user_id)
+        .bind(now)
+        .bind(now - secs(state.config.sessions.idle_ttl))
+        .fetch_optional(&state.db)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "session lookup failed");
+            TokenError::Invalid
+        })?;
+    let SessionUserRow {
+        last_used_at,
+        expires_at,
+        user,
+    } = row.ok_or(TokenError::Invalid)?;
+    Ok(Confirmed {
+        user_id,
+        last_used_at,
+        expires_at,
+        account: Arc::new(User::from(user).view()),
     })
 }
 
 #[derive(sqlx::FromRow)]
 struct SessionUserRow {
     last_used_at: i64,
+    expires_at: i64,
     #[sqlx(flatten)]
     user: UserRow,
 }

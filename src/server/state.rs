@@ -12,6 +12,7 @@ use super::mail::Mailer;
 use super::metrics::Metrics;
 use super::password::Hasher;
 use super::resubmit::Resubmissions;
+use super::session_cache::SessionCache;
 use super::sessions::Rotations;
 use super::throttle::Throttle;
 use super::tokens::TokenKeys;
@@ -31,6 +32,7 @@ pub struct Shared {
     pub keys: TokenKeys,
     pub hasher: Hasher,
     pub rotations: Arc<Rotations>,
+    pub session_cache: SessionCache,
     pub throttle: Arc<Throttle>,
     pub cookies: AuthCookies,
     pub mailer: Mailer,
@@ -51,6 +53,7 @@ impl AppState {
             hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
             cookies: AuthCookies::new(config.public_url.https),
             rotations: Arc::default(),
+            session_cache: SessionCache::for_database(db.connect_options().get_filename()),
             metrics: Arc::default(),
             resubmissions: Arc::default(),
             throttle: Arc::default(),
