@@ -369,9 +369,10 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
     }
 }
 
-/// Half the cores (at least one): a login flood then leaves the other half to pages.
+/// One per core: the hashing threads run at the lowest CPU priority, so they use every core
+/// the pages leave idle and give way to pages at once.
 fn default_hashing_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Parses `TRUSTED_PROXIES`: addresses or CIDR ranges separated by commas or spaces.

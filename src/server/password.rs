@@ -1,7 +1,9 @@
 //! argon2id hashing on a small fixed pool of threads, so a login flood can neither stall page
 //! rendering nor grow memory (each hash holds 19 MiB, and only the pool's threads
 //! ever hold one), with a bound on how many may wait: past it the answer is 503 at once instead
-//! of a queue that grows without end. Logins are served before new hashes.
+//! of a queue that grows without end. Logins are served before new hashes. The threads run at
+//! the lowest CPU priority: hashing takes whatever the pages leave, and a page never waits for
+//! a hash to finish its time slice.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -71,7 +73,10 @@ impl Pool {
             let pool = pool.clone();
             std::thread::Builder::new()
                 .name(format!("gatehouse-hash-{n}"))
-                .spawn(move || pool.work())
+                .spawn(move || {
+                    lowest_priority();
+                    pool.work()
+                })
                 .expect("the OS starts a hashing thread");
         }
         pool
@@ -110,6 +115,26 @@ impl Pool {
         self.ready.notify_one();
     }
 }
+
+/// Gives the calling thread the lowest CPU priority (nice 19): the scheduler then runs it
+/// only on time that threads of normal priority (the async workers serving pages) do not
+/// want.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lowest_priority() {
+    // SAFETY: `setpriority` takes plain integers and touches no memory of ours. On Linux,
+    // `PRIO_PROCESS` with `who = 0` is the calling thread alone (nice is per thread).
+    let set = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    if set != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "could not lower the hashing thread's priority"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lowest_priority() {}
 
 /// Owned by every `Hasher` clone together: when the last goes, the threads end.
 struct PoolHandle(Arc<Pool>);
@@ -330,8 +355,10 @@ impl Hasher {
         self.pool.0.submit(
             lane,
             Box::new(move || {
-                let _place = place;
-                let _ = answer.send(job());
+                let done = job();
+                // Given back before answering: whoever reads the answer sees the place free.
+                drop(place);
+                let _ = answer.send(done);
             }),
         );
         answered.await.map_err(|_| {
@@ -389,6 +416,20 @@ mod tests {
                 .unwrap(),
             Verified::No
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_give_way_to_everything_else() {
+        let hasher = Hasher::new(1, 4);
+        let stat = hasher
+            .run(|| std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+            .await
+            .unwrap();
+        // Field 19 is the nice value; the command name (field 2) ends with ')'.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+        assert_eq!(nice, 19, "{stat}");
     }
 
     #[tokio::test]
