@@ -97,7 +97,18 @@ impl Pool {
                     if self.closed.load(Ordering::Acquire) {
                         return;
                     }
-                    jobs = self.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+                    if holds_working_memory() {
+                        let (held, waited) = self
+                            .ready
+                            .wait_timeout(jobs, IDLE_RELEASE_AFTER)
+                            .unwrap_or_else(|e| e.into_inner());
+                        jobs = held;
+                        if waited.timed_out() {
+                            release_working_memory();
+                        }
+                    } else {
+                        jobs = self.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+                    }
                 }
             };
             // A panicking job loses its answer (the caller sees an internal error), not the
@@ -176,10 +187,23 @@ const OUTPUT_BYTES: usize = 32;
 const MAX_MEMORY_KIB: u32 = 256 * 1024;
 
 thread_local! {
-    /// Each hashing thread's argon2 working memory, allocated once and reused for every hash
-    /// it computes: memory stays at (threads × 19 MiB) however many logins arrive, instead of
-    /// depending on how the allocator treats freed 19 MiB blocks.
+    /// Each hashing thread's argon2 working memory, allocated when it starts hashing and reused
+    /// for every hash until it is idle: memory stays at (threads × 19 MiB) however many logins
+    /// arrive, instead of depending on how the allocator treats freed 19 MiB blocks.
     static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A hashing thread that has had nothing to do for this long gives its working memory back:
+/// memory returns to its idle size after a flood, and a steady stream of logins still reuses
+/// one buffer.
+const IDLE_RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn holds_working_memory() -> bool {
+    BLOCKS.with(|blocks| blocks.borrow().capacity() > 0)
+}
+
+fn release_working_memory() {
+    BLOCKS.with(|blocks| *blocks.borrow_mut() = Vec::new());
 }
 
 /// Computes the raw argon2id hash into `out` with this thread's reused working memory.
@@ -489,6 +513,18 @@ mod tests {
         verify_blocking("third", &hash_blocking("third").unwrap());
         let after = BLOCKS.with(|b| (b.borrow().as_ptr(), b.borrow().len()));
         assert_eq!(after, (first, MEMORY_KIB as usize));
+    }
+
+    #[tokio::test]
+    async fn an_idle_hashing_thread_gives_its_memory_back() {
+        let hasher = Hasher::new(1, 4);
+        hasher.hash("violet-tundra-kettle-42").await.unwrap();
+        let held = || hasher.run(holds_working_memory);
+        assert!(held().await.unwrap(), "kept between hashes");
+        tokio::time::sleep(IDLE_RELEASE_AFTER * 2).await;
+        assert!(!held().await.unwrap(), "released when idle");
+        hasher.hash("violet-tundra-kettle-42").await.unwrap();
+        assert!(held().await.unwrap());
     }
 
     #[tokio::test]
