@@ -112,14 +112,12 @@ impl Call {
                 url,
                 email,
                 password,
-            } => client.post(url).json(
-                &json!({
-                    "email": email
-                        .replace("{n}", &n.to_string())
-                        .replace("{account}", &(n % LOGIN_CLIENTS).to_string()),
-                    "password": password
-                }),
-            ),
+            } => client.post(url).json(&json!({
+                "email": email
+                    .replace("{n}", &n.to_string())
+                    .replace("{account}", &(n % LOGIN_CLIENTS).to_string()),
+                "password": password
+            })),
             Self::Register { url } => client.post(url).json(&json!({
                 "email": format!("flood{n}-{}@example.com", std::process::id()),
                 "password": PASSWORD,
@@ -324,7 +322,6 @@ async fn main() {
     )
     .await;
     let cookie = format!("gatehouse_access={token}");
-
 
     println!("| request | req/s | of hello | p50 | p99 | server CPU per request | ok/answered |");
     println!("|---|---|---|---|---|---|---|");

@@ -4,12 +4,12 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use zxcvbn::Score;
 
 pub const DEFAULT_PASSWORD_MIN_LENGTH: usize = 8;
 pub const PASSWORD_MAX_LENGTH: usize = 256;
 const EMAIL_MAX_LENGTH: usize = 254;
 /// How much of a password the strength estimate reads.
+#[cfg(feature = "ssr")]
 const STRENGTH_JUDGED_CHARS: usize = 100;
 
 /// A syntactically valid email address, trimmed and lower-cased so that comparisons and the
@@ -88,6 +88,10 @@ impl fmt::Display for Username {
 
 /// A new password that satisfies the policy (NIST 800-63B): length only, no composition rules,
 /// never truncated, and not easily guessed. Its `Debug` never shows the text.
+///
+/// The browser checks the length only: the guessability estimate (zxcvbn and its
+/// dictionaries) would be most of the page's code, so the server alone judges it and the form
+/// shows its answer like any other field error.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -108,32 +112,45 @@ impl Password {
                 "Password must be at most {PASSWORD_MAX_LENGTH} characters long."
             ));
         }
-        let inputs: Vec<&str> = context
-            .iter()
-            .flat_map(|word| word.split(['@', '.', '_', '-', '+']))
-            .filter(|part| part.len() >= 3)
-            .collect();
-        // zxcvbn's cost grows fast with length and some long inputs are known to be slow;
-        // a password whose first 100 characters are strong is strong.
-        let judged: String = raw.chars().take(STRENGTH_JUDGED_CHARS).collect();
-        let estimate = zxcvbn::zxcvbn(&judged, &inputs);
-        if estimate.score() < Score::Three {
-            let reason = estimate
-                .feedback()
-                .and_then(|feedback| feedback.warning())
-                .map(|warning| warning.to_string())
-                .filter(|warning| !warning.is_empty())
-                .unwrap_or_else(|| "It would be easy to guess.".to_string());
-            return Err(format!(
-                "This password is too easy to guess: {reason} Try a longer phrase of unrelated words."
-            ));
-        }
+        strength(raw, context)?;
         Ok(Self(raw.to_string()))
     }
 
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Refuses a password zxcvbn scores below 3 ("safely unguessable"), with its reason.
+#[cfg(feature = "ssr")]
+fn strength(raw: &str, context: &[&str]) -> Result<(), String> {
+    let inputs: Vec<&str> = context
+        .iter()
+        .flat_map(|word| word.split(['@', '.', '_', '-', '+']))
+        .filter(|part| part.len() >= 3)
+        .collect();
+    // zxcvbn's cost grows fast with length and some long inputs are known to be slow;
+    // a password whose first 100 characters are strong is strong.
+    let judged: String = raw.chars().take(STRENGTH_JUDGED_CHARS).collect();
+    let estimate = zxcvbn::zxcvbn(&judged, &inputs);
+    if estimate.score() < zxcvbn::Score::Three {
+        let reason = estimate
+            .feedback()
+            .and_then(|feedback| feedback.warning())
+            .map(|warning| warning.to_string())
+            .filter(|warning| !warning.is_empty())
+            .unwrap_or_else(|| "It would be easy to guess.".to_string());
+        return Err(format!(
+            "This password is too easy to guess: {reason} Try a longer phrase of unrelated words."
+        ));
+    }
+    Ok(())
+}
+
+/// In the browser the server judges guessability (see `Password`).
+#[cfg(not(feature = "ssr"))]
+fn strength(_raw: &str, _context: &[&str]) -> Result<(), String> {
+    Ok(())
 }
 
 impl fmt::Debug for Password {

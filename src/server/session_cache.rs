@@ -56,8 +56,8 @@ impl SessionCache {
     pub fn for_database(database: &Path) -> Self {
         let mut index = database.as_os_str().to_owned();
         index.push("-shm");
-        let in_memory = database.as_os_str().is_empty()
-            || database.to_string_lossy().contains(":memory:");
+        let in_memory =
+            database.as_os_str().is_empty() || database.to_string_lossy().contains(":memory:");
         Self {
             index: (!in_memory).then(|| PathBuf::from(index)),
             entries: Mutex::default(),
