@@ -147,10 +147,52 @@ fn strength(raw: &str, context: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// In the browser the server judges guessability (see `Password`).
+/// In the browser: only the obvious cases, answered at once; the server judges the rest.
 #[cfg(not(feature = "ssr"))]
-fn strength(_raw: &str, _context: &[&str]) -> Result<(), String> {
-    Ok(())
+fn strength(raw: &str, context: &[&str]) -> Result<(), String> {
+    match obviously_guessable(raw, context) {
+        Some(reason) => Err(format!(
+            "This password is too easy to guess: {reason} Try a longer phrase of unrelated words."
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The 1,000 most common passwords of zxcvbn's own list, lower-case letters and digits only.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// Passwords zxcvbn is sure to refuse, found without its dictionaries (so the browser can say
+/// so before sending the form): one of the most common passwords, or a word of the email or
+/// username, each with at most four digits after it. zxcvbn rates such a password at no more
+/// than 2 × (rank 1,000 × 2 spellings) × 10⁴ ≈ 4 × 10⁷ guesses, below the 10⁸ it needs for
+/// score 3; a unit test checks every one of them against zxcvbn itself.
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+fn obviously_guessable(raw: &str, context: &[&str]) -> Option<&'static str> {
+    // zxcvbn counts other mixes of capitals as extra guesses: leave those to the server.
+    let letters: Vec<char> = raw.chars().filter(|c| c.is_alphabetic()).collect();
+    let plain_case = letters.iter().all(|c| c.is_lowercase())
+        || letters.iter().all(|c| c.is_uppercase())
+        || letters.iter().skip(1).all(|c| c.is_lowercase());
+    if !plain_case {
+        return None;
+    }
+    let lowered = raw.to_lowercase();
+    let stem = lowered.trim_end_matches(|c: char| c.is_ascii_digit());
+    let stem = if lowered.len() - stem.len() <= 4 {
+        stem
+    } else {
+        &lowered
+    };
+    let is_common = |text: &str| COMMON_PASSWORDS.lines().any(|common| common == text);
+    if is_common(&lowered) || is_common(stem) {
+        return Some("It is one of the most common passwords.");
+    }
+    let from_context = context
+        .iter()
+        .flat_map(|word| word.split(['@', '.', '_', '-', '+']))
+        .filter(|part| part.len() >= 3)
+        .any(|part| part.to_lowercase() == stem);
+    from_context.then_some("It is made from your email address or username.")
 }
 
 impl fmt::Debug for Password {
@@ -298,6 +340,42 @@ mod tests {
     #[test]
     fn password_built_from_the_username_is_rejected() {
         assert!(Password::parse("adalovelace2024", 8, &["adalovelace"]).is_err());
+    }
+
+    /// The browser's quick check must never refuse what the server would accept.
+    #[test]
+    fn the_browsers_quick_check_refuses_only_what_zxcvbn_refuses() {
+        for word in COMMON_PASSWORDS.lines() {
+            assert!(obviously_guessable(word, &[]).is_some(), "{word}");
+            let capitalised = word[..1].to_uppercase() + &word[1..];
+            for spelling in [word.to_string(), capitalised, word.to_uppercase()] {
+                for suffix in ["", "2024"] {
+                    let password = format!("{spelling}{suffix}");
+                    if obviously_guessable(&password, &[]).is_some() {
+                        assert!(
+                            zxcvbn::zxcvbn(&password, &[]).score() < zxcvbn::Score::Three,
+                            "{password}"
+                        );
+                    }
+                }
+            }
+        }
+        let context = ["ada.lovelace@example.com", "countess_ada"];
+        for password in ["lovelace2024", "Countess1", "EXAMPLE"] {
+            assert!(
+                obviously_guessable(password, &context).is_some(),
+                "{password}"
+            );
+            assert!(zxcvbn::zxcvbn(password, &context).score() < zxcvbn::Score::Three);
+        }
+        for fine in [
+            "PaSsWoRd2024",
+            "password12345",
+            "violet tundra kettle 42",
+            "lovelace99999",
+        ] {
+            assert!(obviously_guessable(fine, &context).is_none(), "{fine}");
+        }
     }
 
     #[test]
