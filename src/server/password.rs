@@ -186,11 +186,36 @@ const OUTPUT_BYTES: usize = 32;
 /// Stored hashes asking for more memory than this are refused rather than honoured.
 const MAX_MEMORY_KIB: u32 = 256 * 1024;
 
+/// A hashing thread's argon2 working memory: an anonymous mapping of its own, so giving it
+/// back unmaps the pages at once (an allocator may keep a freed 19 MiB block, or return it
+/// only later).
+struct WorkingMemory {
+    map: memmap2::MmapMut,
+    blocks: usize,
+}
+
+impl WorkingMemory {
+    fn map(blocks: usize) -> std::io::Result<Self> {
+        let map = memmap2::MmapMut::map_anon(blocks * std::mem::size_of::<Block>())?;
+        Ok(Self { map, blocks })
+    }
+
+    /// The first `n` blocks (at most `self.blocks`).
+    #[allow(unsafe_code)]
+    fn blocks(&mut self, n: usize) -> &mut [Block] {
+        let n = n.min(self.blocks);
+        // SAFETY: the mapping is page-aligned (Block needs 64 bytes), at least
+        // `n × size_of::<Block>()` bytes long, zero-filled and written only through this
+        // exclusive borrow, and any bytes are a valid `Block` (an array of `u64`).
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), n) }
+    }
+}
+
 thread_local! {
-    /// Each hashing thread's argon2 working memory, allocated when it starts hashing and reused
-    /// for every hash until it is idle: memory stays at (threads × 19 MiB) however many logins
-    /// arrive, instead of depending on how the allocator treats freed 19 MiB blocks.
-    static BLOCKS: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Each hashing thread's working memory, mapped when it starts hashing and reused for
+    /// every hash until it is idle: memory stays at (threads × 19 MiB) however many logins
+    /// arrive, and drops back when they stop.
+    static MEMORY: std::cell::RefCell<Option<WorkingMemory>> = const { std::cell::RefCell::new(None) };
 }
 
 /// A hashing thread that has had nothing to do for this long gives its working memory back:
@@ -199,11 +224,11 @@ thread_local! {
 const IDLE_RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn holds_working_memory() -> bool {
-    BLOCKS.with(|blocks| blocks.borrow().capacity() > 0)
+    MEMORY.with(|memory| memory.borrow().is_some())
 }
 
 fn release_working_memory() {
-    BLOCKS.with(|blocks| *blocks.borrow_mut() = Vec::new());
+    MEMORY.with(|memory| memory.borrow_mut().take());
 }
 
 /// Computes the raw argon2id hash into `out` with this thread's reused working memory.
@@ -213,18 +238,22 @@ fn hash_into(
     salt: &[u8],
     out: &mut [u8],
 ) -> Result<(), argon2::Error> {
-    let blocks_needed = params.block_count();
-    BLOCKS.with(|blocks| {
-        let mut blocks = blocks.borrow_mut();
-        if blocks.len() < blocks_needed {
-            blocks.resize(blocks_needed, Block::new());
+    let needed = params.block_count();
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.as_ref().is_none_or(|held| held.blocks < needed) {
+            // The smaller mapping goes before the larger one is made.
+            *memory = None;
+            let mapped = WorkingMemory::map(needed).map_err(|e| {
+                tracing::error!(error = %e, "could not map argon2 working memory");
+                argon2::Error::MemoryTooMuch
+            })?;
+            *memory = Some(mapped);
         }
-        argon2_with(params).hash_password_into_with_memory(
-            password,
-            salt,
-            out,
-            &mut blocks[..blocks_needed],
-        )
+        let blocks = memory
+            .as_mut()
+            .map_or(&mut [][..], |held| held.blocks(needed));
+        argon2_with(params).hash_password_into_with_memory(password, salt, out, blocks)
     })
 }
 
@@ -507,12 +536,12 @@ mod tests {
 
     #[test]
     fn a_hashing_thread_reuses_one_buffer() {
+        let held = || MEMORY.with(|m| m.borrow().as_ref().map(|m| (m.map.as_ptr(), m.blocks)));
         hash_blocking("first").unwrap();
-        let first = BLOCKS.with(|b| b.borrow().as_ptr());
+        let first = held().unwrap().0;
         hash_blocking("second").unwrap();
         verify_blocking("third", &hash_blocking("third").unwrap());
-        let after = BLOCKS.with(|b| (b.borrow().as_ptr(), b.borrow().len()));
-        assert_eq!(after, (first, MEMORY_KIB as usize));
+        assert_eq!(held(), Some((first, MEMORY_KIB as usize)));
     }
 
     #[tokio::test]
