@@ -369,8 +369,8 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
     }
 }
 
-/// One per core: the hashing threads run at the lowest CPU priority, so they use every core
-/// the pages leave idle and give way to pages at once.
+/// One per core: all but one run at the lowest CPU priority, so they use every core the pages
+/// leave idle and give way to pages at once (see `password.rs`).
 fn default_hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
