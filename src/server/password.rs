@@ -248,19 +248,15 @@ fn hash_into(
     let needed = params.block_count();
     MEMORY.with(|memory| {
         let mut memory = memory.borrow_mut();
-        if memory.as_ref().is_none_or(|held| held.blocks < needed) {
-            // The smaller mapping goes before the larger one is made.
-            *memory = None;
-            let mapped = WorkingMemory::map(needed).map_err(|e| {
+        // A mapping too small for these parameters is unmapped before a larger one is made.
+        let held = match memory.take().filter(|held| held.blocks >= needed) {
+            Some(held) => memory.insert(held),
+            None => memory.insert(WorkingMemory::map(needed).map_err(|e| {
                 tracing::error!(error = %e, "could not map argon2 working memory");
                 argon2::Error::MemoryTooMuch
-            })?;
-            *memory = Some(mapped);
-        }
-        let blocks = memory
-            .as_mut()
-            .map_or(&mut [][..], |held| held.blocks(needed));
-        argon2_with(params).hash_password_into_with_memory(password, salt, out, blocks)
+            })?),
+        };
+        argon2_with(params).hash_password_into_with_memory(password, salt, out, held.blocks(needed))
     })
 }
 

@@ -18,7 +18,6 @@ use crate::domain::{AppError, UserView};
 pub struct CurrentUser {
     pub user_id: i64,
     pub session_id: String,
-    pub role: String,
     /// The account as the session check read it for this request: pages (the navigation)
     /// show it without reading it again.
     pub account: std::sync::Arc<UserView>,
@@ -26,7 +25,7 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.account.role == "admin"
     }
 
     /// Reads what `authenticate` recorded. Used by the axum extractor and by server functions.

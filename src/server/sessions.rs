@@ -231,7 +231,6 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
     Ok(CurrentUser {
         user_id,
         session_id: claims.sid,
-        role: confirmed.account.role.clone(),
         account: confirmed.account,
     })
 }
