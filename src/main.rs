@@ -4,6 +4,26 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc commits its first arena (1 GiB of address space) up front on Linux, and a purge of
+/// committed memory there only marks pages free (`MADV_FREE`): they stay resident until the
+/// kernel runs short. After a flood resident memory then stayed ~20 MB above idle for good.
+/// Committing on demand makes a purge (10 ms after a page empties) hand pages back at once.
+/// The option must be set before the first allocation creates the arena, so it is set by a
+/// constructor that runs after mimalloc's own start-up and before Rust's runtime allocates.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".init_array")]
+#[used]
+static COMMIT_ARENAS_ON_DEMAND: extern "C" fn() = {
+    /// `mi_option_arena_eager_commit` in mimalloc 3's option list.
+    const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    extern "C" fn commit_arenas_on_demand() {
+        // SAFETY: sets a plain integer in mimalloc's option table; nothing else runs yet.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) }
+    }
+    commit_arenas_on_demand
+};
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     gatehouse::server::main().await
