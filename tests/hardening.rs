@@ -42,6 +42,39 @@ async fn junk_emails_cost_no_throttle_memory() {
 }
 
 #[tokio::test]
+async fn a_flood_of_refused_guesses_is_audited_once() {
+    let app = spawn_app().await;
+    app.api_register("ada@example.com").await;
+    for _ in 0..5 {
+        app.api_login("ada@example.com", "wrong password").await;
+    }
+    for _ in 0..100 {
+        let res = app.api_login("ada@example.com", "wrong password").await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let count = |event: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = ?")
+                .bind(event)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    // The audit log is written in the background: wait until the failures are in.
+    for _ in 0..50 {
+        if count("login_failed").await == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(count("login_failed").await, 5);
+    assert_eq!(count("login_throttled").await, 1, "one event, not 100");
+}
+
+#[tokio::test]
 async fn refused_logins_store_nothing() {
     let app = spawn_app().await;
     for i in 0..30 {

@@ -11,7 +11,8 @@
 //!   off the connection, so a client that goes away mid-check cannot leave a false failure.
 //!
 //! Memory stays bounded whatever arrives: limits are checked before anything is stored, a
-//! refused request stores nothing, keys are 64-bit hashes (keyed per process, so they cannot
+//! refused request stores nothing (only the first refusal by an entry is marked on it, for the
+//! audit log), keys are 64-bit hashes (keyed per process, so they cannot
 //! be aimed at one another), each entry is a fixed-size counter, and each table holds at most
 //! `MAX_ENTRIES`; past that, expired entries go first, then arbitrary ones.
 
@@ -42,6 +43,8 @@ struct Failures {
     count: u32,
     first: i64,
     last: i64,
+    /// A refusal because of this entry has been written to the audit log.
+    reported: bool,
 }
 
 struct Table {
@@ -83,6 +86,7 @@ impl Table {
                 count: 1,
                 first: now,
                 last: now,
+                reported: false,
             },
         };
         self.entries.insert(key, failures);
@@ -132,6 +136,24 @@ fn back_off(failures: Option<Failures>, limit: u32, now: i64) -> Option<i64> {
 fn window_full(failures: Option<Failures>, limit: u32, window: i64, now: i64) -> Option<i64> {
     let f = failures.filter(|f| f.count >= limit)?;
     Some(f.first + window - now).filter(|secs| *secs > 0)
+}
+
+/// How long a client without a device token must wait: its address's limit first, then the
+/// account's.
+fn stranger_wait(tables: &Tables, account_key: u64, address_key: u64, now: i64) -> Option<i64> {
+    window_full(
+        tables.addresses.current(address_key, now),
+        ADDRESS_LIMIT,
+        ADDRESS_WINDOW_SECS,
+        now,
+    )
+    .or_else(|| {
+        back_off(
+            tables.accounts.current(account_key, now),
+            ACCOUNT_LIMIT,
+            now,
+        )
+    })
 }
 
 struct Tables {
@@ -233,20 +255,7 @@ impl Throttle {
             }
             Guesser::Stranger { address } => {
                 let address_key = self.key("address", address_scope(address));
-                let wait = window_full(
-                    tables.addresses.current(address_key, now),
-                    ADDRESS_LIMIT,
-                    ADDRESS_WINDOW_SECS,
-                    now,
-                )
-                .or_else(|| {
-                    back_off(
-                        tables.accounts.current(account_key, now),
-                        ACCOUNT_LIMIT,
-                        now,
-                    )
-                });
-                if let Some(secs) = wait {
+                if let Some(secs) = stranger_wait(&tables, account_key, address_key, now) {
                     return Err(secs as u64);
                 }
                 tables.addresses.record(address_key, now);
@@ -258,6 +267,49 @@ impl Throttle {
             }
         };
         Ok(attempt)
+    }
+
+    /// `Err(seconds)` when `begin` would refuse a guess from a client with no device token
+    /// for the account: lets a refusal be answered before the account is looked up.
+    pub fn check_stranger(&self, account: &str, address: &str, now: i64) -> Result<(), u64> {
+        let account_key = self.key("account", account);
+        let address_key = self.key("address", address_scope(address));
+        match stranger_wait(&self.lock(), account_key, address_key, now) {
+            Some(secs) => Err(secs as u64),
+            None => Ok(()),
+        }
+    }
+
+    /// After `begin` refused a guess: whether it is the first refusal by the entry that refused
+    /// it (the address's window, the account's or the device's budget). Only that one is
+    /// written to the audit log; a flood of refused guesses would otherwise fill the database
+    /// (and the owner's activity page) with thousands of identical events a second.
+    pub fn first_refusal(&self, account: &str, guesser: Guesser<'_>, now: i64) -> bool {
+        let mut tables = self.lock();
+        let tables = &mut *tables;
+        let entry = match guesser {
+            Guesser::KnownDevice(device) => {
+                let device_key = self.key("device", (account, device));
+                tables.devices.entries.get_mut(&device_key)
+            }
+            Guesser::Stranger { address } => {
+                let address_key = self.key("address", address_scope(address));
+                let address_full = window_full(
+                    tables.addresses.current(address_key, now),
+                    ADDRESS_LIMIT,
+                    ADDRESS_WINDOW_SECS,
+                    now,
+                )
+                .is_some();
+                if address_full {
+                    tables.addresses.entries.get_mut(&address_key)
+                } else {
+                    let account_key = self.key("account", account);
+                    tables.accounts.entries.get_mut(&account_key)
+                }
+            }
+        };
+        entry.is_some_and(|failures| !std::mem::replace(&mut failures.reported, true))
     }
 
     /// The check could not run (the server was too busy): it counts for nothing.
@@ -568,6 +620,40 @@ mod tests {
             "a hundred an hour per client"
         );
         assert!(throttle.mail("new@x.io", "3.3.3.3", 11).is_ok());
+    }
+
+    #[test]
+    fn only_the_first_refusal_by_an_entry_is_reported() {
+        let throttle = Throttle::default();
+        for i in 0..5 {
+            fail(&throttle, "a@x.io", IP, 100 + i);
+        }
+        let stored = throttle.entries();
+        assert!(throttle.begin("a@x.io", IP, 105).is_err());
+        assert!(throttle.first_refusal("a@x.io", IP, 105));
+        let elsewhere = Guesser::Stranger { address: "2.2.2.2" };
+        for now in 106..160 {
+            assert!(throttle.begin("a@x.io", elsewhere, now).is_err());
+            assert!(!throttle.first_refusal("a@x.io", elsewhere, now));
+        }
+        assert_eq!(throttle.entries(), stored, "marking stores nothing new");
+
+        // An address over its limit is reported once too, whichever account it tries.
+        let flood = Guesser::Stranger { address: "3.3.3.3" };
+        for i in 0..ADDRESS_LIMIT {
+            fail(&throttle, &format!("u{i}@x.io"), flood, 300);
+        }
+        assert!(throttle.begin("new@x.io", flood, 301).is_err());
+        assert!(throttle.first_refusal("new@x.io", flood, 301));
+        assert!(!throttle.first_refusal("other@x.io", flood, 302));
+
+        // A new window is reported again.
+        let later = 100 + ACCOUNT_WINDOW_SECS;
+        for i in 0..5 {
+            fail(&throttle, "a@x.io", IP, later + i);
+        }
+        assert!(throttle.begin("a@x.io", IP, later + 5).is_err());
+        assert!(throttle.first_refusal("a@x.io", IP, later + 5));
     }
 
     #[test]

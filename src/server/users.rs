@@ -371,6 +371,27 @@ pub async fn log_in(
     outcome
 }
 
+/// A guess the throttle refused. Only the first refusal by each throttle entry is written to
+/// the audit log (about the account, if there is one); the rest cost nothing.
+async fn refused(
+    state: &AppState,
+    email: &str,
+    guesser: Guesser<'_>,
+    client: &Client,
+    now: i64,
+    wait: u64,
+) -> AppError {
+    if state.throttle.first_refusal(email, guesser, now) {
+        let event = Event::new("login_throttled").client(client);
+        let event = match find_by_email(state, email).await {
+            Ok(Some(user)) => event.subject(user.id),
+            _ => event,
+        };
+        audit::record(state, event);
+    }
+    AppError::too_many_requests(wait)
+}
+
 async fn check_and_start(
     state: &AppState,
     credentials: Credentials<'_>,
@@ -394,11 +415,24 @@ async fn check_and_start(
     if state.hasher.logins_full() {
         return Err(AppError::busy(2));
     }
-    let user = find_by_email(state, email.as_str()).await?;
     let now = state.now();
-    let device = device_token
-        .and_then(|token| state.keys.verify_device(token, now))
-        .filter(|device| user.as_ref().is_some_and(|u| u.id == device.user_id));
+    let claimed_device = device_token.and_then(|token| state.keys.verify_device(token, now));
+    // A client without a device token that is over a limit is refused before the account is
+    // looked up: a flood of refused guesses costs no database work.
+    if claimed_device.is_none() {
+        let stranger = Guesser::Stranger {
+            address: &client.ip_address,
+        };
+        if let Err(wait) = state
+            .throttle
+            .check_stranger(email.as_str(), &client.ip_address, now)
+        {
+            return Err(refused(state, email.as_str(), stranger, client, now, wait).await);
+        }
+    }
+    let user = find_by_email(state, email.as_str()).await?;
+    let device =
+        claimed_device.filter(|device| user.as_ref().is_some_and(|u| u.id == device.user_id));
     let guesser = match &device {
         Some(device) => Guesser::KnownDevice(&device.device_id),
         None => Guesser::Stranger {
@@ -414,11 +448,7 @@ async fn check_and_start(
     };
     let attempt = match state.throttle.begin(email.as_str(), guesser, now) {
         Ok(attempt) => attempt,
-        Err(wait) => {
-            let event = Event::new("login_throttled").client(client);
-            audit::record(state, subject.map_or(event.clone(), |id| event.subject(id)));
-            return Err(AppError::too_many_requests(wait));
-        }
+        Err(wait) => return Err(refused(state, email.as_str(), guesser, client, now, wait).await),
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = verify_and_settle(state, password, stored, attempt).await?;
