@@ -75,6 +75,33 @@ async fn a_flood_of_refused_guesses_is_audited_once() {
 }
 
 #[tokio::test]
+async fn a_refused_guess_is_answered_late() {
+    let app = spawn_app_with(&[("REFUSAL_DELAY_MS", "400")]).await;
+    app.api_register("ada@example.com").await;
+    for _ in 0..5 {
+        let res = app.api_login("ada@example.com", "wrong password").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let started = Instant::now();
+    let refused = app.api_login("ada@example.com", "wrong password");
+    let other = async {
+        let res = app.api(Method::GET, "/health", None, None).await;
+        (res.status, started.elapsed())
+    };
+    let (refused, (status, other_took)) = tokio::join!(refused, other);
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "answered after the delay"
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        other_took < Duration::from_millis(400),
+        "others are not held up: {other_took:?}"
+    );
+}
+
+#[tokio::test]
 async fn refused_logins_store_nothing() {
     let app = spawn_app().await;
     for i in 0..30 {

@@ -371,8 +371,9 @@ pub async fn log_in(
     outcome
 }
 
-/// A guess the throttle refused. Only the first refusal by each throttle entry is written to
-/// the audit log (about the account, if there is one); the rest cost nothing.
+/// A guess the throttle refused, answered after `REFUSAL_DELAY_MS` (a client looping on refused
+/// guesses would otherwise take the server's time from everyone else). Only the first refusal
+/// by each throttle entry is written to the audit log (about the account, if there is one).
 async fn refused(
     state: &AppState,
     email: &str,
@@ -389,6 +390,7 @@ async fn refused(
         };
         audit::record(state, event);
     }
+    tokio::time::sleep(state.config.refusal_delay).await;
     AppError::too_many_requests(wait)
 }
 
