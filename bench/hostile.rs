@@ -26,6 +26,7 @@ const PASSWORD: &str = "violet tundra kettle 42";
 struct Server {
     child: Child,
     base: String,
+    metrics: String,
     _data: tempfile::TempDir,
 }
 
@@ -39,6 +40,7 @@ impl Drop for Server {
 impl Server {
     async fn start(binary: &str) -> Self {
         let port = process::free_port();
+        let metrics_port = process::free_port();
         let data = tempfile::tempdir().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let child = Command::new(binary)
@@ -48,6 +50,7 @@ impl Server {
             .env("LEPTOS_OUTPUT_NAME", "gatehouse")
             .env("LEPTOS_SITE_ROOT", "target/site")
             .env("RUST_LOG", "error")
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             // All attackers and the victim share 127.0.0.1 here; the per-address registration
             // limit would otherwise end scenario 2 before the hashing queue is tested.
             .env("REGISTRATION_LIMIT", "1000000")
@@ -59,8 +62,30 @@ impl Server {
         Self {
             child,
             base,
+            metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
             _data: data,
         }
+    }
+
+    /// Waits until no password check is queued or running (a flood's leftovers would
+    /// otherwise be measured as "quiet"), then a second more.
+    async fn wait_until_idle(&self) {
+        let http = client();
+        for _ in 0..600 {
+            let text = http
+                .get(&self.metrics)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.lines().any(|l| l == "gatehouse_hash_queue_depth 0") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
     /// Resident memory in MB, from /proc.
@@ -266,6 +291,7 @@ async fn main() {
     let after_registrations = server.rss_mb();
     println!("| resident memory after the registration flood | {after_registrations:.1} MB | |");
 
+    server.wait_until_idle().await;
     let mut quiet = profile_latencies(&base, &cookie, 5).await;
     let quiet_p99 = percentile(&mut quiet, 0.99);
     // 8 clients keep the hashing threads busy (every login is hashed); 64 also flood the

@@ -140,10 +140,6 @@ pub struct Config {
     pub hash_queue_limit: usize,
     /// Registrations one client address may make per hour (`REGISTRATION_LIMIT`).
     pub registration_limit: usize,
-    /// A guess the throttle refuses is answered (429) after this long (`REFUSAL_DELAY_MS`): a
-    /// client looping on refused guesses then gets a few answers a second per connection, not
-    /// thousands, and cannot crowd out everyone else's requests.
-    pub refusal_delay: Duration,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
     /// (`TRUSTED_PROXIES`, a list of addresses or CIDR ranges; empty by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -278,7 +274,6 @@ impl Config {
             max_concurrent_hashes: number("MAX_CONCURRENT_HASHES", default_hashing_threads())?,
             hash_queue_limit: number("HASH_QUEUE_LIMIT", 32)?,
             registration_limit: number("REGISTRATION_LIMIT", 1000)?,
-            refusal_delay: Duration::from_millis(number("REFUSAL_DELAY_MS", 250)? as u64),
             trusted_proxies: parse_networks(&get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|message| invalid("TRUSTED_PROXIES", message))?,
             audit_retention: duration("AUDIT_RETENTION", "365d")?,

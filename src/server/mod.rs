@@ -6,7 +6,7 @@
 //!   `metrics`, `rest` (JSON API), `context` (for server functions)
 //! - who is calling: `principal` (types), `auth` (the middleware that fills them in)
 //! - security rules: `security` (CSRF, page access, headers), `throttle`, `password`,
-//!   `tokens`, `cookies`
+//!   `pacing` (of refusals), `tokens`, `cookies`
 //! - services used by pages and API alike: `users`, `sessions` (with `session_cache`),
 //!   `projects`
 //! - shared plumbing: `state`, `db`, `clock`, `error`
@@ -28,6 +28,7 @@ pub mod health;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod pacing;
 pub mod password;
 pub mod principal;
 pub mod projects;

@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use argon2::password_hash::{Output, PasswordHash as Phc, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
+use super::pacing::RefusalPacer;
 use crate::domain::AppError;
 
 /// OWASP / ASVS 5.0 appendix C: m = 19456 KiB, t = 2, p = 1.
@@ -177,6 +178,8 @@ pub struct Hasher {
     /// Verified for unknown emails so a login takes the same time whether or not the
     /// account exists.
     dummy: PasswordHash,
+    /// The pace of "busy" answers, shared with the throttle's refusals.
+    refusals: Arc<RefusalPacer>,
 }
 
 fn argon2_with(params: Params) -> Argon2<'static> {
@@ -364,7 +367,15 @@ impl Hasher {
             capacity: max_concurrent + max_waiting,
             reserved_for_logins: max_waiting / 4,
             dummy,
+            refusals: Arc::default(),
         }
+    }
+
+    /// Answers a refusal (busy, or too many attempts) when `pacing` allows: at once unless
+    /// refusals are arriving in a flood.
+    pub async fn refuse(&self, refusal: AppError) -> AppError {
+        self.refusals.wait_turn().await;
+        refusal
     }
 
     /// Jobs running or waiting now.
@@ -406,7 +417,10 @@ impl Hasher {
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
         // The place is given back when the job is done, even if its caller has gone.
-        let place = self.take_place(lane)?;
+        let place = match self.take_place(lane) {
+            Ok(place) => place,
+            Err(busy) => return Err(self.refuse(busy).await),
+        };
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.pool.0.submit(
             lane,

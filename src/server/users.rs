@@ -371,9 +371,9 @@ pub async fn log_in(
     outcome
 }
 
-/// A guess the throttle refused, answered after `REFUSAL_DELAY_MS` (a client looping on refused
-/// guesses would otherwise take the server's time from everyone else). Only the first refusal
-/// by each throttle entry is written to the audit log (about the account, if there is one).
+/// A guess the throttle refused, answered at the pace of refusals (`pacing`). Only the first
+/// refusal by each throttle entry is written to the audit log (about the account, if there is
+/// one).
 async fn refused(
     state: &AppState,
     email: &str,
@@ -390,8 +390,7 @@ async fn refused(
         };
         audit::record(state, event);
     }
-    tokio::time::sleep(state.config.refusal_delay).await;
-    AppError::too_many_requests(wait)
+    state.hasher.refuse(AppError::too_many_requests(wait)).await
 }
 
 async fn check_and_start(
@@ -415,7 +414,7 @@ async fn check_and_start(
         return Err(invalid_credentials());
     }
     if state.hasher.logins_full() {
-        return Err(AppError::busy(2));
+        return Err(state.hasher.refuse(AppError::busy(2)).await);
     }
     let now = state.now();
     let claimed_device = device_token.and_then(|token| state.keys.verify_device(token, now));

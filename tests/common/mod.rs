@@ -48,8 +48,6 @@ pub async fn spawn(
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("DATA_DIR".into(), dir.path().display().to_string());
     vars.insert("PUBLIC_URL".into(), base.clone());
-    // Tests send hundreds of refused guesses; `a_refused_guess_is_answered_late` covers the delay.
-    vars.insert("REFUSAL_DELAY_MS".into(), "1".into());
     for (k, v) in settings {
         vars.insert(k.to_string(), v.to_string());
     }
