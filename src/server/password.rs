@@ -11,6 +11,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, PasswordHash as Phc, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -54,17 +55,57 @@ pub enum Verified {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-#[derive(Default)]
-struct Jobs {
-    logins: VecDeque<Job>,
-    other: VecDeque<Job>,
+/// A job and when it was queued.
+struct Queued {
+    since: Instant,
+    job: Job,
 }
 
-/// The hashing threads and their queue.
+struct Jobs {
+    logins: VecDeque<Queued>,
+    other: VecDeque<Queued>,
+    /// When a hashing thread last started or finished a job.
+    progress: Instant,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            logins: VecDeque::new(),
+            other: VecDeque::new(),
+            progress: Instant::now(),
+        }
+    }
+}
+
+impl Jobs {
+    fn next(&mut self) -> Option<Queued> {
+        self.logins.pop_front().or_else(|| self.other.pop_front())
+    }
+
+    /// When the job `next` would give was queued.
+    fn oldest(&self) -> Option<Instant> {
+        self.logins
+            .front()
+            .or_else(|| self.other.front())
+            .map(|q| q.since)
+    }
+}
+
+/// The hashing threads run only on time nothing else wants (`SCHED_IDLE`): a login flood then
+/// leaves the pages their speed. They could starve while the cores are busy with other work,
+/// so a guard thread of normal priority runs the next queued job itself whenever it has waited
+/// this long and no job has started or finished meanwhile: however busy the pages keep the
+/// cores, a login goes through at least every `STARVED_AFTER` plus one hash (about three a
+/// second), and it takes a core from the pages for no more than a sixth of the time.
+const STARVED_AFTER: Duration = Duration::from_millis(300);
+
+/// The hashing threads, the guard and their queue.
 #[derive(Default)]
 struct Pool {
     jobs: Mutex<Jobs>,
     ready: Condvar,
+    guard: Condvar,
     closed: AtomicBool,
 }
 
@@ -76,13 +117,16 @@ impl Pool {
             std::thread::Builder::new()
                 .name(format!("gatehouse-hash-{n}"))
                 .spawn(move || {
-                    if n > 0 {
-                        lowest_priority();
-                    }
+                    idle_priority();
                     pool.work()
                 })
                 .expect("the OS starts a hashing thread");
         }
+        let guard = pool.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-hash-guard".into())
+            .spawn(move || guard.guard())
+            .expect("the OS starts the hashing guard");
         pool
     }
 
@@ -90,61 +134,107 @@ impl Pool {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits on `signal` for at most `timeout`, or, with no timeout, until woken; working
+    /// memory is given back after `IDLE_RELEASE_AFTER` without work.
+    fn wait<'a>(
+        &self,
+        signal: &Condvar,
+        jobs: std::sync::MutexGuard<'a, Jobs>,
+        timeout: Option<Duration>,
+    ) -> std::sync::MutexGuard<'a, Jobs> {
+        let release = holds_working_memory().then_some(IDLE_RELEASE_AFTER);
+        let Some(timeout) = [timeout, release].into_iter().flatten().min() else {
+            return signal.wait(jobs).unwrap_or_else(|e| e.into_inner());
+        };
+        let (jobs, waited) = signal
+            .wait_timeout(jobs, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        if waited.timed_out() && release.is_some_and(|r| r <= timeout) {
+            release_working_memory();
+        }
+        jobs
+    }
+
     fn work(&self) {
         loop {
             let job = {
                 let mut jobs = self.lock();
                 loop {
-                    if let Some(job) = jobs.logins.pop_front().or_else(|| jobs.other.pop_front()) {
-                        break job;
+                    if let Some(queued) = jobs.next() {
+                        jobs.progress = Instant::now();
+                        break queued.job;
                     }
                     if self.closed.load(Ordering::Acquire) {
                         return;
                     }
-                    if holds_working_memory() {
-                        let (held, waited) = self
-                            .ready
-                            .wait_timeout(jobs, IDLE_RELEASE_AFTER)
-                            .unwrap_or_else(|e| e.into_inner());
-                        jobs = held;
-                        if waited.timed_out() {
-                            release_working_memory();
-                        }
-                    } else {
-                        jobs = self.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
-                    }
+                    jobs = self.wait(&self.ready, jobs, None);
                 }
             };
-            // A panicking job loses its answer (the caller sees an internal error), not the
-            // thread.
-            let _ = catch_unwind(AssertUnwindSafe(job));
+            run(job);
+            self.lock().progress = Instant::now();
+        }
+    }
+
+    /// The guard: runs a queued job whenever the hashing threads have been starved of time
+    /// for `STARVED_AFTER`; its own job counts as progress, so it then waits again.
+    fn guard(&self) {
+        let mut jobs = self.lock();
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let Some(oldest) = jobs.oldest() else {
+                jobs = self.wait(&self.guard, jobs, None);
+                continue;
+            };
+            let stalled_since = oldest.max(jobs.progress);
+            let stalled = stalled_since.elapsed();
+            if stalled < STARVED_AFTER {
+                jobs = self.wait(&self.guard, jobs, Some(STARVED_AFTER - stalled));
+                continue;
+            }
+            let Some(queued) = jobs.next() else { continue };
+            drop(jobs);
+            run(queued.job);
+            jobs = self.lock();
+            jobs.progress = Instant::now();
         }
     }
 
     fn submit(&self, lane: Lane, job: Job) {
         let mut jobs = self.lock();
+        let queued = Queued {
+            since: Instant::now(),
+            job,
+        };
         match lane {
-            Lane::Login => jobs.logins.push_back(job),
-            Lane::Other => jobs.other.push_back(job),
+            Lane::Login => jobs.logins.push_back(queued),
+            Lane::Other => jobs.other.push_back(queued),
         }
         self.ready.notify_one();
+        self.guard.notify_one();
     }
 }
 
-/// Priority of every hashing thread but the first. Measured (`make bench-hostile`): with all
-/// threads at nice 19 a flood of refused registrations starved hashing (logins took 1.8 s at
-/// p99); with all at nice 10, 0.8 s, and pages slowed more during a login flood.
-const SPARE_HASHING_NICE: i32 = 19;
+/// A panicking job loses its answer (the caller sees an internal error), not the thread.
+fn run(job: Job) {
+    let _ = catch_unwind(AssertUnwindSafe(job));
+}
 
-/// Gives the calling thread the spare hashing threads' priority: the scheduler runs it only
-/// on time that threads of normal priority (the async workers serving pages) do not want.
+/// Gives the calling thread the idle scheduling class: the kernel runs it only when no thread
+/// of normal priority (the async workers serving pages, anything else on the machine) wants
+/// the core, and preempts it at once when one does. Where that is not allowed, nice 19.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn lowest_priority() {
-    // SAFETY: `setpriority` takes plain integers and touches no memory of ours. On Linux,
-    // `PRIO_PROCESS` with `who = 0` is the calling thread alone (nice is per thread).
-    let set = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, SPARE_HASHING_NICE) };
-    if set != 0 {
+fn idle_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `sched_setscheduler` reads the parameter we pass and touches no other memory
+    // of ours; `pid = 0` is the calling thread alone.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
+        return;
+    }
+    // SAFETY: as above; on Linux, `PRIO_PROCESS` with `who = 0` is the calling thread.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0 {
         tracing::warn!(
             error = %std::io::Error::last_os_error(),
             "could not lower the hashing thread's priority"
@@ -153,7 +243,7 @@ fn lowest_priority() {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lowest_priority() {}
+fn idle_priority() {}
 
 /// Owned by every `Hasher` clone together: when the last goes, the threads end.
 struct PoolHandle(Arc<Pool>);
@@ -161,7 +251,9 @@ struct PoolHandle(Arc<Pool>);
 impl Drop for PoolHandle {
     fn drop(&mut self) {
         self.0.closed.store(true, Ordering::Release);
+        let _jobs = self.0.lock();
         self.0.ready.notify_all();
+        self.0.guard.notify_all();
     }
 }
 
@@ -488,39 +580,81 @@ mod tests {
         );
     }
 
-    /// The nice value of the thread running this (field 19 of its stat line).
-    fn own_nice() -> i32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    /// The scheduling policy of the thread running this (`SCHED_OTHER`, `SCHED_IDLE`, …).
+    fn own_policy() -> i32 {
+        let sched = std::fs::read_to_string("/proc/thread-self/sched").unwrap();
+        let line = sched.lines().find(|l| l.starts_with("policy")).unwrap();
+        line.rsplit(':').next().unwrap().trim().parse().unwrap()
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn one_hashing_thread_keeps_normal_priority_and_the_rest_give_way() {
+    async fn hashing_threads_run_only_on_idle_time() {
         let hasher = Hasher::new(2, 4);
-        // Holds one thread until the other has answered, so the two jobs run on both.
+        let (a, b) = tokio::join!(hasher.run(own_policy), hasher.run(own_policy));
+        assert_eq!([a.unwrap(), b.unwrap()], [libc::SCHED_IDLE; 2]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_starved_hashing_thread_is_stood_in_for() {
+        let hasher = Hasher::new(1, 4);
+        // The only hashing thread is held, as if the cores had no time for it.
         let gate = Arc::new(std::sync::Barrier::new(2));
-        let first = {
+        let held = {
             let (hasher, gate) = (hasher.clone(), gate.clone());
-            tokio::spawn(async move {
-                hasher
-                    .run(move || {
-                        let nice = own_nice();
-                        gate.wait();
-                        nice
-                    })
-                    .await
-            })
+            tokio::spawn(async move { hasher.run(move || gate.wait()).await })
         };
         while hasher.queue_depth() < 1 {
             tokio::task::yield_now().await;
         }
-        let second = hasher.run(own_nice).await.unwrap();
+        let started = Instant::now();
+        let timed = || async {
+            let policy = hasher.run(own_policy).await.unwrap();
+            (started.elapsed(), policy)
+        };
+        let (a, b) = tokio::join!(timed(), timed());
+        let [(first, first_policy), (second, second_policy)] = {
+            let mut both = [a, b];
+            both.sort();
+            both
+        };
+        assert_eq!(
+            [first_policy, second_policy],
+            [libc::SCHED_OTHER; 2],
+            "the guard, at normal priority, ran both"
+        );
+        assert!(
+            first >= STARVED_AFTER,
+            "not before the thread counts as starved"
+        );
+        assert!(second >= STARVED_AFTER * 2, "one job per wait: {second:?}");
         gate.wait();
-        let mut both = [first.await.unwrap().unwrap(), second];
-        both.sort();
-        assert_eq!(both, [0, SPARE_HASHING_NICE]);
+        held.await.unwrap().unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_guard_keeps_out_while_the_hashing_threads_make_progress() {
+        let hasher = Hasher::new(1, 12);
+        // Eight jobs of 60 ms queued at once: the last waits 420 ms, but the thread finishes
+        // one every 60 ms, so it is not starved.
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    hasher
+                        .run(|| {
+                            std::thread::sleep(Duration::from_millis(60));
+                            own_policy()
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            assert_eq!(job.await.unwrap().unwrap(), libc::SCHED_IDLE);
+        }
     }
 
     #[tokio::test]
