@@ -370,9 +370,9 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
 }
 
 /// Half the cores (at least one). One thread per core logs more people in per second when the
-/// machine is otherwise idle, but measured on 2 cores (`make bench-hostile`) a second hashing
-/// thread, even at the lowest priority, slowed pages during a login flood (p99 3.1× quiet
-/// against 2.2×) and logins during a registration flood (p99 1.05 s against 0.09 s).
+/// machine is otherwise idle, but measured on 2 cores (`make bench-hostile`, before hashing
+/// moved to idle priority) a second hashing thread slowed pages during a login flood (p99 3.1×
+/// quiet against 2.2×) and logins during a registration flood (p99 1.05 s against 0.09 s).
 fn default_hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }

@@ -1,10 +1,9 @@
 //! argon2id hashing on a small fixed pool of threads, so a login flood can neither stall page
-//! rendering nor grow memory (each hash holds 19 MiB, and only the pool's threads
-//! ever hold one), with a bound on how many may wait: past it the answer is 503 at once instead
-//! of a queue that grows without end. Logins are served before new hashes. One thread per core:
-//! the first at normal priority, so hashing always moves even while a flood of cheap requests
-//! keeps every core busy; the others at the lowest priority, so they use only the time pages
-//! leave idle.
+//! rendering nor grow memory (each hash holds 19 MiB, and only the pool's threads ever hold
+//! one), with a bound on how many may wait: past it the answer is 503 (at the pace of
+//! refusals, see `pacing`) instead of a queue that grows without end. Logins are served before
+//! new hashes. The hashing threads run at idle priority, on time the pages leave; a guard of
+//! normal priority steps in, one job at a time, when they are starved (`STARVED_AFTER`).
 
 use std::collections::VecDeque;
 use std::fmt;
