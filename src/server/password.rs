@@ -154,23 +154,22 @@ impl Pool {
         jobs
     }
 
+    /// A hashing thread: runs queued jobs; starting and finishing one both count as progress.
     fn work(&self) {
+        let mut jobs = self.lock();
         loop {
-            let job = {
-                let mut jobs = self.lock();
-                loop {
-                    if let Some(queued) = jobs.next() {
-                        jobs.progress = Instant::now();
-                        break queued.job;
-                    }
-                    if self.closed.load(Ordering::Acquire) {
-                        return;
-                    }
-                    jobs = self.wait(&self.ready, jobs, None);
-                }
-            };
-            run(job);
-            self.lock().progress = Instant::now();
+            if let Some(queued) = jobs.next() {
+                jobs.progress = Instant::now();
+                drop(jobs);
+                run(queued.job);
+                jobs = self.lock();
+                jobs.progress = Instant::now();
+                continue;
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            jobs = self.wait(&self.ready, jobs, None);
         }
     }
 
@@ -469,6 +468,11 @@ impl Hasher {
         refusal
     }
 
+    /// "Busy" (503), at the pace of refusals.
+    pub async fn busy(&self) -> AppError {
+        self.refuse(AppError::busy(BUSY_RETRY_SECS)).await
+    }
+
     /// Jobs running or waiting now.
     pub fn queue_depth(&self) -> usize {
         self.queued.load(Ordering::Acquire)
@@ -480,7 +484,7 @@ impl Hasher {
         self.queued.load(Ordering::Acquire) >= self.capacity
     }
 
-    fn take_place(&self, lane: Lane) -> Result<Place, AppError> {
+    fn take_place(&self, lane: Lane) -> Option<Place> {
         let capacity = match lane {
             Lane::Login => self.capacity,
             Lane::Other => self.capacity - self.reserved_for_logins,
@@ -489,8 +493,8 @@ impl Hasher {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < capacity).then_some(n + 1)
             })
+            .ok()
             .map(|_| Place(self.queued.clone()))
-            .map_err(|_| AppError::busy(BUSY_RETRY_SECS))
     }
 
     /// Runs CPU-heavy password work (hashing, verifying, strength estimates) on the hashing
@@ -508,9 +512,8 @@ impl Hasher {
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
         // The place is given back when the job is done, even if its caller has gone.
-        let place = match self.take_place(lane) {
-            Ok(place) => place,
-            Err(busy) => return Err(self.refuse(busy).await),
+        let Some(place) = self.take_place(lane) else {
+            return Err(self.busy().await);
         };
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.pool.0.submit(
@@ -579,6 +582,30 @@ mod tests {
         );
     }
 
+    /// Keeps a hashing thread busy until the returned barrier is passed.
+    async fn hold_the_thread(
+        hasher: &Hasher,
+    ) -> (
+        Arc<std::sync::Barrier>,
+        tokio::task::JoinHandle<Result<(), AppError>>,
+    ) {
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let held = {
+            let (hasher, gate) = (hasher.clone(), gate.clone());
+            tokio::spawn(async move {
+                hasher
+                    .run(move || {
+                        gate.wait();
+                    })
+                    .await
+            })
+        };
+        while hasher.queue_depth() < 1 {
+            tokio::task::yield_now().await;
+        }
+        (gate, held)
+    }
+
     /// The scheduling policy of the thread running this (`SCHED_OTHER`, `SCHED_IDLE`, …).
     fn own_policy() -> i32 {
         let sched = std::fs::read_to_string("/proc/thread-self/sched").unwrap();
@@ -599,14 +626,7 @@ mod tests {
     async fn a_starved_hashing_thread_is_stood_in_for() {
         let hasher = Hasher::new(1, 4);
         // The only hashing thread is held, as if the cores had no time for it.
-        let gate = Arc::new(std::sync::Barrier::new(2));
-        let held = {
-            let (hasher, gate) = (hasher.clone(), gate.clone());
-            tokio::spawn(async move { hasher.run(move || gate.wait()).await })
-        };
-        while hasher.queue_depth() < 1 {
-            tokio::task::yield_now().await;
-        }
+        let (gate, held) = hold_the_thread(&hasher).await;
         let started = Instant::now();
         let timed = || async {
             let policy = hasher.run(own_policy).await.unwrap();
@@ -755,14 +775,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_answers_busy_at_once() {
         let hasher = Hasher::new(1, 1);
-        let gate = Arc::new(std::sync::Barrier::new(2));
-        let running = {
-            let (hasher, gate) = (hasher.clone(), gate.clone());
-            tokio::spawn(async move { hasher.run(move || gate.wait()).await })
-        };
-        while hasher.queue_depth() < 1 {
-            tokio::task::yield_now().await;
-        }
+        let (gate, running) = hold_the_thread(&hasher).await;
         let waiting = {
             let hasher = hasher.clone();
             tokio::spawn(async move { hasher.run(|| ()).await })

@@ -92,6 +92,19 @@ impl Table {
         self.entries.insert(key, failures);
     }
 
+    /// A refusal because of `key`'s entry, which is marked: only its first refusal is
+    /// `first`.
+    fn refused(&mut self, key: u64, wait_secs: i64) -> Refused {
+        let first = self
+            .entries
+            .get_mut(&key)
+            .is_some_and(|failures| !std::mem::replace(&mut failures.reported, true));
+        Refused {
+            wait_secs: wait_secs as u64,
+            first,
+        }
+    }
+
     fn take_back(&mut self, key: u64) {
         if let Some(f) = self.entries.get_mut(&key) {
             f.count = f.count.saturating_sub(1);
@@ -138,22 +151,20 @@ fn window_full(failures: Option<Failures>, limit: u32, window: i64, now: i64) ->
     Some(f.first + window - now).filter(|secs| *secs > 0)
 }
 
-/// How long a client without a device token must wait: its address's limit first, then the
+/// Whether a client without a device token must wait: its address's limit first, then the
 /// account's.
-fn stranger_wait(tables: &Tables, account_key: u64, address_key: u64, now: i64) -> Option<i64> {
-    window_full(
-        tables.addresses.current(address_key, now),
-        ADDRESS_LIMIT,
-        ADDRESS_WINDOW_SECS,
-        now,
-    )
-    .or_else(|| {
-        back_off(
-            tables.accounts.current(account_key, now),
-            ACCOUNT_LIMIT,
-            now,
-        )
-    })
+fn stranger_refused(
+    tables: &mut Tables,
+    account_key: u64,
+    address_key: u64,
+    now: i64,
+) -> Option<Refused> {
+    let address = tables.addresses.current(address_key, now);
+    if let Some(secs) = window_full(address, ADDRESS_LIMIT, ADDRESS_WINDOW_SECS, now) {
+        return Some(tables.addresses.refused(address_key, secs));
+    }
+    let account = tables.accounts.current(account_key, now);
+    back_off(account, ACCOUNT_LIMIT, now).map(|secs| tables.accounts.refused(account_key, secs))
 }
 
 struct Tables {
@@ -196,6 +207,15 @@ pub enum Guesser<'a> {
     Stranger { address: &'a str },
 }
 
+/// A guess the throttle refused: how long the guesser must wait, and whether this is the first
+/// refusal by the entry that refused it (only that one is written to the audit log: a flood
+/// of refused guesses would otherwise fill the database with identical events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub wait_secs: u64,
+    pub first: bool,
+}
+
 /// A password check in progress, counted as a failure until `succeeded` takes it back.
 #[must_use]
 #[derive(Debug)]
@@ -233,8 +253,8 @@ impl Throttle {
     }
 
     /// Starts a password check for `account` (a normalised email or an internal name such as
-    /// a user id). `Err(seconds)` when the guesser must wait; nothing is stored then.
-    pub fn begin(&self, account: &str, guesser: Guesser<'_>, now: i64) -> Result<Attempt, u64> {
+    /// a user id). `Err` when the guesser must wait; nothing new is stored then.
+    pub fn begin(&self, account: &str, guesser: Guesser<'_>, now: i64) -> Result<Attempt, Refused> {
         let account_key = self.key("account", account);
         let mut tables = self.lock();
         let attempt = match guesser {
@@ -242,7 +262,7 @@ impl Throttle {
                 let device_key = self.key("device", (account, device));
                 let wait = back_off(tables.devices.current(device_key, now), DEVICE_LIMIT, now);
                 if let Some(secs) = wait {
-                    return Err(secs as u64);
+                    return Err(tables.devices.refused(device_key, secs));
                 }
                 tables.devices.record(device_key, now);
                 Attempt {
@@ -255,8 +275,9 @@ impl Throttle {
             }
             Guesser::Stranger { address } => {
                 let address_key = self.key("address", address_scope(address));
-                if let Some(secs) = stranger_wait(&tables, account_key, address_key, now) {
-                    return Err(secs as u64);
+                if let Some(refused) = stranger_refused(&mut tables, account_key, address_key, now)
+                {
+                    return Err(refused);
                 }
                 tables.addresses.record(address_key, now);
                 tables.accounts.record(account_key, now);
@@ -269,47 +290,15 @@ impl Throttle {
         Ok(attempt)
     }
 
-    /// `Err(seconds)` when `begin` would refuse a guess from a client with no device token
-    /// for the account: lets a refusal be answered before the account is looked up.
-    pub fn check_stranger(&self, account: &str, address: &str, now: i64) -> Result<(), u64> {
+    /// `Err` when `begin` would refuse a guess from a client with no device token for the
+    /// account: lets a refusal be answered before the account is looked up.
+    pub fn check_stranger(&self, account: &str, address: &str, now: i64) -> Result<(), Refused> {
         let account_key = self.key("account", account);
         let address_key = self.key("address", address_scope(address));
-        match stranger_wait(&self.lock(), account_key, address_key, now) {
-            Some(secs) => Err(secs as u64),
+        match stranger_refused(&mut self.lock(), account_key, address_key, now) {
+            Some(refused) => Err(refused),
             None => Ok(()),
         }
-    }
-
-    /// After `begin` refused a guess: whether it is the first refusal by the entry that refused
-    /// it (the address's window, the account's or the device's budget). Only that one is
-    /// written to the audit log; a flood of refused guesses would otherwise fill the database
-    /// (and the owner's activity page) with thousands of identical events a second.
-    pub fn first_refusal(&self, account: &str, guesser: Guesser<'_>, now: i64) -> bool {
-        let mut tables = self.lock();
-        let tables = &mut *tables;
-        let entry = match guesser {
-            Guesser::KnownDevice(device) => {
-                let device_key = self.key("device", (account, device));
-                tables.devices.entries.get_mut(&device_key)
-            }
-            Guesser::Stranger { address } => {
-                let address_key = self.key("address", address_scope(address));
-                let address_full = window_full(
-                    tables.addresses.current(address_key, now),
-                    ADDRESS_LIMIT,
-                    ADDRESS_WINDOW_SECS,
-                    now,
-                )
-                .is_some();
-                if address_full {
-                    tables.addresses.entries.get_mut(&address_key)
-                } else {
-                    let account_key = self.key("account", account);
-                    tables.accounts.entries.get_mut(&account_key)
-                }
-            }
-        };
-        entry.is_some_and(|failures| !std::mem::replace(&mut failures.reported, true))
     }
 
     /// The check could not run (the server was too busy): it counts for nothing.
@@ -445,6 +434,10 @@ mod tests {
 
     const IP: Guesser<'static> = Guesser::Stranger { address: "1.1.1.1" };
 
+    fn wait(begun: Result<Attempt, Refused>) -> Option<u64> {
+        begun.err().map(|refused| refused.wait_secs)
+    }
+
     fn fail(throttle: &Throttle, account: &str, guesser: Guesser<'_>, now: i64) {
         let _failed = throttle.begin(account, guesser, now).expect("allowed");
     }
@@ -455,11 +448,11 @@ mod tests {
         for i in 0..5 {
             fail(&throttle, "a@x.io", IP, 100 + i);
         }
-        assert_eq!(throttle.begin("a@x.io", IP, 104).err(), Some(60));
+        assert_eq!(wait(throttle.begin("a@x.io", IP, 104)), Some(60));
         assert!(throttle.begin("b@x.io", IP, 104).is_ok());
         // Waiting out the block allows one more try; failing it doubles the wait.
         fail(&throttle, "a@x.io", IP, 164);
-        assert_eq!(throttle.begin("a@x.io", IP, 164).err(), Some(120));
+        assert_eq!(wait(throttle.begin("a@x.io", IP, 164)), Some(120));
     }
 
     #[test]
@@ -496,7 +489,7 @@ mod tests {
         for i in 0..30 {
             fail(&throttle, &format!("user{i}@x.io"), from, 1000);
         }
-        assert_eq!(throttle.begin("new@x.io", from, 1010).err(), Some(50));
+        assert_eq!(wait(throttle.begin("new@x.io", from, 1010)), Some(50));
         assert!(throttle.begin("new@x.io", from, 1060).is_ok());
     }
 
@@ -625,16 +618,21 @@ mod tests {
     #[test]
     fn only_the_first_refusal_by_an_entry_is_reported() {
         let throttle = Throttle::default();
+        let first = |begun: Result<Attempt, Refused>| begun.expect_err("refused").first;
         for i in 0..5 {
             fail(&throttle, "a@x.io", IP, 100 + i);
         }
         let stored = throttle.entries();
-        assert!(throttle.begin("a@x.io", IP, 105).is_err());
-        assert!(throttle.first_refusal("a@x.io", IP, 105));
+        assert!(first(throttle.begin("a@x.io", IP, 105)));
         let elsewhere = Guesser::Stranger { address: "2.2.2.2" };
         for now in 106..160 {
-            assert!(throttle.begin("a@x.io", elsewhere, now).is_err());
-            assert!(!throttle.first_refusal("a@x.io", elsewhere, now));
+            assert!(!first(throttle.begin("a@x.io", elsewhere, now)));
+            assert!(
+                !throttle
+                    .check_stranger("a@x.io", "2.2.2.2", now)
+                    .expect_err("refused")
+                    .first
+            );
         }
         assert_eq!(throttle.entries(), stored, "marking stores nothing new");
 
@@ -643,17 +641,15 @@ mod tests {
         for i in 0..ADDRESS_LIMIT {
             fail(&throttle, &format!("u{i}@x.io"), flood, 300);
         }
-        assert!(throttle.begin("new@x.io", flood, 301).is_err());
-        assert!(throttle.first_refusal("new@x.io", flood, 301));
-        assert!(!throttle.first_refusal("other@x.io", flood, 302));
+        assert!(first(throttle.begin("new@x.io", flood, 301)));
+        assert!(!first(throttle.begin("other@x.io", flood, 302)));
 
         // A new window is reported again.
         let later = 100 + ACCOUNT_WINDOW_SECS;
         for i in 0..5 {
             fail(&throttle, "a@x.io", IP, later + i);
         }
-        assert!(throttle.begin("a@x.io", IP, later + 5).is_err());
-        assert!(throttle.first_refusal("a@x.io", IP, later + 5));
+        assert!(first(throttle.begin("a@x.io", IP, later + 5)));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::password::{PasswordHash, Verified};
 use super::principal::{Client, CurrentUser};
 use super::sessions::{self, IssuedTokens};
 use super::state::AppState;
-use super::throttle::{Attempt, Guesser};
+use super::throttle::{Attempt, Guesser, Refused};
 use crate::domain::{
     check_login, check_password_change, check_profile, check_registration, AppError, Email,
     ErrorKind, NewAccount, Password, UserView, Username, PASSWORD_MAX_LENGTH,
@@ -372,25 +372,20 @@ pub async fn log_in(
 }
 
 /// A guess the throttle refused, answered at the pace of refusals (`pacing`). Only the first
-/// refusal by each throttle entry is written to the audit log (about the account, if there is
-/// one).
+/// refusal by each throttle entry is written to the audit log, about `subject` (the account,
+/// if there is one).
 async fn refused(
     state: &AppState,
-    email: &str,
-    guesser: Guesser<'_>,
     client: &Client,
-    now: i64,
-    wait: u64,
+    refusal: Refused,
+    subject: Option<i64>,
 ) -> AppError {
-    if state.throttle.first_refusal(email, guesser, now) {
+    if refusal.first {
         let event = Event::new("login_throttled").client(client);
-        let event = match find_by_email(state, email).await {
-            Ok(Some(user)) => event.subject(user.id),
-            _ => event,
-        };
-        audit::record(state, event);
+        audit::record(state, subject.map_or(event.clone(), |id| event.subject(id)));
     }
-    state.hasher.refuse(AppError::too_many_requests(wait)).await
+    let refusal = AppError::too_many_requests(refusal.wait_secs);
+    state.hasher.refuse(refusal).await
 }
 
 async fn check_and_start(
@@ -414,21 +409,24 @@ async fn check_and_start(
         return Err(invalid_credentials());
     }
     if state.hasher.logins_full() {
-        return Err(state.hasher.refuse(AppError::busy(2)).await);
+        return Err(state.hasher.busy().await);
     }
     let now = state.now();
     let claimed_device = device_token.and_then(|token| state.keys.verify_device(token, now));
     // A client without a device token that is over a limit is refused before the account is
     // looked up: a flood of refused guesses costs no database work.
     if claimed_device.is_none() {
-        let stranger = Guesser::Stranger {
-            address: &client.ip_address,
-        };
-        if let Err(wait) = state
+        if let Err(refusal) = state
             .throttle
             .check_stranger(email.as_str(), &client.ip_address, now)
         {
-            return Err(refused(state, email.as_str(), stranger, client, now, wait).await);
+            // Looked up only for the audit event, once per throttle entry.
+            let subject = if refusal.first {
+                find_by_email(state, email.as_str()).await?.map(|u| u.id)
+            } else {
+                None
+            };
+            return Err(refused(state, client, refusal, subject).await);
         }
     }
     let user = find_by_email(state, email.as_str()).await?;
@@ -449,7 +447,7 @@ async fn check_and_start(
     };
     let attempt = match state.throttle.begin(email.as_str(), guesser, now) {
         Ok(attempt) => attempt,
-        Err(wait) => return Err(refused(state, email.as_str(), guesser, client, now, wait).await),
+        Err(refusal) => return Err(refused(state, client, refusal, subject).await),
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = verify_and_settle(state, password, stored, attempt).await?;
