@@ -17,7 +17,7 @@ mkdir -p "$dest"
 cp "$target/release/gatehouse" "$target/release/hash.txt" "$dest/"
 cp -r "$site" "$dest/site"
 cp "$root/deploy/gatehouse.service" "$root/.env.example" "$dest/"
-# cargo-leptos writes fast .gz copies; the smallest gzip level is worth it for files every
+# cargo-leptos writes fast .gz copies; gzip's best (smallest) level is worth it for files every
 # first visit downloads (the wasm: about 15 % smaller). -n leaves out names and times.
 for file in "$dest"/site/pkg/*.wasm "$dest"/site/pkg/*.js "$dest"/site/pkg/*.css; do
   [ -e "$file" ] && gzip -9 -n -c "$file" >"$file.gz"
