@@ -60,13 +60,6 @@ fn content_security_policy(options: &LeptosOptions) {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_account();
-    // Effects run only in the browser: this marks the page as interactive, which end-to-end
-    // tests wait for before checking instant (client-side) behaviour.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     // Render everything before sending: pages then work without JavaScript, and guards and
     // 404 statuses are decided before the first byte.
     let ssr = SsrMode::Async;

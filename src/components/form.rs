@@ -1,106 +1,54 @@
-//! Forms that work as plain HTML posts without JavaScript and, after hydration, check their
-//! fields with the shared Rust rules before sending and submit without a page reload.
+//! Forms as plain HTML posts to server functions. They work without JavaScript; in a browser,
+//! `enhance` checks them with the shared Rust rules before sending and sends them without a
+//! full reload. Errors come back from the server (through the URL after a plain post).
 
-use leptos::html::Form;
 use leptos::prelude::*;
-use leptos::server_fn::client::Client;
-use leptos::server_fn::codec::PostUrl;
-use leptos::server_fn::request::ClientReq;
-use leptos::server_fn::{Http, ServerFn};
-use leptos::web_sys::{FormData, SubmitEvent};
-use serde::de::DeserializeOwned;
+use leptos::server_fn::ServerFn;
 
 use crate::components::FocusLink;
 use crate::domain::AppError;
 
-/// What a form shows: the browser's own check if it failed, else the server's last answer
-/// (which, after a plain post without JavaScript, arrives through the URL).
-pub fn form_error<S>(
-    action: ServerAction<S>,
-    local: RwSignal<Option<AppError>>,
-) -> Signal<Option<AppError>>
+/// What a form shows: the server's answer to its last submission, if that failed.
+pub fn form_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
-    Signal::derive(move || {
-        local
-            .get()
-            .or_else(|| action.value().get().and_then(Result::err))
-    })
+    Signal::derive(move || action.value().get().and_then(Result::err))
 }
 
+/// A form that posts to `action`'s server function.
 #[component]
-pub fn ValidatedForm<ServFn, OutputProtocol>(
+pub fn ValidatedForm<ServFn>(
     action: ServerAction<ServFn>,
-    /// Set when the browser-side check fails; cleared when it passes.
-    local_error: RwSignal<Option<AppError>>,
-    /// The same rules the server applies, run before sending.
-    #[prop(optional)]
-    check: Option<Callback<ServFn, Option<AppError>>>,
     /// Accessible name, which also gives the form the `form` role.
     #[prop(into)]
     label: String,
-    /// Empty the fields after a successful submission (password forms).
+    /// The id that takes keyboard focus after a successful submission with JavaScript, when
+    /// the page that answers names nothing itself (e.g. the field for the next task).
     #[prop(optional)]
-    reset_on_success: bool,
+    focus_after: Option<&'static str>,
+    /// Words a new password must not be built from, checked in the browser before sending.
+    #[prop(optional, into)]
+    password_context: Option<String>,
     #[prop(optional, into)] class: Option<String>,
     children: Children,
 ) -> impl IntoView
 where
-    ServFn: DeserializeOwned
-        + ServerFn<Protocol = Http<PostUrl, OutputProtocol>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    <<ServFn::Client as Client<ServFn::Error>>::Request as ClientReq<ServFn::Error>>::FormData:
-        From<FormData>,
+    ServFn: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     ServFn::Output: Send + Sync + 'static,
-    <ServFn as ServerFn>::Client: Client<<ServFn as ServerFn>::Error>,
 {
-    let form_ref = NodeRef::<Form>::new();
-    if reset_on_success {
-        Effect::new(move |_| {
-            if action.value().with(|v| matches!(v, Some(Ok(_)))) {
-                if let Some(form) = form_ref.get_untracked() {
-                    form.reset();
-                }
-            }
-        });
-    }
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        // A second click while the first is on its way sends nothing.
-        if action.pending().get_untracked() {
-            return;
-        }
-        let input = match <ServFn as leptos::form::FromFormData>::from_event(&ev) {
-            Ok(input) => input,
-            Err(_) => {
-                local_error.set(Some(AppError::bad_request(
-                    "The form could not be read. Please try again.",
-                )));
-                return;
-            }
-        };
-        if let Some(problem) = check.and_then(|check| check.run(input.clone())) {
-            local_error.set(Some(problem));
-            return;
-        }
-        local_error.set(None);
-        action.dispatch(input);
-    };
+    // The action only names the server function (its URL); the page reads its answer.
+    let _ = action;
     view! {
         <form
             action=ServFn::url()
             method="post"
             novalidate=true
             aria-label=label
-            aria-busy=move || action.pending().get().then_some("true")
             class=class
-            node_ref=form_ref
-            on:submit=on_submit
+            data-focus-after=focus_after
+            data-password-context=password_context
         >
             {children()}
         </form>
@@ -120,16 +68,8 @@ pub fn ErrorSummary(
     #[prop(optional)]
     fields: &'static [&'static str],
 ) -> impl IntoView {
-    let summary = NodeRef::<leptos::html::Div>::new();
-    // After a failed submission with JavaScript, focus moves to the summary; without it, the
-    // re-rendered page asks for the same with `autofocus`.
-    Effect::new(move |_| {
-        if error.with(Option::is_some) {
-            if let Some(summary) = summary.get() {
-                let _ = summary.focus();
-            }
-        }
-    });
+    // The page that shows it asks for focus (`autofocus`): the browser gives it on load, and
+    // `enhance` after putting the page in place.
     move || {
         error.get().map(|err| {
             let mut entries: Vec<(String, String)> = fields
@@ -147,7 +87,7 @@ pub fn ErrorSummary(
                     let target = format!("{form}-{name}");
                     let message = message.clone();
                     return view! {
-                        <div role="alert" class="error-summary" tabindex="-1" autofocus=true node_ref=summary>
+                        <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
                             <p><FocusLink target>{message}</FocusLink></p>
                         </div>
                     }
@@ -166,7 +106,7 @@ pub fn ErrorSummary(
                 })
                 .collect_view();
             view! {
-                <div role="alert" class="error-summary" tabindex="-1" autofocus=true node_ref=summary>
+                <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
                     <p>{err.message.clone()}</p>
                     <ul>{items}</ul>
                 </div>
@@ -176,11 +116,10 @@ pub fn ErrorSummary(
     }
 }
 
-/// A submit button that shows its form is on its way (`aria-busy`, disabled) and so cannot be
-/// pressed twice.
+/// A submit button. While its form is on its way, `enhance` marks it busy and disabled, so it
+/// cannot be pressed twice.
 #[component]
 pub fn SubmitButton(
-    #[prop(into)] pending: Signal<bool>,
     #[prop(optional)] class: &'static str,
     /// Accessible name when the visible text is not enough (e.g. the item it acts on).
     #[prop(optional, into)]
@@ -196,8 +135,6 @@ pub fn SubmitButton(
             aria-label=label
             name=name
             value=value
-            disabled=move || pending.get()
-            aria-busy=move || pending.get().then_some("true")
         >
             {children()}
         </button>
@@ -216,7 +153,9 @@ pub fn Field(
     #[prop(default = "text")] input_type: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(optional, into)] value: Signal<String>,
-    #[prop(optional)] on_input: Option<Callback<String>>,
+    /// Takes keyboard focus when the page is shown (a form opened for editing).
+    #[prop(optional)]
+    autofocus: bool,
     #[prop(optional)] multiline: bool,
     /// Help shown under the label and read with the field.
     #[prop(optional)]
@@ -250,11 +189,6 @@ pub fn Field(
             (!ids.is_empty()).then(|| ids.join(" "))
         }
     };
-    let handle_input = move |ev: leptos::ev::Event| {
-        if let Some(callback) = on_input {
-            callback.run(event_target_value(&ev));
-        }
-    };
     let control = if multiline {
         view! {
             <textarea
@@ -263,7 +197,7 @@ pub fn Field(
                 rows="3"
                 aria-invalid=invalid
                 aria-describedby=described
-                on:input=handle_input
+                autofocus=autofocus
             >
                 {shown_value}
             </textarea>
@@ -279,7 +213,7 @@ pub fn Field(
                 value=shown_value
                 aria-invalid=invalid
                 aria-describedby=described
-                on:input=handle_input
+                autofocus=autofocus
             />
         }
         .into_any()

@@ -80,30 +80,22 @@ pub fn relative_time(rfc3339: &str, now: i64) -> String {
     }
 }
 
-/// Now, in Unix seconds, by the clock of whoever renders.
+/// Now, in Unix seconds.
 pub fn now_unix() -> i64 {
-    #[cfg(feature = "ssr")]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default()
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        (leptos::web_sys::js_sys::Date::now() / 1000.0) as i64
-    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
 }
 
 /// The "now" every `Ago` of a page measures from.
 #[derive(Clone, Copy)]
 struct Now(i64);
 
-/// Gives the calling page one "now", taken on the server and carried to the browser with the
-/// page, so hydration reads the same words the server wrote. Pages that show `Ago` call it
-/// first.
+/// Gives the calling page one "now", so every time on it is measured from the same moment.
+/// Pages that show `Ago` call it first.
 pub fn provide_now() {
-    leptos::prelude::provide_context(Now(leptos::server::SharedValue::new(now_unix).into_inner()));
+    leptos::prelude::provide_context(Now(now_unix()));
 }
 
 /// A time as people say it ("3 minutes ago"), with the exact time on hover, relative to the
@@ -117,17 +109,8 @@ pub fn Ago(#[prop(into)] at: String) -> impl leptos::IntoView {
     view! { <time datetime=at title=exact>{words}</time> }
 }
 
-/// Moves keyboard focus to the element with this id, if it is on the page (browser only).
-pub fn focus_by_id(id: &str) {
-    use leptos::wasm_bindgen::JsCast;
-    let element = leptos::prelude::document().get_element_by_id(id);
-    if let Some(Ok(element)) = element.map(|e| e.dyn_into::<leptos::web_sys::HtmlElement>()) {
-        let _ = element.focus();
-    }
-}
-
-/// A link to an element on this page that moves focus there, as the browser does without
-/// JavaScript (the router would otherwise only scroll).
+/// A link to an element on this page. Without JavaScript the browser moves focus there; in a
+/// browser `enhance` does the same for every such link.
 #[leptos::component]
 pub fn FocusLink(
     /// The target's id, without `#`.
@@ -137,13 +120,7 @@ pub fn FocusLink(
 ) -> impl leptos::IntoView {
     use leptos::prelude::*;
     let href = format!("#{target}");
-    let on_click = move |ev: leptos::ev::MouseEvent| {
-        ev.prevent_default();
-        focus_by_id(&target);
-    };
-    view! {
-        <a href=href class=(!class.is_empty()).then_some(class) on:click=on_click>{children()}</a>
-    }
+    view! { <a href=href class=(!class.is_empty()).then_some(class)>{children()}</a> }
 }
 
 /// Percent-encodes a path for use as a query value.

@@ -1,53 +1,30 @@
 //! The site navigation and the logged-in person it shows.
 
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 
 use crate::components::form::SubmitButton;
 use crate::components::FocusLink;
 use crate::domain::{AppError, UserView};
 
-/// The logged-in person (if any), shared by the navigation and pages. Pages call `changed`
-/// after logging in or out so the navigation follows without a reload.
+/// The logged-in person (if any), shared by the navigation and pages.
 #[derive(Clone, Copy)]
 pub struct Account {
     pub user: Resource<Result<Option<UserView>, AppError>>,
-    version: RwSignal<u64>,
 }
 
 impl Account {
-    pub fn changed(&self) {
-        self.version.update(|v| *v += 1);
-    }
-
     /// A second resource for the same account, for a page that shows it in its own
     /// `Suspense`: reading one resource from two boundaries can stall a server-rendered
     /// response (leptos-rs/leptos#4851).
     pub fn separate_resource(self) -> Resource<Result<Option<UserView>, AppError>> {
-        let version = self.version;
-        Resource::new(move || version.get(), |_| current_account())
-    }
-
-    /// Reloads the account after each successful run of `action` (log in, log out, …).
-    pub fn refresh_after<S>(self, action: ServerAction<S>)
-    where
-        S: ServerFn + Clone + Send + Sync + 'static,
-        S::Output: Send + Sync + 'static,
-        S::Error: Send + Sync + 'static,
-    {
-        Effect::new(move |_| {
-            if action.value().with(|v| matches!(v, Some(Ok(_)))) {
-                self.changed();
-            }
-        });
+        Resource::new(|| (), |_| current_account())
     }
 }
 
 pub fn provide_account() {
-    let version = RwSignal::new(0_u64);
-    let user = Resource::new(move || version.get(), |_| current_account());
-    provide_context(Account { user, version });
+    let user = Resource::new(|| (), |_| current_account());
+    provide_context(Account { user });
 }
 
 pub fn use_account() -> Account {
@@ -88,7 +65,6 @@ pub async fn log_out() -> Result<(), AppError> {
 pub fn Nav() -> impl IntoView {
     let account = use_account();
     let logout = ServerAction::<LogOut>::new();
-    account.refresh_after(logout);
     view! {
         <FocusLink target="main".to_string() class="skip-link">"Skip to main content"</FocusLink>
         <header class="site-header">
@@ -109,7 +85,7 @@ pub fn Nav() -> impl IntoView {
                                         {admin.then(|| view! { <A href="/admin/users">"Users"</A> })}
                                         <A href="/profile">"Profile"</A>
                                         <ActionForm action=logout attr:class="inline-form">
-                                            <SubmitButton pending=logout.pending() class="link-button">
+                                            <SubmitButton class="link-button">
                                                 "Log out"
                                             </SubmitButton>
                                         </ActionForm>

@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(feature = "ssr")]
 use leptos::server_fn::codec::JsonEncoding;
+#[cfg(feature = "ssr")]
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -185,6 +187,7 @@ impl std::error::Error for AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::validation::{
     check_confirmation, Description, Email, Password, ProjectName, TaskTitle, Username,
+    DEFAULT_PASSWORD_MIN_LENGTH,
 };
 use super::AppError;
 
@@ -206,6 +207,57 @@ pub fn check_task_title(raw: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::field("title", e).with_values([("title", raw)]))
 }
 
+/// The browser's check of a form before sending it, by the endpoint its form posts to (the
+/// server function's name): the same rules the server applies, so a mistake is shown at once
+/// and worded as the server would word it. `value` reads a field as typed; `context` holds
+/// words a new password must not be built from (the account's email and username). `None`:
+/// nothing to say here (the server still has the last word).
+pub fn check_form(
+    endpoint: &str,
+    value: &dyn Fn(&str) -> String,
+    context: &[&str],
+) -> Option<AppError> {
+    let min = DEFAULT_PASSWORD_MIN_LENGTH;
+    match endpoint {
+        "login" => check_login(&value("email"), &value("password")).err(),
+        "register" => check_registration(
+            &value("email"),
+            Some(&value("username")),
+            &value("password"),
+            Some(&value("confirm_password")),
+            min,
+        )
+        .err(),
+        "forgot_password" => Email::parse(&value("email"))
+            .err()
+            .map(|message| AppError::field("email", message)),
+        "reset_password" => check_new_password(
+            &value("new_password"),
+            Some(&value("confirm_new_password")),
+            min,
+            &[],
+        )
+        .err(),
+        "update_profile" => check_profile(Some(&value("username")), Some(&value("email"))).err(),
+        "change_password" => check_password_change(
+            &value("current_password"),
+            &value("new_password"),
+            Some(&value("confirm_new_password")),
+            min,
+            context,
+        )
+        .err(),
+        "delete_account" => value("password")
+            .is_empty()
+            .then(|| AppError::field("password", "Enter your password to delete your account.")),
+        "create_project" | "update_project" => {
+            check_project(Some(&value("name")), Some(&value("description"))).err()
+        }
+        "add_task" | "rename_task" => check_task_title(&value("title")).err(),
+        _ => None,
+    }
+}
+
 /// Where to go after logging in: the `next` path when it stays on this site, else `/profile`.
 /// Rejects absolute and scheme-relative URLs (`https://…`, `//evil.example`, `/\evil`).
 pub fn safe_next(next: Option<&str>) -> String {
@@ -236,6 +288,46 @@ mod tests {
         }
         assert_eq!(err.values["email"], "nope");
         assert!(!err.values.contains_key("password"));
+    }
+
+    /// The browser's check of each form reads its fields by the names the server function
+    /// takes and finds what the server's rules find.
+    #[test]
+    fn each_form_is_checked_by_its_endpoint() {
+        let empty = |_: &str| String::new();
+        let expect = |endpoint: &str, fields: &[&str]| {
+            let err = check_form(endpoint, &empty, &[]).expect(endpoint);
+            let found: Vec<&str> = err.fields.keys().map(String::as_str).collect();
+            assert_eq!(found, fields, "{endpoint}");
+        };
+        expect("login", &["email", "password"]);
+        expect("register", &["email", "password", "username"]);
+        expect("forgot_password", &["email"]);
+        expect("reset_password", &["new_password"]);
+        expect("update_profile", &["email", "username"]);
+        expect("change_password", &["current_password", "new_password"]);
+        expect("delete_account", &["password"]);
+        expect("create_project", &["name"]);
+        expect("update_project", &["name"]);
+        expect("add_task", &["title"]);
+        expect("rename_task", &["title"]);
+        // Forms without rules of their own (a toggle, a log-out button) are left to the server.
+        assert!(check_form("set_task_done", &empty, &[]).is_none());
+        assert!(check_form("logout", &empty, &[]).is_none());
+
+        let typed = |name: &str| match name {
+            "email" => "ada@example.com".to_string(),
+            "password" => "anything at all".to_string(),
+            _ => String::new(),
+        };
+        assert!(check_form("login", &typed, &[]).is_none());
+        // A new password built from the account's own words is refused before sending.
+        let own = |name: &str| match name {
+            "current_password" => "old password here".to_string(),
+            _ => "lovelace".to_string(),
+        };
+        let err = check_form("change_password", &own, &["ada@example.com", "lovelace"]);
+        assert!(err.is_some_and(|e| e.fields.contains_key("new_password")));
     }
 
     #[test]

@@ -41,8 +41,7 @@ pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
 pub fn AdminUserPage() -> impl IntoView {
     provide_now();
     let action = ServerAction::<AdminAction>::new();
-    let none = RwSignal::new(None);
-    let error = form_error(action, none);
+    let error = form_error(action);
     let params = use_params_map();
     let id = move || {
         params
@@ -51,10 +50,7 @@ pub fn AdminUserPage() -> impl IntoView {
             .and_then(|id| id.parse::<i64>().ok())
             .unwrap_or(0)
     };
-    let page = Resource::new(
-        move || (id(), action.version().get()),
-        |(id, _)| load_user(id),
-    );
+    let page = Resource::new(id, load_user);
     view! {
         <Title text="User"/>
         <p><A href="/admin/users">"All users"</A></p>

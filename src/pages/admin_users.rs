@@ -70,7 +70,7 @@ pub fn AdminActions(user: AdminUserView, action: ServerAction<AdminAction>) -> i
             <ActionForm action attr:class="inline-form">
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="action" value=name/>
-                <button type="submit" class=class disabled=move || action.pending().get()>{label}</button>
+                <button type="submit" class=class>{label}</button>
             </ActionForm>
         }
     };
@@ -103,8 +103,7 @@ fn yes_no(flag: bool) -> &'static str {
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
     let action = ServerAction::<AdminAction>::new();
-    let none = RwSignal::new(None);
-    let error = form_error(action, none);
+    let error = form_error(action);
     let query = use_query_map();
     let filters = move || {
         let query = query.read();
@@ -117,10 +116,7 @@ pub fn AdminUsersPage() -> impl IntoView {
             cursor: get("cursor"),
         }
     };
-    let page = Resource::new(
-        move || (filters(), action.version().get()),
-        |(f, _)| list_users(f),
-    );
+    let page = Resource::new(filters, list_users);
     let current = filters();
     let option = |value: &'static str, label: &'static str, chosen: &str| {
         view! { <option value=value selected=chosen == value>{label}</option> }

@@ -4,7 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
-use crate::domain::{AppError, Email};
+use crate::domain::AppError;
 
 #[server(endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
@@ -21,15 +21,9 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<ForgotPassword>::new();
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
+    let error = form_error(action);
     let query = use_query_map();
     let sent = move || query.read().get("sent").is_some();
-    let check = Callback::new(|input: ForgotPassword| {
-        Email::parse(&input.email)
-            .err()
-            .map(|message| AppError::field("email", message))
-    });
     view! {
         <Title text="Forgot your password?"/>
         <section class="card narrow">
@@ -39,10 +33,10 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     view! {
                         <h1>"Forgot your password?"</h1>
                         <p>"Enter the email address of your account and we will send you a link to choose a new password."</p>
-                        <ValidatedForm action local_error=local check label="Forgot your password">
+                        <ValidatedForm action label="Forgot your password">
                             <ErrorSummary error form="forgot" fields=&["email"]/>
                             <Field label="Email" name="email" form="forgot" input_type="email" autocomplete="email" error/>
-                            <button type="submit" disabled=move || action.pending().get()>"Send reset link"</button>
+                            <button type="submit">"Send reset link"</button>
                         </ValidatedForm>
                     }
                 }

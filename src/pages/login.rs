@@ -4,8 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
-use crate::components::nav::use_account;
-use crate::domain::{check_login, AppError};
+use crate::domain::AppError;
 
 #[server(endpoint = "login")]
 pub async fn log_in(
@@ -42,13 +41,10 @@ pub async fn log_in(
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<LogIn>::new();
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    use_account().refresh_after(action);
+    let error = form_error(action);
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let was_reset = move || query.read().get("reset").as_deref() == Some("done");
-    let check = Callback::new(|input: LogIn| check_login(&input.email, &input.password).err());
     view! {
         <Title text="Log in"/>
         <section class="card narrow">
@@ -58,7 +54,7 @@ pub fn LoginPage() -> impl IntoView {
                     "Your password has been changed. Log in with your new password."
                 </p>
             </Show>
-            <ValidatedForm action local_error=local check label="Log in">
+            <ValidatedForm action label="Log in">
                 <ErrorSummary error form="login" fields=&["email", "password"]/>
                 <input type="hidden" name="next" value=next/>
                 <Field label="Email" name="email" form="login" input_type="email" autocomplete="email" error/>
@@ -74,7 +70,7 @@ pub fn LoginPage() -> impl IntoView {
                     <input type="checkbox" id="login-remember" name="remember" value="on"/>
                     <label for="login-remember">"Remember me"</label>
                 </div>
-                <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
+                <button type="submit">"Log in"</button>
             </ValidatedForm>
             <p><A href="/forgot-password">"Forgot your password?"</A></p>
             <p>"New here? " <A href="/register">"Create an account"</A></p>

@@ -4,11 +4,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
 use crate::components::human_date;
-use crate::components::nav::use_account;
 use crate::components::status::Loaded;
-use crate::domain::{
-    check_password_change, check_profile, AppError, UserView, DEFAULT_PASSWORD_MIN_LENGTH,
-};
+use crate::domain::{AppError, UserView};
 
 #[server(endpoint = "profile")]
 pub async fn get_profile() -> Result<UserView, AppError> {
@@ -96,11 +93,7 @@ pub fn ProfilePage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let delete = ServerAction::<DeleteAccount>::new();
     let resend = ServerAction::<ResendConfirmation>::new();
-    let account = use_account();
-    account.refresh_after(update);
-    account.refresh_after(delete);
-    account.refresh_after(resend);
-    let profile = Resource::new(move || update.version().get(), |_| get_profile());
+    let profile = Resource::new(|| (), |_| get_profile());
     let query = use_query_map();
     let notice = move || {
         query
@@ -140,8 +133,7 @@ pub fn ProfilePage() -> impl IntoView {
 /// Until the address is confirmed: a reminder and a way to get a new link.
 #[component]
 fn VerificationNotice(user: UserView, action: ServerAction<ResendConfirmation>) -> impl IntoView {
-    let none = RwSignal::new(None);
-    let error = form_error(action, none);
+    let error = form_error(action);
     (!user.email_verified).then(|| {
         view! {
             <section class="notice" aria-labelledby="verify-title">
@@ -149,7 +141,7 @@ fn VerificationNotice(user: UserView, action: ServerAction<ResendConfirmation>) 
                 <p>"We sent you a link by email. Open it to confirm that the address is yours."</p>
                 <ErrorSummary error/>
                 <ActionForm action>
-                    <button type="submit" disabled=move || action.pending().get()>
+                    <button type="submit">
                         "Resend confirmation email"
                     </button>
                 </ActionForm>
@@ -187,32 +179,23 @@ fn ProfileDetails(user: UserView) -> impl IntoView {
 
 #[component]
 fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl IntoView {
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    let saved_email = user.email.clone();
-    let typed_email = RwSignal::new(
-        error
-            .get_untracked()
-            .and_then(|e| e.values.get("email").cloned())
-            .unwrap_or_else(|| user.email.clone()),
-    );
-    // Changing the email asks for the current password; nothing else does.
-    let email_changes = {
-        let saved_email = saved_email.clone();
-        move || {
-            typed_email.get().trim().to_lowercase() != saved_email
-                || error
-                    .get()
-                    .is_some_and(|e| e.fields.contains_key("current_password"))
-        }
-    };
-    let check = Callback::new(|input: UpdateProfile| {
-        check_profile(Some(&input.username), Some(&input.email)).err()
-    });
+    let error = form_error(action);
+    let saved_email = user.email.trim().to_lowercase();
+    // Changing the email asks for the current password; nothing else does. The field is in
+    // the page from the start, hidden until the email typed differs (`enhance` shows it as the
+    // person types; without JavaScript the server asks for it).
+    let asked = error
+        .get_untracked()
+        .is_some_and(|e| e.fields.contains_key("current_password"));
+    let typed_email = error
+        .get_untracked()
+        .and_then(|e| e.values.get("email").cloned())
+        .unwrap_or_else(|| user.email.clone());
+    let email_changes = asked || typed_email.trim().to_lowercase() != saved_email;
     view! {
         <section class="card" aria-labelledby="edit-title">
             <h2 id="edit-title">"Edit profile"</h2>
-            <ValidatedForm action local_error=local check label="Edit profile">
+            <ValidatedForm action label="Edit profile">
                 <ErrorSummary error form="profile" fields=&["username", "email", "current_password"]/>
                 <Field
                     label="Username"
@@ -229,10 +212,9 @@ fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl Into
                     input_type="email"
                     autocomplete="email"
                     value=user.email.clone()
-                    on_input=Callback::new(move |v| typed_email.set(v))
                     error
                 />
-                <Show when=email_changes.clone()>
+                <div data-reveal-for="profile-email" data-saved=saved_email data-asked=asked hidden=!email_changes>
                     <Field
                         label="Current password"
                         name="current_password"
@@ -242,8 +224,8 @@ fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl Into
                         error
                     />
                     <p class="hint">"Changing your email needs your current password."</p>
-                </Show>
-                <button type="submit" disabled=move || action.pending().get()>"Save changes"</button>
+                </div>
+                <button type="submit">"Save changes"</button>
             </ValidatedForm>
         </section>
     }
@@ -251,22 +233,11 @@ fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl Into
 
 #[component]
 fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl IntoView {
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    let check = Callback::new(move |input: ChangePassword| {
-        check_password_change(
-            &input.current_password,
-            &input.new_password,
-            Some(&input.confirm_new_password),
-            DEFAULT_PASSWORD_MIN_LENGTH,
-            &[&user.email, &user.username],
-        )
-        .err()
-    });
+    let error = form_error(action);
     view! {
         <section class="card" aria-labelledby="password-title">
             <h2 id="password-title">"Change password"</h2>
-            <ValidatedForm action local_error=local check label="Change password" reset_on_success=true>
+            <ValidatedForm action label="Change password" password_context=format!("{} {}", user.email, user.username)>
                 <ErrorSummary error form="password" fields=&["current_password", "new_password", "confirm_new_password"]/>
                 <Field
                     label="Current password"
@@ -293,7 +264,7 @@ fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl In
                     error
                 />
                 <p class="hint">"Changing your password logs out all your other sessions."</p>
-                <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
+                <button type="submit">"Change password"</button>
             </ValidatedForm>
         </section>
     }
@@ -301,19 +272,12 @@ fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl In
 
 #[component]
 fn DeleteAccountForm(action: ServerAction<DeleteAccount>) -> impl IntoView {
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    let check = Callback::new(|input: DeleteAccount| {
-        input
-            .password
-            .is_empty()
-            .then(|| AppError::field("password", "Enter your password to delete your account."))
-    });
+    let error = form_error(action);
     view! {
         <section class="card danger" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete account"</h2>
             <p>"This deletes your account, your sessions and all your projects. It cannot be undone."</p>
-            <ValidatedForm action local_error=local check label="Delete account">
+            <ValidatedForm action label="Delete account">
                 <ErrorSummary error form="delete" fields=&["password"]/>
                 <Field
                     label="Password"
@@ -323,7 +287,7 @@ fn DeleteAccountForm(action: ServerAction<DeleteAccount>) -> impl IntoView {
                     autocomplete="current-password"
                     error
                 />
-                <button type="submit" class="danger" disabled=move || action.pending().get()>
+                <button type="submit" class="danger">
                     "Delete account"
                 </button>
             </ValidatedForm>

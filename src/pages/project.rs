@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos::web_sys::SubmitEvent;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -8,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
 use crate::components::status::Loaded;
-use crate::domain::{check_project, check_task_title, AppError, ProjectView, TaskView};
+use crate::domain::{AppError, ProjectView, TaskView};
 
 /// Tasks shown per page: a project may hold thousands.
 pub const TASKS_PER_PAGE: i64 = 100;
@@ -135,7 +134,7 @@ pub async fn delete_task(id: i64) -> Result<(), AppError> {
     projects::delete_task(&context::state()?, user.user_id, id).await
 }
 
-/// Every action that changes what this page shows.
+/// Every action this page's forms post to (their answers after a failed plain post).
 #[derive(Clone, Copy)]
 struct TaskActions {
     update_project: ServerAction<UpdateProject>,
@@ -143,20 +142,6 @@ struct TaskActions {
     toggle: ServerAction<SetTaskDone>,
     rename: ServerAction<RenameTask>,
     delete: ServerAction<DeleteTask>,
-    /// The element to focus once the list is rebuilt after an action.
-    focus_after: RwSignal<Option<String>>,
-}
-
-impl TaskActions {
-    fn versions(&self) -> [usize; 5] {
-        [
-            self.update_project.version().get(),
-            self.add.version().get(),
-            self.toggle.version().get(),
-            self.rename.version().get(),
-            self.delete.version().get(),
-        ]
-    }
 }
 
 /// The `:id` of `/projects/:id…`; `None` when it is not a number (answered with 404).
@@ -196,7 +181,6 @@ pub fn ProjectPage() -> impl IntoView {
         toggle: ServerAction::new(),
         rename: ServerAction::new(),
         delete: ServerAction::new(),
-        focus_after: RwSignal::new(None),
     };
     let query = use_query_map();
     let data = Resource::new(
@@ -204,9 +188,9 @@ pub fn ProjectPage() -> impl IntoView {
             let query = query.read();
             let show = query.get("show");
             let page = query.get("page").and_then(|p| p.parse::<i64>().ok());
-            (id.get(), show, page, actions.versions())
+            (id.get(), show, page)
         },
-        |(id, show, page, _)| load_project_page(id, show, page),
+        |(id, show, page)| load_project_page(id, show, page),
     );
     view! {
         <Loaded
@@ -252,11 +236,6 @@ impl Show {
     }
 }
 
-/// Moves keyboard focus to the element with this id, if it is on the page.
-fn focus_element(id: &str) {
-    crate::components::focus_by_id(id);
-}
-
 fn toggle_id(task: i64) -> String {
     format!("task-{task}-done")
 }
@@ -275,37 +254,15 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     let here = format!("/projects/{project_id}");
     let query = use_query_map();
     let here_for_pages = here.clone();
-    // `?rename=ID` opens the rename form in its row without JavaScript; with it, the button does.
-    let renaming = RwSignal::new(
-        query
-            .read_untracked()
-            .get("rename")
-            .and_then(|id| id.parse::<i64>().ok()),
-    );
-    let show = Memo::new(move |_| Show::from_query(query.read().get("show").as_deref()));
-    // This list replaces the one an action changed: put focus back where the person was
-    // working (runs once, after the new list is in the page).
-    Effect::new(move |_| {
-        if let Some(id) = actions.focus_after.get_untracked() {
-            actions.focus_after.set(None);
-            focus_element(&id);
-        }
-    });
-    let add_local = RwSignal::new(None);
-    let add_error = form_error(actions.add, add_local);
-    let row_errors = RwSignal::new(None);
-    let toggle_error = form_error(actions.toggle, row_errors);
-    let delete_error = form_error(actions.delete, row_errors);
-    let check_title = Callback::new(|input: AddTask| check_task_title(&input.title).err());
-    // After adding, the title field is ready for the next task.
-    Effect::new(move |previous: Option<usize>| {
-        let version = actions.add.version().get();
-        let added = actions.add.value().with(|v| matches!(v, Some(Ok(_))));
-        if previous.is_some_and(|p| p != version) && added {
-            actions.focus_after.set(Some(ADD_TITLE_ID.to_string()));
-        }
-        version
-    });
+    // `?rename=ID` opens the rename form in that task's row.
+    let renaming = query
+        .read_untracked()
+        .get("rename")
+        .and_then(|id| id.parse::<i64>().ok());
+    let show = Show::from_query(query.read_untracked().get("show").as_deref());
+    let add_error = form_error(actions.add);
+    let toggle_error = form_error(actions.toggle);
+    let delete_error = form_error(actions.delete);
     let (total, done_count) = (project.task_count, project.done_count);
     let open_count = total - done_count;
     let progress = if total == 0 {
@@ -314,11 +271,11 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
         format!("{done_count} / {total} done")
     };
     let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
-    let rows = move || {
-        let wanted = show.get();
+    let rows = {
+        let wanted = show;
         let shown: Vec<AnyView> = tasks
             .iter()
-            .map(|task| task_row(task.clone(), &ids, actions, renaming))
+            .map(|task| task_row(task.clone(), &ids, renaming, actions.rename))
             .collect();
         if shown.is_empty() {
             let text = match (wanted, total) {
@@ -334,7 +291,7 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     };
     let filter_link = move |value: Show, href: String, text: String| {
         view! {
-            <a href=href aria-current=move || (show.get() == value).then_some("true")>{text}</a>
+            <a href=href aria-current=(show == value).then_some("true")>{text}</a>
         }
     };
     view! {
@@ -359,7 +316,7 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
             {(pages > 1).then(|| {
                 let link = move |to: i64| {
                     let mut query = vec![format!("page={to}")];
-                    if let Some(show) = show.get_untracked().param() {
+                    if let Some(show) = show.param() {
                         query.insert(0, format!("show={show}"));
                     }
                     format!("{here_for_pages}?{}", query.join("&"))
@@ -374,16 +331,14 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
             })}
             <ValidatedForm
                 action=actions.add
-                local_error=add_local
-                check=check_title
                 label="Add task"
-                reset_on_success=true
+                focus_after=ADD_TITLE_ID
                 class="inline-add"
             >
                 <ErrorSummary error=add_error form="add-task" fields=&["title"]/>
                 <input type="hidden" name="project_id" value=project_id/>
                 <Field label="Title" name="title" form="add-task" error=add_error/>
-                <SubmitButton pending=actions.add.pending()>"Add task"</SubmitButton>
+                <SubmitButton>"Add task"</SubmitButton>
             </ValidatedForm>
         </section>
 
@@ -394,14 +349,14 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     }
 }
 
-/// One task: a done toggle (a button drawn as a checkbox, so it works as a plain form post
-/// without JavaScript), its title, and quieter rename and delete buttons. Renaming happens in
-/// the row. Rows are static and lean: a project may hold thousands of tasks.
+/// One task: a done toggle (a button drawn as a checkbox), its title, and quieter rename and
+/// delete buttons, each a plain form. Renaming happens in the row. Rows are static and lean: a
+/// project may hold thousands of tasks.
 fn task_row(
     task: TaskView,
     ids: &[i64],
-    actions: TaskActions,
-    renaming: RwSignal<Option<i64>>,
+    renaming: Option<i64>,
+    rename: ServerAction<RenameTask>,
 ) -> AnyView {
     let TaskView {
         id,
@@ -417,79 +372,31 @@ fn task_row(
         .or_else(|| position.checked_sub(1).and_then(|p| ids.get(p)))
         .map(|t| toggle_id(*t))
         .unwrap_or_else(|| ADD_TITLE_ID.to_string());
-    let toggle = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if actions.toggle.pending().get_untracked() {
-            return;
-        }
-        actions.focus_after.set(Some(toggle_id(id)));
-        actions.toggle.dispatch(SetTaskDone { id, done: !done });
-    };
-    let delete = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if actions.delete.pending().get_untracked() {
-            return;
-        }
-        actions.focus_after.set(Some(neighbour.clone()));
-        actions.delete.dispatch(DeleteTask { id });
-    };
-    let start_renaming = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        renaming.set(Some(id));
-    };
-    let busy =
-        move |action_pending: bool, input_id: Option<i64>| action_pending && input_id == Some(id);
-    let toggling = move || {
-        busy(
-            actions.toggle.pending().get(),
-            actions.toggle.input().with(|i| i.as_ref().map(|i| i.id)),
-        )
-    };
-    let deleting = move || {
-        busy(
-            actions.delete.pending().get(),
-            actions.delete.input().with(|i| i.as_ref().map(|i| i.id)),
-        )
-    };
     let toggle_name = format!(
         "{}: {title}",
         if done { "Mark not done" } else { "Mark done" }
     );
     let label = title.clone();
     let here = format!("/projects/{project_id}");
-    let body = move || {
-        if renaming.get() == Some(id) {
-            view! {
-                <RenameTaskForm task_id=id title=title.clone() here=here.clone() renaming action=actions.rename/>
-            }
-            .into_any()
-        } else {
-            view! {
-                <span class="task-title">{title.clone()}</span>
-                <span class="task-actions">
-                    <form action=here.clone() method="get" on:submit=start_renaming>
-                        <button type="submit" name="rename" value=id class="quiet">"Rename"</button>
-                    </form>
-                    <form action=DeleteTask::url() method="post" on:submit=delete.clone()>
-                        <button
-                            type="submit"
-                            name="id"
-                            value=id
-                            class="quiet danger"
-                            disabled=deleting
-                            aria-busy=move || deleting().then_some("true")
-                        >
-                            "Delete"
-                        </button>
-                    </form>
-                </span>
-            }
-            .into_any()
+    let body = if renaming == Some(id) {
+        view! { <RenameTaskForm task_id=id title here action=rename/> }.into_any()
+    } else {
+        view! {
+            <span class="task-title">{title}</span>
+            <span class="task-actions">
+                <form action=here method="get">
+                    <button type="submit" name="rename" value=id class="quiet">"Rename"</button>
+                </form>
+                <form action=DeleteTask::url() method="post" data-focus-after=neighbour>
+                    <button type="submit" name="id" value=id class="quiet danger">"Delete"</button>
+                </form>
+            </span>
         }
+        .into_any()
     };
     view! {
         <li class=if done { "task done" } else { "task" } aria-label=label>
-            <form action=SetTaskDone::url() method="post" on:submit=toggle>
+            <form action=SetTaskDone::url() method="post">
                 <input type="hidden" name="id" value=id/>
                 <button
                     type="submit"
@@ -499,8 +406,6 @@ fn task_row(
                     value=if done { "false" } else { "true" }
                     aria-label=toggle_name
                     aria-pressed=if done { "true" } else { "false" }
-                    disabled=toggling
-                    aria-busy=move || toggling().then_some("true")
                 ></button>
             </form>
             {body}
@@ -510,45 +415,34 @@ fn task_row(
     .into_any()
 }
 
+/// The rename form, opened in its row by `?rename=ID` (the row's Rename button); its field
+/// takes the focus.
 #[component]
 fn RenameTaskForm(
     task_id: i64,
     title: String,
     here: String,
-    renaming: RwSignal<Option<i64>>,
     action: ServerAction<RenameTask>,
 ) -> impl IntoView {
-    let cancel = move |ev: leptos::ev::MouseEvent| {
-        ev.prevent_default();
-        renaming.set(None);
-    };
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    let check = Callback::new(|input: RenameTask| check_task_title(&input.title).err());
-    // Opened with JavaScript: the new title's field takes the focus.
-    Effect::new(move |_| focus_element("rename-title"));
+    let error = form_error(action);
     view! {
-        <ValidatedForm action local_error=local check label=format!("Rename “{title}”") class="rename-form">
+        <ValidatedForm action label=format!("Rename “{title}”") class="rename-form">
             <ErrorSummary error form="rename" fields=&["title"]/>
             <input type="hidden" name="id" value=task_id/>
-            <Field label="New title" name="title" form="rename" value=title.clone() error/>
-            <SubmitButton pending=action.pending()>"Save"</SubmitButton>
-            <a href=here on:click=cancel>"Cancel"</a>
+            <Field label="New title" name="title" form="rename" value=title.clone() error autofocus=true/>
+            <SubmitButton>"Save"</SubmitButton>
+            <a href=here>"Cancel"</a>
         </ValidatedForm>
     }
 }
 
 #[component]
 fn ProjectEditForm(project: ProjectView, action: ServerAction<UpdateProject>) -> impl IntoView {
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    let check = Callback::new(|input: UpdateProject| {
-        check_project(Some(&input.name), Some(&input.description)).err()
-    });
+    let error = form_error(action);
     view! {
         <section class="card" aria-labelledby="edit-project-title">
             <h2 id="edit-project-title">"Edit project"</h2>
-            <ValidatedForm action local_error=local check label="Edit project">
+            <ValidatedForm action label="Edit project">
                 <ErrorSummary error form="edit-project" fields=&["name", "description"]/>
                 <input type="hidden" name="id" value=project.id/>
                 <Field label="Name" name="name" form="edit-project" value=project.name.clone() error/>
@@ -560,7 +454,7 @@ fn ProjectEditForm(project: ProjectView, action: ServerAction<UpdateProject>) ->
                     multiline=true
                     error
                 />
-                <SubmitButton pending=action.pending()>"Save project"</SubmitButton>
+                <SubmitButton>"Save project"</SubmitButton>
             </ValidatedForm>
         </section>
     }

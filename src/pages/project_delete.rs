@@ -22,8 +22,7 @@ pub fn DeleteProjectPage() -> impl IntoView {
     let id = use_project_id();
     let project = Resource::new(move || id.get(), load_project);
     let delete = ServerAction::<DeleteProject>::new();
-    let none = RwSignal::new(None);
-    let error = form_error(delete, none);
+    let error = form_error(delete);
     view! {
         <Title text="Delete project"/>
         <Loaded

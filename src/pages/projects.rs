@@ -4,7 +4,7 @@ use leptos_router::components::A;
 
 use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
 use crate::components::status::Loaded;
-use crate::domain::{check_project, AppError, ProjectView};
+use crate::domain::{AppError, ProjectView};
 
 /// Projects shown per page.
 pub const PROJECTS_PER_PAGE: i64 = 50;
@@ -78,27 +78,20 @@ pub fn ProjectsPage() -> impl IntoView {
     let create = ServerAction::<CreateProject>::new();
     let query = leptos_router::hooks::use_query_map();
     let projects = Resource::new(
-        move || {
-            let page = query.read().get("page").and_then(|p| p.parse::<i64>().ok());
-            (page, create.version().get())
-        },
-        |(page, _)| list_projects(page),
+        move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()),
+        list_projects,
     );
-    let local = RwSignal::new(None);
-    let error = form_error(create, local);
-    let check = Callback::new(|input: CreateProject| {
-        check_project(Some(&input.name), Some(&input.description)).err()
-    });
+    let error = form_error(create);
     view! {
         <Title text="Your projects"/>
         <h1>"Your projects"</h1>
         <section class="card" aria-labelledby="new-project-title">
             <h2 id="new-project-title">"New project"</h2>
-            <ValidatedForm action=create local_error=local check label="New project" reset_on_success=true>
+            <ValidatedForm action=create label="New project">
                 <ErrorSummary error form="project" fields=&["name", "description"]/>
                 <Field label="Name" name="name" form="project" error/>
                 <Field label="Description" name="description" form="project" multiline=true error/>
-                <SubmitButton pending=create.pending()>"Create project"</SubmitButton>
+                <SubmitButton>"Create project"</SubmitButton>
             </ValidatedForm>
         </section>
         <Loaded

@@ -4,8 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
-use crate::components::nav::use_account;
-use crate::domain::{check_registration, AppError, CHECK_INBOX, DEFAULT_PASSWORD_MIN_LENGTH};
+use crate::domain::{AppError, CHECK_INBOX};
 
 #[server(endpoint = "register")]
 pub async fn register(
@@ -44,21 +43,9 @@ pub async fn register(
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
-    use_account().refresh_after(action);
+    let error = form_error(action);
     let query = use_query_map();
     let check_inbox = move || query.read().get("sent").is_some();
-    let check = Callback::new(|input: Register| {
-        check_registration(
-            &input.email,
-            Some(&input.username),
-            &input.password,
-            Some(&input.confirm_password),
-            DEFAULT_PASSWORD_MIN_LENGTH,
-        )
-        .err()
-    });
     view! {
         <Title text="Create an account"/>
         <section class="card narrow">
@@ -68,7 +55,7 @@ pub fn RegisterPage() -> impl IntoView {
                     {CHECK_INBOX}
                 </p>
             </Show>
-            <ValidatedForm action local_error=local check label="Create an account">
+            <ValidatedForm action label="Create an account">
                 <ErrorSummary error form="register" fields=&["email", "username", "password", "confirm_password"]/>
                 <Field label="Email" name="email" form="register" input_type="email" autocomplete="email" error/>
                 <Field label="Username" name="username" form="register" autocomplete="username" error/>
@@ -89,7 +76,7 @@ pub fn RegisterPage() -> impl IntoView {
                     autocomplete="new-password"
                     error
                 />
-                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+                <button type="submit">"Create account"</button>
             </ValidatedForm>
             <p>"Already have an account? " <A href="/login">"Log in"</A></p>
         </section>

@@ -4,7 +4,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
-use crate::domain::{check_new_password, AppError, DEFAULT_PASSWORD_MIN_LENGTH};
+use crate::domain::AppError;
 
 #[server(endpoint = "reset_password")]
 pub async fn reset_password(
@@ -24,24 +24,14 @@ pub async fn reset_password(
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
     let action = ServerAction::<ResetPassword>::new();
-    let local = RwSignal::new(None);
-    let error = form_error(action, local);
+    let error = form_error(action);
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let check = Callback::new(|input: ResetPassword| {
-        check_new_password(
-            &input.new_password,
-            Some(&input.confirm_new_password),
-            DEFAULT_PASSWORD_MIN_LENGTH,
-            &[],
-        )
-        .err()
-    });
     view! {
         <Title text="Choose a new password"/>
         <section class="card narrow">
             <h1>"Choose a new password"</h1>
-            <ValidatedForm action local_error=local check label="Choose a new password">
+            <ValidatedForm action label="Choose a new password">
                 <ErrorSummary error form="reset" fields=&["new_password", "confirm_new_password"]/>
                 <input type="hidden" name="token" value=token/>
                 <Field
@@ -61,7 +51,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     autocomplete="new-password"
                     error
                 />
-                <button type="submit" disabled=move || action.pending().get()>"Set new password"</button>
+                <button type="submit">"Set new password"</button>
             </ValidatedForm>
             <p>
                 "Link expired or already used? "

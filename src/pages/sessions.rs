@@ -46,12 +46,8 @@ pub fn SessionsPage() -> impl IntoView {
     provide_now();
     let end_one = ServerAction::<EndSession>::new();
     let end_others = ServerAction::<EndOtherSessions>::new();
-    let sessions = Resource::new(
-        move || (end_one.version().get(), end_others.version().get()),
-        |_| list_sessions(),
-    );
-    let none = RwSignal::new(None);
-    let end_one_error = form_error(end_one, none);
+    let sessions = Resource::new(|| (), |_| list_sessions());
+    let end_one_error = form_error(end_one);
     view! {
         <Title text="Your sessions"/>
         <h1>"Your sessions"</h1>
@@ -81,7 +77,7 @@ pub fn SessionsPage() -> impl IntoView {
                     </table>
                     <Show when=move || { others > 0 }>
                         <ActionForm action=end_others>
-                            <SubmitButton pending=end_others.pending()>"Log out everywhere else"</SubmitButton>
+                            <SubmitButton>"Log out everywhere else"</SubmitButton>
                         </ActionForm>
                     </Show>
                 }
@@ -93,15 +89,6 @@ pub fn SessionsPage() -> impl IntoView {
 #[component]
 fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl IntoView {
     let id = session.id.clone();
-    let ending = {
-        let id = id.clone();
-        Signal::derive(move || {
-            action.pending().get()
-                && action
-                    .input()
-                    .with(|input| input.as_ref().is_some_and(|input| input.id == id))
-        })
-    };
     view! {
         <tr data-session=session.id.clone()>
             <td class="device">{session.device}</td>
@@ -115,7 +102,7 @@ fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl In
                     view! {
                         <ActionForm action>
                             <input type="hidden" name="id" value=id/>
-                            <SubmitButton pending=ending class="quiet">"Log out"</SubmitButton>
+                            <SubmitButton class="quiet">"Log out"</SubmitButton>
                         </ActionForm>
                     }
                         .into_any()

@@ -4,7 +4,6 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary};
-use crate::components::nav::use_account;
 use crate::domain::AppError;
 
 #[server(endpoint = "confirm_email")]
@@ -25,9 +24,7 @@ pub async fn confirm_email(token: String) -> Result<(), AppError> {
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
     let action = ServerAction::<ConfirmEmail>::new();
-    let none = RwSignal::new(None);
-    let error = form_error(action, none);
-    use_account().refresh_after(action);
+    let error = form_error(action);
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
     let done = move || query.read().get("done");
@@ -59,7 +56,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         <ErrorSummary error/>
                         <ActionForm action>
                             <input type="hidden" name="token" value=token/>
-                            <button type="submit" disabled=move || action.pending().get()>
+                            <button type="submit">
                                 "Confirm email address"
                             </button>
                         </ActionForm>

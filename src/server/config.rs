@@ -369,12 +369,13 @@ fn load_or_create_secret(data_dir: &Path) -> Result<SigningSecret, ConfigError> 
     }
 }
 
-/// Half the cores (at least one). One thread per core logs more people in per second when the
-/// machine is otherwise idle, but measured on 2 cores (`make bench-hostile`, before hashing
-/// moved to idle priority) a second hashing thread slowed pages during a login flood (p99 3.1×
-/// quiet against 2.2×) and logins during a registration flood (p99 1.05 s against 0.09 s).
+/// One per core. Hashing runs at idle priority, so pages still come first: measured on 2 cores
+/// (`make bench-hostile`), two hashing threads kept `/profile`'s p99 at 1.5× quiet during a
+/// login flood and logins during a registration flood at p99 51 ms, while right-password
+/// logins rose from 61 to 81 a second (`make bench`). At normal priority a second thread had
+/// slowed pages to 3.1× quiet.
 fn default_hashing_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Parses `TRUSTED_PROXIES`: addresses or CIDR ranges separated by commas or spaces.
