@@ -24,7 +24,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options=options.clone()/>
+                // Nothing on the page is hydrated: the script loads the wasm and calls its
+                // `hydrate()`, which starts `enhance`. In this mode (Leptos's "islands", here
+                // without any island) the resources' data is not written into the page.
+                <HydrationScripts options=options.clone() islands=true/>
                 // Built files carry a content hash in release builds (`make release`).
                 <HashedStylesheet options id="leptos"/>
                 <MetaTags/>
