@@ -280,3 +280,51 @@ test("tasks: tick, rename in place and filter, with focus kept", async ({ page }
   await expect(page.getByRole("listitem", { name: "Sow early carrots" })).toBeVisible();
   await expect(page.getByRole("listitem", { name: "Dig the beds" })).toHaveCount(0);
 });
+
+test("with JavaScript, links and forms change the page without reloading it, and Back works", async ({ page }) => {
+  const person = newPerson("swap");
+  await register(page, person);
+  await visit(page, "/profile");
+  // A full page load would lose this.
+  await page.evaluate(() => ((window as unknown as { samePage: boolean }).samePage = true));
+  const main = page.getByRole("navigation", { name: "Main" });
+  await main.getByRole("link", { name: "Projects" }).click();
+  await expect(page).toHaveURL(/\/projects$/);
+  await expect(page).toHaveTitle(/^Your projects/);
+  await page.getByLabel("Name").fill("Without a reload");
+  const created = page.waitForResponse((r) => r.url().includes("/api/create_project"));
+  await page.getByRole("button", { name: "Create project" }).click();
+  await created;
+  await expect(page.getByRole("link", { name: "Without a reload" })).toBeVisible();
+  await expect(page).toHaveURL(/\/projects$/);
+  await page.goBack();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
+});
+
+test("changing the email asks for the current password while typing (JavaScript on)", async ({ page }) => {
+  const person = newPerson("reveal");
+  await register(page, person);
+  await visit(page, "/profile");
+  const edit = page.getByRole("form", { name: "Edit profile" });
+  await expect(edit.getByLabel("Current password")).toBeHidden();
+  await edit.getByLabel("Email").fill(`new.${person.email}`);
+  await expect(edit.getByLabel("Current password")).toBeVisible();
+  await edit.getByLabel("Email").fill(person.email.toUpperCase());
+  await expect(edit.getByLabel("Current password")).toBeHidden();
+});
+
+test("a form that cannot reach the server says so and can be sent again (JavaScript on)", async ({ page }) => {
+  const person = newPerson("offline");
+  await register(page, person);
+  await visit(page, "/projects");
+  await page.route("**/api/create_project", (route) => route.abort());
+  await page.getByLabel("Name").fill("Sent twice");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await expect(page.getByRole("alert")).toContainText("Could not reach Gatehouse");
+  await expect(page.getByRole("button", { name: "Create project" })).toBeEnabled();
+  await page.unroute("**/api/create_project");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await expect(page.getByRole("link", { name: "Sent twice" })).toBeVisible();
+});

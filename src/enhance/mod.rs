@@ -380,6 +380,13 @@ async fn visit_or_fail(visit: Visit) -> Result<(), String> {
         return Ok(());
     };
     let mut address = response.url();
+    // A redirect back to the form's page may end in a bare `?`: the same address.
+    if let Ok(url) = Url::new(&address) {
+        if url.search().is_empty() {
+            url.set_search("");
+            address = url.href();
+        }
+    }
     // A link's `#fragment` does not reach the server; keep it for the address bar.
     if let Some((_, fragment)) = visit.url.split_once('#') {
         if visit.post.is_none() {
