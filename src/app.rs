@@ -5,7 +5,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title}
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::components::nav::{provide_account, Nav};
+use crate::components::nav::Nav;
 use crate::pages::{
     activity::ActivityPage, admin_user::AdminUserPage, admin_users::AdminUsersPage,
     forgot_password::ForgotPasswordPage, home::HomePage, login::LoginPage, not_found::NotFound,
@@ -62,7 +62,6 @@ fn content_security_policy(options: &LeptosOptions) {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_account();
     // Render everything before sending: pages then work without JavaScript, and guards and
     // 404 statuses are decided before the first byte.
     let ssr = SsrMode::Async;

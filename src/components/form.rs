@@ -70,8 +70,8 @@ pub fn ErrorSummary(
 ) -> impl IntoView {
     // The page that shows it asks for focus (`autofocus`): the browser gives it on load, and
     // `enhance` after putting the page in place.
-    move || {
-        error.get().map(|err| {
+    {
+        error.get_untracked().map(|err| {
             let mut entries: Vec<(String, String)> = fields
                 .iter()
                 .filter_map(|name| err.fields.get(*name).map(|m| (name.to_string(), m.clone())))
@@ -152,7 +152,7 @@ pub fn Field(
     error: Signal<Option<AppError>>,
     #[prop(default = "text")] input_type: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,
-    #[prop(optional, into)] value: Signal<String>,
+    #[prop(optional, into)] value: String,
     /// Takes keyboard focus when the page is shown (a form opened for editing).
     #[prop(optional)]
     autofocus: bool,
@@ -164,31 +164,29 @@ pub fn Field(
     let id = format!("{form}-{name}");
     let message_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
-    let message = move || error.get().and_then(|e| e.fields.get(name).cloned());
-    let is_secret = input_type == "password";
-    let shown_value = move || {
-        if is_secret {
-            return String::new();
-        }
-        error
-            .get()
-            .and_then(|e| e.values.get(name).cloned())
-            .unwrap_or_else(|| value.get())
+    // Pages are rendered once, on the server: read the form's answer once.
+    let (message, typed) = error.with_untracked(|error| {
+        let error = error.as_ref();
+        (
+            error.and_then(|e| e.fields.get(name).cloned()),
+            error.and_then(|e| e.values.get(name).cloned()),
+        )
+    });
+    let shown_value = match (input_type == "password", typed) {
+        (true, _) => String::new(),
+        (false, Some(typed)) => typed,
+        (false, None) => value,
     };
-    let invalid = move || message().is_some().to_string();
-    let described = {
-        let (message_id, hint_id) = (message_id.clone(), hint_id.clone());
-        move || {
-            let ids: Vec<&str> = [
-                hint.map(|_| hint_id.as_str()),
-                message().map(|_| message_id.as_str()),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let invalid = message.is_some().to_string();
+    let described = [
+        hint.map(|_| hint_id.as_str()),
+        message.as_ref().map(|_| message_id.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let described = (!described.is_empty()).then_some(described);
     let control = if multiline {
         view! {
             <textarea
@@ -223,7 +221,7 @@ pub fn Field(
             <label for=id>{label}</label>
             {hint.map(|text| view! { <p class="hint" id=hint_id>{text}</p> })}
             {control}
-            {move || message().map(|m| view! { <p class="field-error" id=message_id.clone()>{m}</p> })}
+            {message.map(|m| view! { <p class="field-error" id=message_id>{m}</p> })}
         </div>
     }
 }

@@ -1,43 +1,17 @@
 //! The site navigation and the logged-in person it shows.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::components::form::SubmitButton;
 use crate::components::FocusLink;
 use crate::domain::{AppError, UserView};
 
-/// The logged-in person (if any), shared by the navigation and pages.
-#[derive(Clone, Copy)]
-pub struct Account {
-    pub user: Resource<Result<Option<UserView>, AppError>>,
-}
-
-impl Account {
-    /// A second resource for the same account, for a page that shows it in its own
-    /// `Suspense`: reading one resource from two boundaries can stall a server-rendered
-    /// response (leptos-rs/leptos#4851).
-    pub fn separate_resource(self) -> Resource<Result<Option<UserView>, AppError>> {
-        Resource::new(|| (), |_| current_account())
-    }
-}
-
-pub fn provide_account() {
-    let user = Resource::new(|| (), |_| current_account());
-    provide_context(Account { user });
-}
-
-pub fn use_account() -> Account {
-    expect_context::<Account>()
-}
-
-#[server(endpoint = "account")]
-pub async fn current_account() -> Result<Option<UserView>, AppError> {
-    use crate::server::context;
-    // The session check already read the account for this request.
-    Ok(context::current_user()
+/// The logged-in person, if any, as this request's session check read it (no query).
+pub fn current_account() -> Option<UserView> {
+    crate::server::context::current_user()
         .ok()
-        .map(|user| user.account.as_ref().clone()))
+        .map(|user| user.account.as_ref().clone())
 }
 
 #[server(endpoint = "logout")]
@@ -61,47 +35,44 @@ pub async fn log_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// A navigation link, marked as the current page (`aria-current`) on its own path and below
+/// it (the home link only on `/`).
+fn nav_link(href: &'static str, text: &'static str, here: &str) -> impl IntoView {
+    let current = here == href || (href != "/" && here.starts_with(&format!("{href}/")));
+    view! { <a href=href aria-current=current.then_some("page")>{text}</a> }
+}
+
 #[component]
 pub fn Nav() -> impl IntoView {
-    let account = use_account();
-    let logout = ServerAction::<LogOut>::new();
+    let here = use_location().pathname.get_untracked();
+    let links = match current_account() {
+        Some(user) => {
+            let logout = ServerAction::<LogOut>::new();
+            let admin = user.role == "admin";
+            view! {
+                {nav_link("/projects", "Projects", &here)}
+                {nav_link("/sessions", "Sessions", &here)}
+                {nav_link("/activity", "Activity", &here)}
+                {admin.then(|| nav_link("/admin/users", "Users", &here))}
+                {nav_link("/profile", "Profile", &here)}
+                <ActionForm action=logout attr:class="inline-form">
+                    <SubmitButton class="link-button">"Log out"</SubmitButton>
+                </ActionForm>
+            }
+            .into_any()
+        }
+        None => view! {
+            {nav_link("/login", "Log in", &here)}
+            {nav_link("/register", "Register", &here)}
+        }
+        .into_any(),
+    };
     view! {
         <FocusLink target="main".to_string() class="skip-link">"Skip to main content"</FocusLink>
         <header class="site-header">
             <nav aria-label="Main">
-                <A href="/" attr:class="brand">"Gatehouse"</A>
-                <Transition fallback=|| ()>
-                    {move || {
-                        account
-                            .user
-                            .get()
-                            .map(|user| match user {
-                                Ok(Some(user)) => {
-                                    let admin = user.role == "admin";
-                                    view! {
-                                        <A href="/projects">"Projects"</A>
-                                        <A href="/sessions">"Sessions"</A>
-                                        <A href="/activity">"Activity"</A>
-                                        {admin.then(|| view! { <A href="/admin/users">"Users"</A> })}
-                                        <A href="/profile">"Profile"</A>
-                                        <ActionForm action=logout attr:class="inline-form">
-                                            <SubmitButton class="link-button">
-                                                "Log out"
-                                            </SubmitButton>
-                                        </ActionForm>
-                                    }
-                                        .into_any()
-                                }
-                                _ => {
-                                    view! {
-                                        <A href="/login">"Log in"</A>
-                                        <A href="/register">"Register"</A>
-                                    }
-                                        .into_any()
-                                }
-                            })
-                    }}
-                </Transition>
+                <a href="/" class="brand" aria-current=(here == "/").then_some("page")>"Gatehouse"</a>
+                {links}
             </nav>
         </header>
     }

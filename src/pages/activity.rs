@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::status::Loaded;
@@ -58,7 +57,7 @@ pub fn ActivityPage() -> impl IntoView {
                             })
                             .collect_view()}
                     </ol>
-                    {older.map(|href| view! { <p><A href=href>"Older events"</A></p> })}
+                    {older.map(|href| view! { <p><a href=href>"Older events"</a></p> })}
                 }
                     .into_any()
             }}

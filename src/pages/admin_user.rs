@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +52,7 @@ pub fn AdminUserPage() -> impl IntoView {
     let page = Resource::new(id, load_user);
     view! {
         <Title text="User"/>
-        <p><A href="/admin/users">"All users"</A></p>
+        <p><a href="/admin/users">"All users"</a></p>
         <ErrorSummary error/>
         <Loaded
             resource=page

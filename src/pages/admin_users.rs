@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
@@ -197,7 +196,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                     let live = row.live_sessions;
                                     view! {
                                         <tr>
-                                            <td><A href=href>{email}</A></td>
+                                            <td><a href=href>{email}</a></td>
                                             <td>{username}</td>
                                             <td>{role}</td>
                                             <td>{active}</td>
@@ -212,7 +211,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                 .collect_view()}
                         </tbody>
                     </table>
-                    {next.map(|href| view! { <p><A href=href>"Next page"</A></p> })}
+                    {next.map(|href| view! { <p><a href=href>"Next page"</a></p> })}
                 }
             }}
         />

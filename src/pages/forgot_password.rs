@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
@@ -46,7 +45,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     "Check your inbox: if an account uses that address, a link to choose a new password is on its way. It works once, for an hour."
                 </p>
             </Show>
-            <p><A href="/login">"Back to log in"</A></p>
+            <p><a href="/login">"Back to log in"</a></p>
         </section>
     }
 }

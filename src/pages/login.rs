@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
@@ -72,8 +71,8 @@ pub fn LoginPage() -> impl IntoView {
                 </div>
                 <button type="submit">"Log in"</button>
             </ValidatedForm>
-            <p><A href="/forgot-password">"Forgot your password?"</A></p>
-            <p>"New here? " <A href="/register">"Create an account"</A></p>
+            <p><a href="/forgot-password">"Forgot your password?"</a></p>
+            <p>"New here? " <a href="/register">"Create an account"</a></p>
         </section>
     }
 }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 /// The 404 page; during server rendering it also sets the status.
 #[component]
@@ -14,7 +13,7 @@ pub fn NotFound() -> impl IntoView {
         <section class="card narrow">
             <h1>"Page not found"</h1>
             <p>"There is nothing here. It may have been deleted, or the address is mistyped."</p>
-            <p><A href="/">"Go to the home page"</A></p>
+            <p><a href="/">"Go to the home page"</a></p>
         </section>
     }
 }

@@ -4,15 +4,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
 use crate::components::human_date;
-use crate::components::status::Loaded;
+use crate::components::nav::current_account;
+use crate::components::status::LoadError;
 use crate::domain::{AppError, UserView};
-
-#[server(endpoint = "profile")]
-pub async fn get_profile() -> Result<UserView, AppError> {
-    use crate::server::context;
-    // The account as this request's session check read it: no second query.
-    Ok(context::current_user()?.account.as_ref().clone())
-}
 
 #[server(endpoint = "update_profile")]
 pub async fn update_profile(
@@ -93,7 +87,6 @@ pub fn ProfilePage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let delete = ServerAction::<DeleteAccount>::new();
     let resend = ServerAction::<ResendConfirmation>::new();
-    let profile = Resource::new(|| (), |_| get_profile());
     let query = use_query_map();
     let notice = move || {
         query
@@ -115,18 +108,18 @@ pub fn ProfilePage() -> impl IntoView {
         <Title text="Your profile"/>
         <h1>"Your profile"</h1>
         {move || notice().map(|text| view! { <p role="status" class="notice">{text}</p> })}
-        <Loaded
-            resource=profile
-            ready={move |user: UserView| {
-                view! {
-                    <VerificationNotice user=user.clone() action=resend/>
-                    <ProfileDetails user=user.clone()/>
-                    <ProfileForm user=user.clone() action=update/>
-                    <PasswordForm user action=change/>
-                    <DeleteAccountForm action=delete/>
-                }
-            }}
-        />
+        // The account as this request's session check read it: no second query.
+        {match current_account() {
+            Some(user) => view! {
+                <VerificationNotice user=user.clone() action=resend/>
+                <ProfileDetails user=user.clone()/>
+                <ProfileForm user=user.clone() action=update/>
+                <PasswordForm user action=change/>
+                <DeleteAccountForm action=delete/>
+            }
+            .into_any(),
+            None => view! { <LoadError error=AppError::unauthenticated()/> }.into_any(),
+        }}
     }
 }
 

@@ -1,7 +1,6 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
@@ -296,7 +295,7 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     };
     view! {
         <Title text=project.name.clone()/>
-        <p><A href="/projects">"← All projects"</A></p>
+        <p><a href="/projects">"← All projects"</a></p>
         <h1>{project.name.clone()}</h1>
         <p class="muted">{project.description.clone()}</p>
         <p class="count">{progress}</p>

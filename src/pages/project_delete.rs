@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::components::form::{form_error, ErrorSummary};
 use crate::components::status::Loaded;
@@ -44,7 +43,7 @@ pub fn DeleteProjectPage() -> impl IntoView {
                             <input type="hidden" name="id" value=project.id/>
                             <button type="submit" class="danger">"Yes, delete project"</button>
                             " "
-                            <A href=back>"Cancel"</A>
+                            <a href=back>"Cancel"</a>
                         </ActionForm>
                     </section>
                 }

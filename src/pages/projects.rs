@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
 use crate::components::status::Loaded;
@@ -129,7 +128,7 @@ fn ProjectItem(project: ProjectView) -> impl IntoView {
     view! {
         <li class="project" aria-label=name>
             <div>
-                <A href=href attr:class="project-name">{project.name}</A>
+                <a href=href class="project-name">{project.name}</a>
                 <p class="muted">{project.description}</p>
             </div>
             <span class="count">{format!("{} / {} done", project.done_count, project.task_count)}</span>

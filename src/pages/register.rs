@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
@@ -78,7 +77,7 @@ pub fn RegisterPage() -> impl IntoView {
                 />
                 <button type="submit">"Create account"</button>
             </ValidatedForm>
-            <p>"Already have an account? " <A href="/login">"Log in"</A></p>
+            <p>"Already have an account? " <a href="/login">"Log in"</a></p>
         </section>
     }
 }

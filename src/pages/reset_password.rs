@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
@@ -55,7 +54,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             </ValidatedForm>
             <p>
                 "Link expired or already used? "
-                <A href="/forgot-password">"Ask for a new reset link"</A>
+                <a href="/forgot-password">"Ask for a new reset link"</a>
             </p>
         </section>
     }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form::{form_error, ErrorSummary};
@@ -36,7 +35,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                     view! {
                         <h1>"Email address confirmed"</h1>
                         <p role="status">"Thank you: your email address is confirmed."</p>
-                        <p><A href="/profile">"Go to your profile"</A></p>
+                        <p><a href="/profile">"Go to your profile"</a></p>
                     }
                         .into_any()
                 }
@@ -46,7 +45,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         <p role="status">
                             "Your new email address is confirmed and is now the address of your account."
                         </p>
-                        <p><A href="/profile">"Go to your profile"</A></p>
+                        <p><a href="/profile">"Go to your profile"</a></p>
                     }
                         .into_any()
                 }
@@ -62,7 +61,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         </ActionForm>
                         <p class="hint">
                             "Link expired or already used? Ask for a new one from your profile, or "
-                            <A href="/forgot-password">"reset your password"</A>
+                            <a href="/forgot-password">"reset your password"</a>
                             "."
                         </p>
                     }
