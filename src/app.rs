@@ -1,7 +1,7 @@
 //! The HTML shell and the router: which page answers which path.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
+use leptos_meta::{provide_meta_context, Link, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -15,21 +15,28 @@ use crate::pages::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    content_security_policy(&options);
+    // Nothing on the page is hydrated (the browser's wasm is `enhance`): Leptos need not write
+    // the resources' data into the page for it.
+    if let Some(context) = Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
+    let nonce = content_security_policy(&options);
+    let files = built_files(&options);
+    let start = format!(
+        "import init, {{ hydrate }} from '{}'; init({{ module_or_path: '{}' }}).then(hydrate);",
+        files.js, files.wasm
+    );
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <AutoReload options=options.clone()/>
-                // Nothing on the page is hydrated: the script loads the wasm and calls its
-                // `hydrate()`, which starts `enhance`. In this mode (Leptos's "islands", here
-                // without any island) the resources' data is not written into the page.
-                <HydrationScripts options=options.clone() islands=true/>
-                // Built files carry a content hash in release builds (`make release`).
-                <HashedStylesheet options id="leptos"/>
+                {watching().then(|| view! { <AutoReload options/> })}
+                <link rel="modulepreload" href=files.js.as_str()/>
+                <link rel="preload" href=files.wasm.as_str() r#as="fetch" type="application/wasm" crossorigin="anonymous"/>
+                <script type="module" nonce=nonce>{start}</script>
+                <link rel="stylesheet" id="leptos" href=files.css.as_str()/>
                 <MetaTags/>
             </head>
             <body>
@@ -39,24 +46,71 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// A fresh nonce per response admits Leptos's hydration scripts and nothing else inline.
-#[cfg(feature = "ssr")]
-fn content_security_policy(options: &LeptosOptions) {
+/// Whether `cargo leptos watch` runs the server (its live-reload script is then allowed).
+fn watching() -> bool {
+    static WATCHING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WATCHING.get_or_init(|| std::env::var("LEPTOS_WATCH").is_ok())
+}
+
+/// The addresses of the built script, wasm and stylesheet.
+struct BuiltFiles {
+    js: String,
+    wasm: String,
+    css: String,
+}
+
+/// Named as Leptos names them: with the content hashes of `hash.txt` (beside the executable)
+/// in release builds (`make release`). Read once: Leptos's own `HydrationScripts` and
+/// `HashedStylesheet` read the file on every page, a tenth of a member page's time.
+fn built_files(options: &LeptosOptions) -> &'static BuiltFiles {
+    static FILES: std::sync::OnceLock<BuiltFiles> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let hashes = if options.hash_files {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let hash = |kind: &str| {
+            hashes
+                .lines()
+                .filter_map(|line| line.trim().split_once(':'))
+                .find(|(file, _)| file.trim() == kind)
+                .map(|(_, hash)| format!(".{}", hash.trim()))
+                .unwrap_or_default()
+        };
+        // Without hashes (`cargo leptos build`), wasm-bindgen's own name unless cargo-leptos
+        // named the output when this was compiled.
+        let bg = if !options.hash_files && option_env!("LEPTOS_OUTPUT_NAME").is_none() {
+            "_bg"
+        } else {
+            ""
+        };
+        let base = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+        BuiltFiles {
+            js: format!("{base}{}.js", hash("js")),
+            wasm: format!("{base}{}{bg}.wasm", hash("wasm")),
+            css: format!("{base}{}.css", hash("css")),
+        }
+    })
+}
+
+/// A fresh nonce per response admits the start-up script and nothing else inline.
+fn content_security_policy(options: &LeptosOptions) -> Option<String> {
     use http::header::CONTENT_SECURITY_POLICY;
     use http::HeaderValue;
     leptos::nonce::provide_nonce();
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    static WATCHING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let watching = *WATCHING.get_or_init(|| std::env::var("LEPTOS_WATCH").is_ok());
-    let policy = crate::server::security::page_csp(&nonce, watching.then_some(options.reload_port));
+    let nonce = leptos::nonce::use_nonce()?;
+    let response = use_context::<leptos_axum::ResponseOptions>()?;
+    let policy =
+        crate::server::security::page_csp(&nonce, watching().then_some(options.reload_port));
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
+    Some(nonce.to_string())
 }
 
 #[component]
