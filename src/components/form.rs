@@ -2,25 +2,58 @@
 //! `enhance` checks them with the shared Rust rules before sending and sends them without a
 //! full reload. Errors come back from the server (through the URL after a plain post).
 
+use std::marker::PhantomData;
+
 use leptos::prelude::*;
+use leptos::server::ServerActionError;
+use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 
 use crate::components::FocusLink;
 use crate::domain::AppError;
 
-/// What a form shows: the server's answer to its last submission, if that failed.
-pub fn form_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
-where
-    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    Signal::derive(move || action.value().get().and_then(Result::err))
+/// A page's form that posts to server function `S`: its address and the server's answer to
+/// its last submission. Nothing of it runs in a browser, so it is only a name for `S`.
+pub struct FormAction<S>(PhantomData<fn() -> S>);
+
+impl<S> Clone for FormAction<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for FormAction<S> {}
+
+impl<S> Default for FormAction<S> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<S: ServerFn<Error = AppError>> FormAction<S> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn url(self) -> &'static str {
+        S::url()
+    }
+}
+
+/// What a form shows: the server's answer to its last submission, if that failed. After a
+/// plain post it comes back through the address (`?__path=…&__err=…`, see
+/// `server::form_errors`), which Leptos puts in the page's context.
+pub fn form_error<S: ServerFn<Error = AppError>>(_: FormAction<S>) -> Signal<Option<AppError>> {
+    let error = use_context::<ServerActionError>()
+        .filter(|error| error.path() == S::PATH)
+        .map(|error| ServerFnUrlError::<AppError>::decode_err(error.err()));
+    Signal::stored(error)
 }
 
 /// A form that posts to `action`'s server function.
 #[component]
 pub fn ValidatedForm<ServFn>(
-    action: ServerAction<ServFn>,
+    action: FormAction<ServFn>,
     /// Accessible name, which also gives the form the `form` role.
     #[prop(into)]
     label: String,
@@ -35,14 +68,11 @@ pub fn ValidatedForm<ServFn>(
     children: Children,
 ) -> impl IntoView
 where
-    ServFn: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    ServFn::Output: Send + Sync + 'static,
+    ServFn: ServerFn<Error = AppError>,
 {
-    // The action only names the server function (its URL); the page reads its answer.
-    let _ = action;
     view! {
         <form
-            action=ServFn::url()
+            action=action.url()
             method="post"
             novalidate=true
             aria-label=label

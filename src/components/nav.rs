@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::components::form::SubmitButton;
+use crate::components::form::{FormAction, SubmitButton};
 use crate::components::FocusLink;
 use crate::domain::{AppError, UserView};
 
@@ -47,7 +47,7 @@ pub fn Nav() -> impl IntoView {
     let here = use_location().pathname.get_untracked();
     let links = match current_account() {
         Some(user) => {
-            let logout = ServerAction::<LogOut>::new();
+            let logout = FormAction::<LogOut>::new();
             let admin = user.role == "admin";
             view! {
                 {nav_link("/projects", "Projects", &here)}
@@ -55,9 +55,9 @@ pub fn Nav() -> impl IntoView {
                 {nav_link("/activity", "Activity", &here)}
                 {admin.then(|| nav_link("/admin/users", "Users", &here))}
                 {nav_link("/profile", "Profile", &here)}
-                <ActionForm action=logout attr:class="inline-form">
+                <form action=logout.url() method="post" class="inline-form">
                     <SubmitButton class="link-button">"Log out"</SubmitButton>
-                </ActionForm>
+                </form>
             }
             .into_any()
         }

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::form::{form_error, ErrorSummary};
+use crate::components::form::{form_error, ErrorSummary, FormAction};
 use crate::components::status::Loaded;
 use crate::components::{human_time, provide_now, Ago};
 use crate::domain::{ActivityView, AdminUserView, AppError, SessionView};
@@ -39,7 +39,7 @@ pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
 #[component]
 pub fn AdminUserPage() -> impl IntoView {
     provide_now();
-    let action = ServerAction::<AdminAction>::new();
+    let action = FormAction::<AdminAction>::new();
     let error = form_error(action);
     let params = use_params_map();
     let id = move || {
@@ -69,17 +69,17 @@ pub fn AdminUserPage() -> impl IntoView {
                     </dl>
                     <AdminActions user=page.user.clone() action/>
                     <div class="actions">
-                        <ActionForm action attr:class="inline-form">
+                        <form action=action.url() method="post" class="inline-form">
                             <input type="hidden" name="id" value=user.id/>
                             <input type="hidden" name="action" value="send_password_reset"/>
                             <button type="submit" class="secondary">"Send password reset link"</button>
-                        </ActionForm>
+                        </form>
                         {(!user.email_verified).then(|| view! {
-                            <ActionForm action attr:class="inline-form">
+                            <form action=action.url() method="post" class="inline-form">
                                 <input type="hidden" name="id" value=user.id/>
                                 <input type="hidden" name="action" value="send_verification"/>
                                 <button type="submit" class="secondary">"Resend verification"</button>
-                            </ActionForm>
+                            </form>
                         })}
                     </div>
                     <h2>"Sessions"</h2>

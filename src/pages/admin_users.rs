@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::form::{form_error, ErrorSummary};
+use crate::components::form::{form_error, ErrorSummary, FormAction};
 use crate::components::status::Loaded;
 use crate::components::{encode_query_value, human_time};
 use crate::domain::{AdminUserView, AppError};
@@ -62,15 +62,15 @@ pub async fn admin_action(id: i64, action: String) -> Result<(), AppError> {
 
 /// The buttons that act on one account.
 #[component]
-pub fn AdminActions(user: AdminUserView, action: ServerAction<AdminAction>) -> impl IntoView {
+pub fn AdminActions(user: AdminUserView, action: FormAction<AdminAction>) -> impl IntoView {
     let id = user.user.id;
     let button = move |name: &'static str, label: &'static str, class: &'static str| {
         view! {
-            <ActionForm action attr:class="inline-form">
+            <form action=action.url() method="post" class="inline-form">
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="action" value=name/>
                 <button type="submit" class=class>{label}</button>
-            </ActionForm>
+            </form>
         }
     };
     view! {
@@ -101,7 +101,7 @@ fn yes_no(flag: bool) -> &'static str {
 /// Every account: search, filters, pages of 50, and the actions on each.
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
-    let action = ServerAction::<AdminAction>::new();
+    let action = FormAction::<AdminAction>::new();
     let error = form_error(action);
     let query = use_query_map();
     let filters = move || {

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
 use crate::domain::AppError;
 
 #[server(endpoint = "forgot_password")]
@@ -19,7 +19,7 @@ pub async fn forgot_password(email: String) -> Result<(), AppError> {
 /// Asks for a reset link. The answer is the same for every address.
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let action = ServerAction::<ForgotPassword>::new();
+    let action = FormAction::<ForgotPassword>::new();
     let error = form_error(action);
     let query = use_query_map();
     let sent = move || query.read().get("sent").is_some();

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
 use crate::domain::AppError;
 
 #[server(endpoint = "login")]
@@ -39,7 +39,7 @@ pub async fn log_in(
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = ServerAction::<LogIn>::new();
+    let action = FormAction::<LogIn>::new();
     let error = form_error(action);
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();

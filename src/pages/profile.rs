@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
 use crate::components::human_date;
 use crate::components::nav::current_account;
 use crate::components::status::LoadError;
@@ -83,10 +83,10 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let update = ServerAction::<UpdateProfile>::new();
-    let change = ServerAction::<ChangePassword>::new();
-    let delete = ServerAction::<DeleteAccount>::new();
-    let resend = ServerAction::<ResendConfirmation>::new();
+    let update = FormAction::<UpdateProfile>::new();
+    let change = FormAction::<ChangePassword>::new();
+    let delete = FormAction::<DeleteAccount>::new();
+    let resend = FormAction::<ResendConfirmation>::new();
     let query = use_query_map();
     let notice = move || {
         query
@@ -125,7 +125,7 @@ pub fn ProfilePage() -> impl IntoView {
 
 /// Until the address is confirmed: a reminder and a way to get a new link.
 #[component]
-fn VerificationNotice(user: UserView, action: ServerAction<ResendConfirmation>) -> impl IntoView {
+fn VerificationNotice(user: UserView, action: FormAction<ResendConfirmation>) -> impl IntoView {
     let error = form_error(action);
     (!user.email_verified).then(|| {
         view! {
@@ -133,11 +133,11 @@ fn VerificationNotice(user: UserView, action: ServerAction<ResendConfirmation>) 
                 <h2 id="verify-title">"Confirm your email address"</h2>
                 <p>"We sent you a link by email. Open it to confirm that the address is yours."</p>
                 <ErrorSummary error/>
-                <ActionForm action>
+                <form action=action.url() method="post">
                     <button type="submit">
                         "Resend confirmation email"
                     </button>
-                </ActionForm>
+                </form>
             </section>
         }
     })
@@ -171,7 +171,7 @@ fn ProfileDetails(user: UserView) -> impl IntoView {
 }
 
 #[component]
-fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl IntoView {
+fn ProfileForm(user: UserView, action: FormAction<UpdateProfile>) -> impl IntoView {
     let error = form_error(action);
     let saved_email = user.email.trim().to_lowercase();
     // Changing the email asks for the current password; nothing else does. The field is in
@@ -225,7 +225,7 @@ fn ProfileForm(user: UserView, action: ServerAction<UpdateProfile>) -> impl Into
 }
 
 #[component]
-fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl IntoView {
+fn PasswordForm(user: UserView, action: FormAction<ChangePassword>) -> impl IntoView {
     let error = form_error(action);
     view! {
         <section class="card" aria-labelledby="password-title">
@@ -264,7 +264,7 @@ fn PasswordForm(user: UserView, action: ServerAction<ChangePassword>) -> impl In
 }
 
 #[component]
-fn DeleteAccountForm(action: ServerAction<DeleteAccount>) -> impl IntoView {
+fn DeleteAccountForm(action: FormAction<DeleteAccount>) -> impl IntoView {
     let error = form_error(action);
     view! {
         <section class="card danger" aria-labelledby="delete-title">

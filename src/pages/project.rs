@@ -4,7 +4,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
-use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
+use crate::components::form::{
+    form_error, ErrorSummary, Field, FormAction, SubmitButton, ValidatedForm,
+};
 use crate::components::status::Loaded;
 use crate::domain::{AppError, ProjectView, TaskView};
 
@@ -136,11 +138,11 @@ pub async fn delete_task(id: i64) -> Result<(), AppError> {
 /// Every action this page's forms post to (their answers after a failed plain post).
 #[derive(Clone, Copy)]
 struct TaskActions {
-    update_project: ServerAction<UpdateProject>,
-    add: ServerAction<AddTask>,
-    toggle: ServerAction<SetTaskDone>,
-    rename: ServerAction<RenameTask>,
-    delete: ServerAction<DeleteTask>,
+    update_project: FormAction<UpdateProject>,
+    add: FormAction<AddTask>,
+    toggle: FormAction<SetTaskDone>,
+    rename: FormAction<RenameTask>,
+    delete: FormAction<DeleteTask>,
 }
 
 /// The `:id` of `/projects/:id…`; `None` when it is not a number (answered with 404).
@@ -175,11 +177,11 @@ pub async fn load_project_page(
 pub fn ProjectPage() -> impl IntoView {
     let id = use_project_id();
     let actions = TaskActions {
-        update_project: ServerAction::new(),
-        add: ServerAction::new(),
-        toggle: ServerAction::new(),
-        rename: ServerAction::new(),
-        delete: ServerAction::new(),
+        update_project: FormAction::new(),
+        add: FormAction::new(),
+        toggle: FormAction::new(),
+        rename: FormAction::new(),
+        delete: FormAction::new(),
     };
     let query = use_query_map();
     let data = Resource::new(
@@ -355,7 +357,7 @@ fn task_row(
     task: TaskView,
     ids: &[i64],
     renaming: Option<i64>,
-    rename: ServerAction<RenameTask>,
+    rename: FormAction<RenameTask>,
 ) -> AnyView {
     let TaskView {
         id,
@@ -421,7 +423,7 @@ fn RenameTaskForm(
     task_id: i64,
     title: String,
     here: String,
-    action: ServerAction<RenameTask>,
+    action: FormAction<RenameTask>,
 ) -> impl IntoView {
     let error = form_error(action);
     view! {
@@ -436,7 +438,7 @@ fn RenameTaskForm(
 }
 
 #[component]
-fn ProjectEditForm(project: ProjectView, action: ServerAction<UpdateProject>) -> impl IntoView {
+fn ProjectEditForm(project: ProjectView, action: FormAction<UpdateProject>) -> impl IntoView {
     let error = form_error(action);
     view! {
         <section class="card" aria-labelledby="edit-project-title">

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::form::{form_error, ErrorSummary};
+use crate::components::form::{form_error, ErrorSummary, FormAction};
 use crate::components::status::Loaded;
 use crate::domain::AppError;
 use crate::pages::project::{load_project, use_project_id, ProjectPageData};
@@ -20,7 +20,7 @@ pub async fn delete_project(id: i64) -> Result<(), AppError> {
 pub fn DeleteProjectPage() -> impl IntoView {
     let id = use_project_id();
     let project = Resource::new(move || id.get(), load_project);
-    let delete = ServerAction::<DeleteProject>::new();
+    let delete = FormAction::<DeleteProject>::new();
     let error = form_error(delete);
     view! {
         <Title text="Delete project"/>
@@ -39,12 +39,12 @@ pub fn DeleteProjectPage() -> impl IntoView {
                             )}
                         </p>
                         <ErrorSummary error/>
-                        <ActionForm action=delete>
+                        <form action=delete.url() method="post">
                             <input type="hidden" name="id" value=project.id/>
                             <button type="submit" class="danger">"Yes, delete project"</button>
                             " "
                             <a href=back>"Cancel"</a>
-                        </ActionForm>
+                        </form>
                     </section>
                 }
             }}

@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::form::{form_error, ErrorSummary, Field, SubmitButton, ValidatedForm};
+use crate::components::form::{
+    form_error, ErrorSummary, Field, FormAction, SubmitButton, ValidatedForm,
+};
 use crate::components::status::Loaded;
 use crate::domain::{AppError, ProjectView};
 
@@ -74,7 +76,7 @@ pub async fn create_project(name: String, description: String) -> Result<Project
 
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
-    let create = ServerAction::<CreateProject>::new();
+    let create = FormAction::<CreateProject>::new();
     let query = leptos_router::hooks::use_query_map();
     let projects = Resource::new(
         move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()),

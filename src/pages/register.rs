@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
 use crate::domain::{AppError, CHECK_INBOX};
 
 #[server(endpoint = "register")]
@@ -41,7 +41,7 @@ pub async fn register(
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let action = ServerAction::<Register>::new();
+    let action = FormAction::<Register>::new();
     let error = form_error(action);
     let query = use_query_map();
     let check_inbox = move || query.read().get("sent").is_some();

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, ValidatedForm};
+use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
 use crate::domain::AppError;
 
 #[server(endpoint = "reset_password")]
@@ -22,7 +22,7 @@ pub async fn reset_password(
 /// does.
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
-    let action = ServerAction::<ResetPassword>::new();
+    let action = FormAction::<ResetPassword>::new();
     let error = form_error(action);
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::form::{form_error, ErrorSummary, SubmitButton};
+use crate::components::form::{form_error, ErrorSummary, FormAction, SubmitButton};
 use crate::components::status::Loaded;
 use crate::components::{provide_now, Ago};
 use crate::domain::{AppError, SessionView};
@@ -44,8 +44,8 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     provide_now();
-    let end_one = ServerAction::<EndSession>::new();
-    let end_others = ServerAction::<EndOtherSessions>::new();
+    let end_one = FormAction::<EndSession>::new();
+    let end_others = FormAction::<EndOtherSessions>::new();
     let sessions = Resource::new(|| (), |_| list_sessions());
     let end_one_error = form_error(end_one);
     view! {
@@ -76,9 +76,9 @@ pub fn SessionsPage() -> impl IntoView {
                         </tbody>
                     </table>
                     <Show when=move || { others > 0 }>
-                        <ActionForm action=end_others>
+                        <form action=end_others.url() method="post">
                             <SubmitButton>"Log out everywhere else"</SubmitButton>
-                        </ActionForm>
+                        </form>
                     </Show>
                 }
             }}
@@ -87,7 +87,7 @@ pub fn SessionsPage() -> impl IntoView {
 }
 
 #[component]
-fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl IntoView {
+fn SessionRow(session: SessionView, action: FormAction<EndSession>) -> impl IntoView {
     let id = session.id.clone();
     view! {
         <tr data-session=session.id.clone()>
@@ -100,10 +100,10 @@ fn SessionRow(session: SessionView, action: ServerAction<EndSession>) -> impl In
                     view! { <strong class="badge">"This device"</strong> }.into_any()
                 } else {
                     view! {
-                        <ActionForm action>
+                        <form action=action.url() method="post">
                             <input type="hidden" name="id" value=id/>
                             <SubmitButton class="quiet">"Log out"</SubmitButton>
-                        </ActionForm>
+                        </form>
                     }
                         .into_any()
                 }}

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary};
+use crate::components::form::{form_error, ErrorSummary, FormAction};
 use crate::domain::AppError;
 
 #[server(endpoint = "confirm_email")]
@@ -22,7 +22,7 @@ pub async fn confirm_email(token: String) -> Result<(), AppError> {
 /// fetch links); the button does.
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
-    let action = ServerAction::<ConfirmEmail>::new();
+    let action = FormAction::<ConfirmEmail>::new();
     let error = form_error(action);
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
@@ -53,12 +53,12 @@ pub fn VerifyEmailPage() -> impl IntoView {
                     view! {
                         <h1>"Confirm your email address"</h1>
                         <ErrorSummary error/>
-                        <ActionForm action>
+                        <form action=action.url() method="post">
                             <input type="hidden" name="token" value=token/>
                             <button type="submit">
                                 "Confirm email address"
                             </button>
-                        </ActionForm>
+                        </form>
                         <p class="hint">
                             "Link expired or already used? Ask for a new one from your profile, or "
                             <a href="/forgot-password">"reset your password"</a>
