@@ -19,8 +19,11 @@ test("an admin finds a person by email and deactivates them; their browser is lo
   await hydrated(adminPage);
   const row = adminPage.getByRole("row", { name: new RegExp(member.email) });
   await expect(row).toHaveCount(1);
+  // The action forms carry a field named "action": they are still sent without a reload.
+  await adminPage.evaluate(() => ((window as unknown as { samePage: boolean }).samePage = true));
   await row.getByRole("button", { name: "Deactivate" }).click();
   await expect(row.getByRole("button", { name: "Reactivate" })).toBeVisible();
+  expect(await adminPage.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
 
   await memberPage.goto("/profile");
   await expect(memberPage).toHaveURL(/\/login/);

@@ -46,6 +46,13 @@ test("a forgotten password is reset from the mailed link, and other sessions end
   await page.getByRole("button", { name: "Set new password" }).click();
   await expect(page).toHaveURL(/\/login\?reset=done$/);
   await expect(page.getByRole("status")).toContainText("Your password has been changed");
+  // Still the document that opened the emailed link (served with no-referrer): a refused
+  // form must still come back to this page with its error.
+  await page.getByLabel("Email").fill(person.email);
+  await page.getByLabel("Password", { exact: true }).fill("not the new password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("alert")).toContainText("Invalid email or password.");
+  await expect(page).toHaveURL(/\/login\?reset=done$/);
 
   await logIn(page, person.email, PASSWORD);
   await expect(page.getByRole("alert")).toContainText("Invalid email or password.");

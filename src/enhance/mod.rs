@@ -22,8 +22,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     Document, DomParser, Element, Event, EventTarget, FormData, HtmlAnchorElement,
-    HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement, MouseEvent, RequestInit,
-    Response, SubmitEvent, SupportedType, Url, UrlSearchParams, Window,
+    HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement, MouseEvent, ReferrerPolicy,
+    RequestInit, Response, SubmitEvent, SupportedType, Url, UrlSearchParams, Window,
 };
 
 use crate::domain::check_form;
@@ -41,6 +41,10 @@ pub fn start() {
     listen(&document, "click", on_click);
     listen(&document, "input", on_input);
     listen(&window, "popstate", |_| spawn_local(visit(Visit::back())));
+    // Back and Forward show their page once it is fetched: the browser must not scroll first.
+    if let Ok(history) = window.history() {
+        let _ = history.set_scroll_restoration(web_sys::ScrollRestoration::Manual);
+    }
     if let Some(body) = document.body() {
         reveal_all(&body);
         let _ = body.set_attribute("data-hydrated", "true");
@@ -70,6 +74,13 @@ fn closest(target: Option<EventTarget>, selector: &str) -> Option<Element> {
 
 fn current_url() -> Option<Url> {
     Url::new(&window()?.location().href().ok()?).ok()
+}
+
+/// The address a form is sent to: its `action` attribute against the page's address.
+fn form_address(form: &HtmlFormElement) -> Option<Url> {
+    let base = document()?.base_uri().ok()??;
+    let action = form.get_attribute("action").unwrap_or_default();
+    Url::new_with_base(&action, &base).ok()
 }
 
 /// Whether a same-site address is one of the app's pages (not the API, its documentation or
@@ -115,7 +126,10 @@ fn on_click(event: Event) {
     };
     // A link within this page ("Skip to main content", an error summary's entries) moves
     // keyboard focus to its target, as it does without JavaScript, not only the view.
-    if url.pathname() == current.pathname() && url.search() == current.search() {
+    if url.origin() == current.origin()
+        && url.pathname() == current.pathname()
+        && url.search() == current.search()
+    {
         if let Some(target) = url.hash().strip_prefix('#').and_then(by_id) {
             event.prevent_default();
             let _ = target.focus();
@@ -142,8 +156,12 @@ fn on_submit(event: Event) {
     else {
         return;
     };
-    let method = form.method().to_ascii_lowercase();
-    let Ok(action) = Url::new(&form.action()) else {
+    // Read as attributes: a field named `action` or `method` would shadow the properties.
+    let method = form
+        .get_attribute("method")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let Some(action) = form_address(&form) else {
         return;
     };
     // A plain post goes to a server function; a search or filter form goes to a page.
@@ -338,14 +356,35 @@ async fn visit(visit: Visit) {
     }
 }
 
+thread_local! {
+    /// The number of the latest visit: an answer to an older one arrives too late to be shown
+    /// (the person followed another link, went Back, or sent another form meanwhile).
+    static LATEST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Fetches the page and puts it in place. `Err` carries what to tell the person when a form
 /// could not be sent (nothing has changed on the page then).
 async fn visit_or_fail(visit: Visit) -> Result<(), String> {
+    let number = LATEST.with(|latest| {
+        latest.set(latest.get() + 1);
+        latest.get()
+    });
+    let stale = move || LATEST.with(|latest| latest.get() != number);
     let window = window().ok_or(UNREACHABLE)?;
+    let current = current_url().ok_or(UNREACHABLE)?;
     let init = RequestInit::new();
     let headers = web_sys::Headers::new().map_err(|_| UNREACHABLE)?;
     let _ = headers.set("Accept", "text/html");
     init.set_headers(&headers);
+    // The server sends a form's answer back to the page it came from (its `Referer`). Pages
+    // opened from an emailed link are served with `no-referrer`, which the document keeps
+    // after moving on: ask for the referrer on every other page.
+    let on_token_page = current.search_params().has("token");
+    init.set_referrer_policy(if on_token_page {
+        ReferrerPolicy::NoReferrer
+    } else {
+        ReferrerPolicy::SameOrigin
+    });
     if let Some(fields) = &visit.post {
         init.set_method("POST");
         init.set_body(fields);
@@ -354,28 +393,39 @@ async fn visit_or_fail(visit: Visit) -> Result<(), String> {
         .await
         .map_err(|_| UNREACHABLE)?;
     let response: Response = answer.dyn_into().map_err(|_| UNREACHABLE)?;
+    let failed = || {
+        format!(
+            "Something went wrong (HTTP {}). Please try again.",
+            response.status()
+        )
+    };
     let is_html = response
         .headers()
         .get("content-type")
         .ok()
         .flatten()
         .is_some_and(|kind| kind.starts_with("text/html"));
-    if !is_html {
-        return Err(format!(
-            "Something went wrong (HTTP {}). Please try again.",
-            response.status()
-        ));
+    let same_site = Url::new(&response.url()).is_ok_and(|url| url.origin() == current.origin());
+    if !is_html || !same_site {
+        return Err(failed());
     }
     let text = JsFuture::from(response.text().map_err(|_| UNREACHABLE)?)
         .await
         .map_err(|_| UNREACHABLE)?
         .as_string()
         .unwrap_or_default();
+    if stale() {
+        return Ok(());
+    }
     let page = DomParser::new()
         .and_then(|parser| parser.parse_from_string(&text, SupportedType::TextHtml))
         .map_err(|_| UNREACHABLE)?;
     let (Some(new_body), true) = (page.body(), page.get_element_by_id("main").is_some()) else {
-        // Not one of the app's pages: let the browser show it.
+        // Not one of the app's pages (a bare error page): a link is left to the browser; a
+        // form stays as it was, with the problem said.
+        if visit.post.is_some() {
+            return Err(failed());
+        }
         let _ = window.location().assign(&response.url());
         return Ok(());
     };
@@ -410,22 +460,35 @@ fn put_in_place(
     let Some(body) = document.body() else {
         return;
     };
-    let same_page = Url::new(address).is_ok_and(|url| url.pathname() == current.pathname());
+    let Ok(answer) = Url::new(address) else {
+        return;
+    };
+    // A form answered on the page it was sent from keeps the person's place (scroll, focus);
+    // anything else is a new page, shown from its top.
+    let stays = visit.post.is_some() && answer.pathname() == current.pathname();
     let focused_id = visit.focused.clone().or_else(focused_id);
     // A form the server refused comes back to the same page with its error in the address
     // (`__err`, for the plain post without JavaScript): here the page shows it, and the
     // address stays the one the person was on.
-    let refused =
-        visit.post.is_some() && Url::new(address).is_ok_and(|url| url.search_params().has("__err"));
+    let refused = visit.post.is_some() && answer.search_params().has("__err");
     document.set_title(&page.title());
     body.set_inner_html(&new_body.inner_html());
     reveal_all(&body);
-    if visit.history == History::Push && !refused && address != current.href() {
-        if let Ok(history) = window.history() {
-            let _ = history.push_state_with_url(&JsValue::NULL, "", Some(address));
+    if let Ok(history) = window.history() {
+        let moved = address != current.href();
+        match visit.history {
+            History::Push if moved && !refused => {
+                let _ = history.push_state_with_url(&JsValue::NULL, "", Some(address));
+            }
+            // Back or Forward to an address that now redirects (the login page once logged
+            // in): the address shows where the page came from.
+            History::Keep if moved => {
+                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(address));
+            }
+            _ => {}
         }
     }
-    if !same_page && visit.history == History::Push {
+    if !stays {
         window.scroll_to_with_x_and_y(0.0, 0.0);
     }
     // What the page asks for first (an error summary, a field opened for editing), then what
@@ -437,16 +500,24 @@ fn put_in_place(
         .and_then(|element| element.dyn_into::<HtmlElement>().ok())
         .or_else(|| visit.focus_after.as_deref().and_then(by_id))
         .or_else(|| {
-            same_page
+            stays
                 .then_some(focused_id)
                 .flatten()
                 .and_then(|id| by_id(&id))
         });
     if let Some(target) = target {
         let _ = target.focus();
-    } else if let Some(fragment) = address.split_once('#').map(|(_, f)| f) {
-        if let Some(element) = by_id(fragment) {
-            element.scroll_into_view();
-        }
+    } else if let Some(element) = address.split_once('#').and_then(|(_, id)| by_id(id)) {
+        element.scroll_into_view();
+    } else if !stays {
+        start_from_top(&body);
     }
+}
+
+/// Where a freshly loaded page starts: nothing focused, and the next Tab goes to the page's
+/// first control (the skip link), not to where the removed element was.
+fn start_from_top(body: &HtmlElement) {
+    let _ = body.set_attribute("tabindex", "-1");
+    let _ = body.focus();
+    let _ = body.remove_attribute("tabindex");
 }
