@@ -100,50 +100,48 @@ pub fn ErrorSummary(
 ) -> impl IntoView {
     // The page that shows it asks for focus (`autofocus`): the browser gives it on load, and
     // `enhance` after putting the page in place.
-    {
-        error.get_untracked().map(|err| {
-            let mut entries: Vec<(String, String)> = fields
-                .iter()
-                .filter_map(|name| err.fields.get(*name).map(|m| (name.to_string(), m.clone())))
-                .collect();
-            for (name, message) in &err.fields {
-                if !fields.contains(&name.as_str()) {
-                    entries.push((name.clone(), message.clone()));
-                }
+    error.get_untracked().map(|err| {
+        let mut entries: Vec<(String, String)> = fields
+            .iter()
+            .filter_map(|name| err.fields.get(*name).map(|m| (name.to_string(), m.clone())))
+            .collect();
+        for (name, message) in &err.fields {
+            if !fields.contains(&name.as_str()) {
+                entries.push((name.clone(), message.clone()));
             }
-            // One problem, said the same way as the summary: the summary itself links to it.
-            if let [(name, message)] = entries.as_slice() {
-                if *message == err.message && !form.is_empty() {
+        }
+        // One problem, said the same way as the summary: the summary itself links to it.
+        if let [(name, message)] = entries.as_slice() {
+            if *message == err.message && !form.is_empty() {
+                let target = format!("{form}-{name}");
+                let message = message.clone();
+                return view! {
+                    <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
+                        <p><FocusLink target>{message}</FocusLink></p>
+                    </div>
+                }
+                .into_any();
+            }
+        }
+        let items = entries
+            .into_iter()
+            .map(|(name, message)| {
+                if form.is_empty() {
+                    view! { <li>{message}</li> }.into_any()
+                } else {
                     let target = format!("{form}-{name}");
-                    let message = message.clone();
-                    return view! {
-                        <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
-                            <p><FocusLink target>{message}</FocusLink></p>
-                        </div>
-                    }
-                    .into_any();
+                    view! { <li><FocusLink target>{message}</FocusLink></li> }.into_any()
                 }
-            }
-            let items = entries
-                .into_iter()
-                .map(|(name, message)| {
-                    if form.is_empty() {
-                        view! { <li>{message}</li> }.into_any()
-                    } else {
-                        let target = format!("{form}-{name}");
-                        view! { <li><FocusLink target>{message}</FocusLink></li> }.into_any()
-                    }
-                })
-                .collect_view();
-            view! {
-                <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
-                    <p>{err.message.clone()}</p>
-                    <ul>{items}</ul>
-                </div>
-            }
-            .into_any()
-        })
-    }
+            })
+            .collect_view();
+        view! {
+            <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
+                <p>{err.message.clone()}</p>
+                <ul>{items}</ul>
+            </div>
+        }
+        .into_any()
+    })
 }
 
 /// A submit button. While its form is on its way, `enhance` marks it busy and disabled, so it

@@ -1,5 +1,7 @@
 //! The site navigation and the logged-in person it shows.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
@@ -7,11 +9,11 @@ use crate::components::form::{FormAction, SubmitButton};
 use crate::components::FocusLink;
 use crate::domain::{AppError, UserView};
 
-/// The logged-in person, if any, as this request's session check read it (no query).
-pub fn current_account() -> Option<UserView> {
+/// The logged-in person, if any, as this request's session check read it (no query, no copy).
+pub fn current_account() -> Option<Arc<UserView>> {
     crate::server::context::current_user()
         .ok()
-        .map(|user| user.account.as_ref().clone())
+        .map(|user| Arc::clone(&user.account))
 }
 
 #[server(endpoint = "logout")]
@@ -38,7 +40,11 @@ pub async fn log_out() -> Result<(), AppError> {
 /// A navigation link, marked as the current page (`aria-current`) on its own path and below
 /// it (the home link only on `/`).
 fn nav_link(href: &'static str, text: &'static str, here: &str) -> impl IntoView {
-    let current = here == href || (href != "/" && here.starts_with(&format!("{href}/")));
+    let below = href != "/"
+        && here
+            .strip_prefix(href)
+            .is_some_and(|rest| rest.starts_with('/'));
+    let current = here == href || below;
     view! { <a href=href aria-current=current.then_some("page")>{text}</a> }
 }
 

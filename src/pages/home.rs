@@ -18,7 +18,7 @@ pub fn HomePage() -> impl IntoView {
             <p>"Your account, your sessions and your projects — in one place you host yourself."</p>
             {match current_account() {
                 Some(user) => view! {
-                    <p>"Logged in as " <strong>{user.username}</strong> "."</p>
+                    <p>"Logged in as " <strong>{user.username.clone()}</strong> "."</p>
                     <p class="actions">
                         <a href="/profile">"Your profile"</a>
                         <a href="/projects">"Your projects"</a>

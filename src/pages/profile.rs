@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -125,7 +127,10 @@ pub fn ProfilePage() -> impl IntoView {
 
 /// Until the address is confirmed: a reminder and a way to get a new link.
 #[component]
-fn VerificationNotice(user: UserView, action: FormAction<ResendConfirmation>) -> impl IntoView {
+fn VerificationNotice(
+    user: Arc<UserView>,
+    action: FormAction<ResendConfirmation>,
+) -> impl IntoView {
     let error = form_error(action);
     (!user.email_verified).then(|| {
         view! {
@@ -144,14 +149,14 @@ fn VerificationNotice(user: UserView, action: FormAction<ResendConfirmation>) ->
 }
 
 #[component]
-fn ProfileDetails(user: UserView) -> impl IntoView {
+fn ProfileDetails(user: Arc<UserView>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="details-title">
             <h2 id="details-title">"Account"</h2>
             <dl class="details">
                 <dt>"Email"</dt>
                 <dd>
-                    <span data-testid="profile-email">{user.email}</span>
+                    <span data-testid="profile-email">{user.email.clone()}</span>
                     " "
                     {if user.email_verified {
                         view! { <span class="badge verified">"Verified"</span> }.into_any()
@@ -160,9 +165,9 @@ fn ProfileDetails(user: UserView) -> impl IntoView {
                     }}
                 </dd>
                 <dt>"Username"</dt>
-                <dd data-testid="profile-username">{user.username}</dd>
+                <dd data-testid="profile-username">{user.username.clone()}</dd>
                 <dt>"Role"</dt>
-                <dd>{user.role}</dd>
+                <dd>{user.role.clone()}</dd>
                 <dt>"Member since"</dt>
                 <dd>{human_date(&user.created_at)}</dd>
             </dl>
@@ -171,7 +176,7 @@ fn ProfileDetails(user: UserView) -> impl IntoView {
 }
 
 #[component]
-fn ProfileForm(user: UserView, action: FormAction<UpdateProfile>) -> impl IntoView {
+fn ProfileForm(user: Arc<UserView>, action: FormAction<UpdateProfile>) -> impl IntoView {
     let error = form_error(action);
     let saved_email = user.email.trim().to_lowercase();
     // Changing the email asks for the current password; nothing else does. The field is in
@@ -225,7 +230,7 @@ fn ProfileForm(user: UserView, action: FormAction<UpdateProfile>) -> impl IntoVi
 }
 
 #[component]
-fn PasswordForm(user: UserView, action: FormAction<ChangePassword>) -> impl IntoView {
+fn PasswordForm(user: Arc<UserView>, action: FormAction<ChangePassword>) -> impl IntoView {
     let error = form_error(action);
     view! {
         <section class="card" aria-labelledby="password-title">
