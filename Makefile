@@ -16,7 +16,7 @@ CHROMIUM ?= /usr/bin/chromium
 RELEASE_TOOLS := $(HOME)/.cache/gatehouse-tools
 BINARYEN_VERSION := 132
 
-.PHONY: help tools release-tools browser e2e-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-detail bench-hostile test clean
+.PHONY: help tools release-tools browser e2e-deps bench-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-detail bench-hostile test clean
 
 help:
 	@echo "make run    install what is missing, build optimised, serve on http://127.0.0.1:3000"
@@ -45,6 +45,9 @@ browser:
 e2e-deps:
 	@[ -d end2end/node_modules/@axe-core/playwright ] || (cd end2end && npm ci --no-audit --no-fund)
 	@[ -x .venv/bin/aiosmtpd ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r end2end/requirements-mail.txt; }
+
+bench-deps:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
 
 fuzz-deps:
 	@[ -x .venv/bin/schemathesis ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r bench/requirements-fuzz.txt; }
@@ -90,7 +93,7 @@ fuzz: build fuzz-deps
 
 # One table: Gatehouse (packaged release) against a bare axum hello page, memory after floods,
 # the wasm size (see bench/README.md).
-bench: release
+bench: release bench-deps
 	cargo build --release --features ssr --example table --example hello
 	$(CARGO_TARGET_DIR)/release/examples/table dist/gatehouse/gatehouse \
 		$(CARGO_TARGET_DIR)/release/examples/hello dist/gatehouse/site

@@ -3,11 +3,12 @@
 # `task-clock` software event, which works in virtual machines without hardware counters),
 # loads one path with `ab` for a few seconds, then prints the hottest functions by self time
 # and the share of samples charged to each part of the stack (bench/stages.py; call graphs
-# unwound with DWARF).
+# unwound with DWARF). The load is `wrk` (one thread, 32 keep-alive connections, as `make bench`).
+# PERF_DATA=FILE keeps the recording for `perf report -i FILE`.
 #
 # Usage: bench/profile.sh PATH [cookie|bearer|none] [SECONDS]
 #   e.g. bench/profile.sh /profile cookie 5
-# Needs: perf (Debian `linux-perf`), ab (`apache2-utils`), python3, and `make release` done.
+# Needs: perf (Debian `linux-perf`), wrk, python3, and `make release` done.
 # Loopback only; the server runs over a fresh data directory that is deleted afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +17,13 @@ mode=${2:-cookie}
 seconds=${3:-5}
 binary=$PWD/dist/gatehouse/gatehouse
 [ -x "$binary" ] || { echo "run make release first" >&2; exit 1; }
-for tool in perf ab python3; do
+for tool in perf wrk python3; do
   command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
 done
 
 work=$(mktemp -d)
-trap 'kill "$perf_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+keep() { [ -z "${PERF_DATA:-}" ] || cp "$work/perf.data" "$PERF_DATA" 2>/dev/null || true; }
+trap 'kill "$perf_pid" 2>/dev/null || true; keep; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
 
@@ -45,7 +47,7 @@ case $mode in
 esac
 status=$(curl -s -o /dev/null -w '%{http_code}' -H "$header" "$base$path")
 echo "GET $path ($mode): $status"
-ab -q -k -c 32 -t "$seconds" -n 100000000 -H "$header" "$base$path" | grep -E 'Requests per second|Non-2xx'
+wrk -t1 -c32 -d"${seconds}s" -H "$header" "$base$path" | grep -E 'Requests/sec|Non-2xx'
 pkill -INT -f "^./gatehouse$" || true
 wait "$perf_pid" || true
 

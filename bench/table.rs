@@ -1,7 +1,13 @@
 //! `make bench`: one table comparing Gatehouse (release build, a child process) with a bare
-//! axum hello page (`bench/hello.rs`, another child process), measured from this process over
-//! loopback with 64 connections for a few seconds per row. Both servers and this load generator
-//! share the machine's cores, so throughput is a lower bound; compare rows within one run.
+//! axum hello page (`bench/hello.rs`, another child process) over loopback with 64 connections
+//! for a few seconds per row. Both servers and the load generators share the machine's cores,
+//! so throughput is a lower bound; compare rows within one run.
+//!
+//! Page and JSON rows are loaded with `wrk` (the tool) on one thread: a C load
+//! generator takes far less of the two shared cores than a Rust HTTP client would, so the
+//! figures describe the server rather than the client. Login and registration rows need a
+//! different body per request and are sent from this process (`reqwest`); they are bound by
+//! argon2, not by the client.
 //!
 //! Per row: requests per second, p50, p99, and the server's CPU time per request (user + system
 //! time of its process from /proc, divided by the requests answered). Then resident memory:
@@ -143,9 +149,105 @@ struct Row {
     cpu_per_request: f64,
 }
 
-/// `CONNECTIONS` clients sending `call` back to back for `SECONDS`.
+/// `CONNECTIONS` clients sending `call` back to back for `SECONDS`: `wrk` for plain GETs,
+/// this process for the rest.
 async fn load(server: &Process, call: Call, ok_status: u16) -> Row {
-    load_with(server, call, ok_status, CONNECTIONS).await
+    match &call {
+        Call::Get { url, headers } => wrk(server, url, headers, ok_status).await,
+        _ => load_with(server, call, ok_status, CONNECTIONS).await,
+    }
+}
+
+/// `wrk` on one thread with `CONNECTIONS` keep-alive connections for `SECONDS`. The answers'
+/// status is checked before and after the run (one request each must get `ok_status`);
+/// during it, `wrk` counts answers outside 2xx/3xx, which are not counted as ok.
+async fn wrk(
+    server: &Process,
+    url: &str,
+    headers: &[(&'static str, String)],
+    ok_status: u16,
+) -> Row {
+    let check = || async {
+        let status = Call::Get {
+            url: url.to_string(),
+            headers: headers.to_vec(),
+        }
+        .send(&client(), 0)
+        .await;
+        assert_eq!(status, ok_status, "GET {url} answered {status}");
+    };
+    check().await;
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t1".to_string(),
+        format!("-c{CONNECTIONS}"),
+        format!("-d{SECONDS}s"),
+        "--latency".to_string(),
+    ]);
+    for (name, value) in headers {
+        command.arg("-H").arg(format!("{name}: {value}"));
+    }
+    command.arg(url);
+    let cpu_before = server.cpu_seconds();
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("wrk is needed for `make bench` (Debian package `wrk`)");
+    let cpu = server.cpu_seconds() - cpu_before;
+    check().await;
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {report}");
+    let row = parse_wrk(&report, cpu).unwrap_or_else(|| panic!("unexpected wrk output: {report}"));
+    assert!(
+        row.answered > 0 && row.ok * 100 >= row.answered * 99,
+        "GET {url}: only {} of {} answers were ok",
+        row.ok,
+        row.answered
+    );
+    row
+}
+
+/// Reads `wrk --latency`'s report: "N requests in 5.00s", the 50 % and 99 % latencies and
+/// "Non-2xx or 3xx responses: M" (absent when there were none).
+fn parse_wrk(report: &str, cpu: f64) -> Option<Row> {
+    let duration = |text: &str| -> Option<Duration> {
+        let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+        let (number, unit) = text.split_at(split);
+        let number: f64 = number.parse().ok()?;
+        let seconds = match unit {
+            "us" => number / 1e6,
+            "ms" => number / 1e3,
+            "s" => number,
+            "m" => number * 60.0,
+            _ => return None,
+        };
+        Some(Duration::from_secs_f64(seconds))
+    };
+    let mut answered = None;
+    let mut seconds = None;
+    let (mut p50, mut p99, mut refused) = (None, None, 0);
+    for line in report.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [n, "requests", "in", time, ..] => {
+                answered = n.parse::<usize>().ok();
+                seconds = duration(time.trim_end_matches(',')).map(|d| d.as_secs_f64());
+            }
+            ["50%", time] => p50 = duration(time),
+            ["99%", time] => p99 = duration(time),
+            ["Non-2xx", "or", "3xx", "responses:", n] => refused = n.parse().ok()?,
+            _ => {}
+        }
+    }
+    let answered = answered?;
+    Some(Row {
+        answered,
+        ok: answered.saturating_sub(refused),
+        seconds: seconds?,
+        p50: p50?,
+        p99: p99?,
+        cpu_per_request: cpu / answered.max(1) as f64,
+    })
 }
 
 async fn load_with(server: &Process, call: Call, ok_status: u16, connections: usize) -> Row {
@@ -256,36 +358,42 @@ fn argon2() -> argon2::Argon2<'static> {
     )
 }
 
-/// The fastest of 20 single hashes, in seconds.
-fn hash_seconds() -> f64 {
+/// Hashes `times` passwords one after another into one reused working memory, as each of the
+/// server's hashing threads does; returns the fastest single hash in seconds.
+fn hash_repeatedly(times: usize) -> f64 {
     let argon2 = argon2();
+    let mut memory = vec![argon2::Block::default(); argon2.params().block_count()];
     let mut out = [0u8; 32];
-    (0..20)
+    (0..times)
         .map(|_| {
             let started = Instant::now();
             argon2
-                .hash_password_into(PASSWORD.as_bytes(), b"benchmark-salt-16", &mut out)
+                .hash_password_into_with_memory(
+                    PASSWORD.as_bytes(),
+                    b"benchmark-salt-16",
+                    &mut out,
+                    &mut memory,
+                )
                 .unwrap();
             started.elapsed().as_secs_f64()
         })
         .fold(f64::MAX, f64::min)
 }
 
-/// Hashes per second with one thread per core hashing at once: the machine's real capacity,
-/// lower than cores ÷ one hash's time because the hashes share memory bandwidth and caches.
+/// The fastest of 20 single hashes, in seconds.
+fn hash_seconds() -> f64 {
+    hash_repeatedly(20)
+}
+
+/// Hashes per second with one thread per core hashing at once (nothing else running): the
+/// machine's real capacity, lower than cores ÷ one hash's time when the hashes slow each other
+/// down (they share memory bandwidth and the last-level cache).
 fn parallel_hashes_per_second(cores: usize) -> f64 {
-    const EACH: usize = 10;
+    const EACH: usize = 20;
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..cores {
-            scope.spawn(|| {
-                let (argon2, mut out) = (argon2(), [0u8; 32]);
-                for _ in 0..EACH {
-                    argon2
-                        .hash_password_into(PASSWORD.as_bytes(), b"benchmark-salt-16", &mut out)
-                        .unwrap();
-                }
-            });
+            scope.spawn(|| hash_repeatedly(EACH));
         }
     });
     (cores * EACH) as f64 / started.elapsed().as_secs_f64()

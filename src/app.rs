@@ -14,14 +14,22 @@ use crate::pages::{
     sessions::SessionsPage, verify_email::VerifyEmailPage,
 };
 
+/// The page around every route, for Leptos's error and file handler (which passes the options
+/// by value).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    page_shell(&options)
+}
+
+/// The page around every route. Borrows the options: the router calls this for every page,
+/// and a copy of the options is a dozen reference counts.
+pub fn page_shell(options: &LeptosOptions) -> impl IntoView {
     // Nothing on the page is hydrated (the browser's wasm is `enhance`): Leptos need not write
     // the resources' data into the page for it.
     if let Some(context) = Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
-    let nonce = content_security_policy(&options);
-    let files = built_files(&options);
+    let nonce = content_security_policy(options);
+    let files = built_files(options);
     let start = format!(
         "import init, {{ hydrate }} from '{}'; init({{ module_or_path: '{}' }}).then(hydrate);",
         files.js, files.wasm
@@ -32,7 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                {watching().then(|| view! { <AutoReload options/> })}
+                {watching().then(|| view! { <AutoReload options=options.clone()/> })}
                 <link rel="modulepreload" href=files.js.as_str()/>
                 <link rel="preload" href=files.wasm.as_str() r#as="fetch" type="application/wasm" crossorigin="anonymous"/>
                 <script type="module" nonce=nonce>{start}</script>

@@ -3,13 +3,18 @@
 
 use std::sync::OnceLock;
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use http::StatusCode;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use tower::ServiceBuilder;
 use tower_cookies::CookieManagerLayer;
+use tower_http::body::Limited;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::{
@@ -19,7 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::state::AppState;
 use super::{access, auth, error, form_errors, metrics, rest, security};
-use crate::app::{shell, App};
+use crate::app::{page_shell, shell, App};
 
 /// The application with every layer.
 pub fn router(state: AppState) -> Router {
@@ -28,54 +33,59 @@ pub fn router(state: AppState) -> Router {
 
 /// Every route of the application, without the layers.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let options = state.leptos_options.clone();
+    // Leptos clones the page closure for every page: an `Arc` makes that one reference count.
+    let options = std::sync::Arc::new(state.leptos_options.clone());
     let (api, _) = rest::router().split_for_parts();
     Router::new()
         .route("/favicon.ico", get(security::favicon))
         .merge(api)
         .merge(rest::docs())
-        .leptos_routes(state, page_routes(), {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes(state, page_routes(), move || page_shell(&options))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
 }
 
-/// Wraps `routes` in the layers every request passes through. Outermost last: sensitive
+/// Wraps `routes` in the layers every request passes through, outermost first: sensitive
 /// headers → request id → access log → metrics → compression → security headers → panic
 /// shape → panic catcher → API error shape → timeout → body limit → cookies → form errors →
 /// server-function status → CSRF → who → page access.
+///
+/// One stack, added with one `layer` call: axum boxes what each call returns and clones every
+/// boxed level on each request, so seventeen separate calls cost a member page dozens of
+/// allocations before any work is done.
 pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
     let sensitive = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
-    routes
-        .layer(from_fn(security::page_access))
-        .layer(from_fn_with_state(state.clone(), auth::authenticate))
-        .layer(from_fn_with_state(state.clone(), security::csrf_guard))
-        .layer(from_fn(error::server_fn_status))
-        .layer(from_fn_with_state(
-            state.clone(),
-            form_errors::keep_values_out_of_addresses,
-        ))
-        .layer(CookieManagerLayer::new())
-        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.config.request_timeout,
-        ))
-        .layer(from_fn(error::api_error_shape))
-        .layer(access::catch_panic())
-        .layer(from_fn(access::panic_shape))
+    let stack = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
+        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
+        .layer(from_fn(access::request_id))
+        .layer(access::access_log())
+        .layer(from_fn_with_state(state.clone(), metrics::record))
+        .layer(CompressionLayer::new())
         .layer(from_fn_with_state(
             state.clone(),
             security::security_headers,
         ))
-        .layer(CompressionLayer::new())
-        .layer(from_fn_with_state(state.clone(), metrics::record))
-        .layer(access::access_log())
-        .layer(from_fn(access::request_id))
-        .layer(SetSensitiveResponseHeadersLayer::new([SET_COOKIE]))
-        .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
-        .with_state(state)
+        .layer(from_fn(access::panic_shape))
+        .layer(access::catch_panic())
+        .layer(from_fn(error::api_error_shape))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
+        // The timeout answers with an empty body of its inner service's body type.
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
+        .layer(CookieManagerLayer::new())
+        .layer(from_fn_with_state(
+            state.clone(),
+            form_errors::keep_values_out_of_addresses,
+        ))
+        .layer(from_fn(error::server_fn_status))
+        .layer(from_fn_with_state(state.clone(), security::csrf_guard))
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn(security::page_access));
+    routes.layer(stack).with_state(state)
 }
 
 /// The page routes, generated once per process. Leptos suppresses resource loading
