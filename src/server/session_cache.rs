@@ -10,11 +10,13 @@
 //! a profile edit, or anything else) sends the next request back to the database.
 //!
 //! Reading the header is one small file read: a fraction of a query's round trip to SQLite's
-//! worker thread.
+//! worker thread. The file stays open between reads while it is still the one at its path
+//! (SQLite removes it when the last connection closes and makes a new one after): a status
+//! check of the open file and a read, instead of a path lookup, open, read and close.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -48,6 +50,8 @@ struct Entries {
 pub struct SessionCache {
     /// The `-shm` file, or `None` when the database has none (in memory): nothing is cached.
     index: Option<PathBuf>,
+    /// That file as last opened.
+    open: Mutex<Option<Arc<File>>>,
     entries: Mutex<Entries>,
 }
 
@@ -60,17 +64,16 @@ impl SessionCache {
             database.as_os_str().is_empty() || database.to_string_lossy().contains(":memory:");
         Self {
             index: (!in_memory).then(|| PathBuf::from(index)),
+            open: Mutex::default(),
             entries: Mutex::default(),
         }
     }
 
-    /// The database's state now, if it can be read. Opened afresh each time: SQLite deletes
-    /// and recreates the file when the last connection closes, and a handle kept open would
-    /// go on reading the deleted one.
+    /// The database's state now, if it can be read.
     pub fn stamp(&self) -> Option<Stamp> {
         let index = self.index.as_ref()?;
         let mut header = [0u8; 2 * HEADER_BYTES];
-        File::open(index).ok()?.read_exact_at(&mut header, 0).ok()?;
+        self.index_file(index)?.read_exact_at(&mut header, 0).ok()?;
         let (first, second) = header.split_at(HEADER_BYTES);
         // SQLite writes the second copy, then the first: a read that overlaps a commit sees
         // them differ, and is not trusted. An uninitialised index (all zeros) is not either.
@@ -80,6 +83,22 @@ impl SessionCache {
         let mut stamp = [0u8; HEADER_BYTES];
         stamp.copy_from_slice(first);
         Some(Stamp(stamp))
+    }
+
+    /// The `-shm` file now at `index`. The one held open is used while it still has a name:
+    /// SQLite unlinks it when the last connection closes and the next connection creates a
+    /// new file, which a handle to the old one would never see change. A commit racing this
+    /// check is no different from one just after the read.
+    fn index_file(&self, index: &Path) -> Option<Arc<File>> {
+        let held = self.open.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(file) = held {
+            if file.metadata().is_ok_and(|status| status.nlink() > 0) {
+                return Some(file);
+            }
+        }
+        let file = Arc::new(File::open(index).ok()?);
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = Some(file.clone());
+        Some(file)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -169,6 +188,39 @@ mod tests {
 
         writer.close().await.unwrap();
         other.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_index_made_after_every_connection_closed_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db.sqlite");
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let mut first = options.connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (v INTEGER)")
+            .execute(&mut first)
+            .await
+            .unwrap();
+        let cache = SessionCache::for_database(&file);
+        let before = cache.stamp().expect("a WAL database has a stamp");
+        cache.remember("s1", before, confirmed());
+        first.close().await.unwrap();
+        assert!(
+            !dir.path().join("db.sqlite-shm").exists(),
+            "SQLite removes the index when the last connection closes"
+        );
+
+        let mut second = options.connect().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut second)
+            .await
+            .unwrap();
+        let after = cache.stamp().expect("the new index is read");
+        assert_ne!(after, before, "a commit in the new index is seen");
+        assert!(cache.get("s1", after).is_none());
+        second.close().await.unwrap();
     }
 
     #[test]
