@@ -362,6 +362,30 @@ async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
     assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
+fn with_a_slow_route(state: &AppState) -> axum::Router<AppState> {
+    gatehouse::server::router::routes(state).route(
+        "/api/v1/test/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "late"
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_request_past_the_time_limit_is_abandoned_with_a_clear_answer() {
+    let app = spawn(&[("REQUEST_TIMEOUT", "1")], with_a_slow_route).await;
+    let started = std::time::Instant::now();
+    let slow = app.api(Method::GET, "/api/v1/test/slow", None, None).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert_eq!(slow.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(
+        slow.json()["error"]["message"],
+        "The request took too long and was abandoned. Try again."
+    );
+    assert_eq!(app.browser().get("/health").await.status, StatusCode::OK);
+}
+
 fn free_address() -> String {
     let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     socket.local_addr().unwrap().to_string()
