@@ -45,6 +45,47 @@ async fn expired_access_token_is_renewed_on_the_same_response() {
 }
 
 #[tokio::test]
+async fn a_remembered_access_token_still_expires_on_time() {
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
+    let (_, access, _) = app.api_member("ada@example.com").await;
+    let cache = &app.state.session_cache;
+    let remembered = || {
+        cache
+            .stamp()
+            .is_some_and(|now| cache.get(&access, now).is_some())
+    };
+    // Until the login's writes have settled, each check goes back to the database.
+    for _ in 0..50 {
+        let me = app
+            .api(
+                reqwest::Method::GET,
+                "/api/v1/users/me",
+                Some(&access),
+                None,
+            )
+            .await;
+        assert_eq!(me.status, StatusCode::OK);
+        if remembered() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(remembered(), "the token's check is remembered");
+
+    app.advance(PAST_ACCESS_TTL);
+    assert!(remembered(), "nothing was written meanwhile");
+    let late = app
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/users/me",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn reusing_a_spent_refresh_token_ends_the_whole_session() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let browser = app.registered("ada@example.com", "ada").await;

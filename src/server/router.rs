@@ -72,9 +72,11 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,
         ))
-        // The timeout answers with an empty body of its inner service's body type.
+        // The timeout's own answer is an empty body of the type below it, which must have a
+        // default: the body limit's answers are turned back into axum's.
         .map_response(IntoResponse::into_response)
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        // The body limit wraps request bodies; the layers below it take axum's.
         .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
         .layer(CookieManagerLayer::new())
         .layer(from_fn_with_state(

@@ -1,8 +1,10 @@
-//! Sessions confirmed by the database, remembered while the database has not changed since.
+//! Access tokens whose session the database confirmed, remembered while the database has not
+//! changed since.
 //!
 //! Every authenticated request checks its session row, so that ending a session takes effect
 //! at once. Most requests change nothing, so the answer of the last check stays right until
-//! the next commit. SQLite's WAL index (the `-shm` file beside the database) holds a header
+//! the next commit. Entries are found by the token itself: a token seen again is not verified
+//! again either (its signature and claims are the same bytes), only its lifetime is. SQLite's WAL index (the `-shm` file beside the database) holds a header
 //! that every committed transaction rewrites, whichever connection or process commits it
 //! (<https://sqlite.org/walformat.html>, "the WAL-index header"). A remembered check is used
 //! only while that header is byte-for-byte the one read before the check was made: any commit
@@ -20,6 +22,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::tokens::Lifetime;
 use crate::domain::UserView;
 
 /// Size of one copy of the WAL-index header; the file starts with two copies.
@@ -29,22 +32,25 @@ const HEADER_BYTES: usize = 48;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Stamp([u8; HEADER_BYTES]);
 
-/// A session check the database answered "live".
+/// An access token that verified, and the check of its session the database answered "live".
 #[derive(Clone)]
 pub struct Confirmed {
     pub user_id: i64,
+    pub session_id: String,
+    /// The token's own `nbf` and `exp`.
+    pub token: Lifetime,
     pub last_used_at: i64,
     pub expires_at: i64,
     pub account: Arc<UserView>,
 }
 
-/// More sessions than this seen between two commits are not remembered past it.
+/// More tokens than this seen between two commits are not remembered past it.
 const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Default)]
 struct Entries {
     stamp: Option<Stamp>,
-    by_session: HashMap<String, Confirmed>,
+    by_token: HashMap<String, Confirmed>,
 }
 
 pub struct SessionCache {
@@ -105,23 +111,24 @@ impl SessionCache {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The check remembered for `session_id`, if the database is still as it was (`now`).
-    pub fn get(&self, session_id: &str, now: Stamp) -> Option<Confirmed> {
+    /// The check remembered for access token `token`, if the database is still as it was
+    /// (`now`).
+    pub fn get(&self, token: &str, now: Stamp) -> Option<Confirmed> {
         let entries = self.lock();
         if entries.stamp != Some(now) {
             return None;
         }
-        entries.by_session.get(session_id).cloned()
+        entries.by_token.get(token).cloned()
     }
 
-    /// Remembers a check made after the database was at `before`.
-    pub fn remember(&self, session_id: &str, before: Stamp, confirmed: Confirmed) {
+    /// Remembers a check of `token` made after the database was at `before`.
+    pub fn remember(&self, token: &str, before: Stamp, confirmed: Confirmed) {
         let mut entries = self.lock();
-        if entries.stamp != Some(before) || entries.by_session.len() >= MAX_ENTRIES {
-            entries.by_session.clear();
+        if entries.stamp != Some(before) || entries.by_token.len() >= MAX_ENTRIES {
+            entries.by_token.clear();
             entries.stamp = Some(before);
         }
-        entries.by_session.insert(session_id.to_owned(), confirmed);
+        entries.by_token.insert(token.to_owned(), confirmed);
     }
 }
 
@@ -146,6 +153,8 @@ mod tests {
     fn confirmed() -> Confirmed {
         Confirmed {
             user_id: 1,
+            session_id: "s".into(),
+            token: Lifetime { nbf: 0, exp: 0 },
             last_used_at: 0,
             expires_at: 0,
             account: account(),
@@ -240,6 +249,6 @@ mod tests {
         cache.remember("s2", two, confirmed());
         assert!(cache.get("s1", two).is_none());
         assert!(cache.get("s2", two).is_some());
-        assert_eq!(cache.lock().by_session.len(), 1);
+        assert_eq!(cache.lock().by_token.len(), 1);
     }
 }

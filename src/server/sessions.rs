@@ -10,7 +10,7 @@ use super::audit::{self, Event};
 use super::principal::{Client, CurrentUser};
 use super::session_cache::Confirmed;
 use super::state::AppState;
-use super::tokens::{RefreshToken, TokenError};
+use super::tokens::{AccessClaims, RefreshToken, TokenError};
 use super::users::{User, UserRow, USER_COLUMNS_OF_U};
 use crate::domain::{AppError, SessionView};
 
@@ -192,28 +192,28 @@ pub async fn start(
     Ok(issued)
 }
 
-/// Verifies an access token and that its session is still alive.
+/// Verifies an access token and that its session is still alive. A token checked while the
+/// database was as it is now is not verified again: its signature and claims cannot have
+/// changed, nor can its session's row (see `session_cache`).
 pub async fn authenticate(state: &AppState, access_token: &str) -> Result<CurrentUser, TokenError> {
     let now = state.now();
-    let claims = state.keys.verify_access(access_token, now)?;
-    let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
     let before = state.session_cache.stamp();
-    let remembered = before
-        .and_then(|stamp| state.session_cache.get(&claims.sid, stamp))
-        .filter(|c| c.user_id == user_id);
+    let remembered = before.and_then(|stamp| state.session_cache.get(access_token, stamp));
     let confirmed = match remembered {
         Some(confirmed) => confirmed,
         None => {
-            let confirmed = confirm(state, &claims.sid, user_id, now).await?;
+            let claims = state.keys.verify_access(access_token, now)?;
+            let confirmed = confirm(state, claims, now).await?;
             if let Some(stamp) = before {
                 state
                     .session_cache
-                    .remember(&claims.sid, stamp, confirmed.clone());
+                    .remember(access_token, stamp, confirmed.clone());
             }
             confirmed
         }
     };
     // A remembered check still obeys the clock: lifetimes end without a commit.
+    confirmed.token.check(now)?;
     let idle_limit = now - secs(state.config.sessions.idle_ttl);
     if confirmed.expires_at <= now || confirmed.last_used_at <= idle_limit {
         return Err(TokenError::Invalid);
@@ -221,7 +221,7 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
     if now - confirmed.last_used_at >= TOUCH_INTERVAL_SECS {
         let touched = sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
             .bind(now)
-            .bind(&claims.sid)
+            .bind(&confirmed.session_id)
             .execute(&state.db)
             .await;
         if let Err(e) = touched {
@@ -229,17 +229,17 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Curren
         }
     }
     Ok(CurrentUser {
-        user_id,
-        session_id: claims.sid,
+        user_id: confirmed.user_id,
+        session_id: confirmed.session_id,
         account: confirmed.account,
     })
 }
 
-/// Asks the database whether the session is live and whose account it is, in one query.
+/// Asks the database whether the session of a verified token is live and whose account it
+/// is, in one query.
 async fn confirm(
     state: &AppState,
-    session_id: &str,
-    user_id: i64,
+    claims: AccessClaims,
     now: i64,
 ) -> Result<Confirmed, TokenError> {
     static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -250,8 +250,9 @@ async fn confirm(
                AND s.last_used_at > ? AND u.is_active = 1"
         )
     });
+    let user_id = claims.user_id().ok_or(TokenError::Invalid)?;
     let row: Option<SessionUserRow> = sqlx::query_as(&QUERY)
-        .bind(session_id)
+        .bind(&claims.sid)
         .bind(user_id)
         .bind(now)
         .bind(now - secs(state.config.sessions.idle_ttl))
@@ -268,6 +269,8 @@ async fn confirm(
     } = row.ok_or(TokenError::Invalid)?;
     Ok(Confirmed {
         user_id,
+        token: claims.lifetime(),
+        session_id: claims.sid,
         last_used_at,
         expires_at,
         account: Arc::new(User::from(user).view()),

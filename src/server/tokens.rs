@@ -35,7 +35,33 @@ pub struct AccessClaims {
     pub typ: String,
 }
 
+/// When a token may be used: from `nbf` until `exp`, each with `LEEWAY_SECS` of clock skew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+impl Lifetime {
+    pub fn check(self, now: i64) -> Result<(), TokenError> {
+        if self.nbf > now + LEEWAY_SECS {
+            return Err(TokenError::Invalid);
+        }
+        if self.exp + LEEWAY_SECS < now {
+            return Err(TokenError::Expired);
+        }
+        Ok(())
+    }
+}
+
 impl AccessClaims {
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime {
+            nbf: self.nbf,
+            exp: self.exp,
+        }
+    }
+
     pub fn user_id(&self) -> Option<i64> {
         self.sub.parse().ok()
     }
@@ -189,12 +215,7 @@ impl TokenKeys {
         if claims.typ != ACCESS_TYPE || claims.user_id().is_none() {
             return Err(TokenError::Invalid);
         }
-        if claims.nbf > now + LEEWAY_SECS {
-            return Err(TokenError::Invalid);
-        }
-        if claims.exp + LEEWAY_SECS < now {
-            return Err(TokenError::Expired);
-        }
+        claims.lifetime().check(now)?;
         Ok(claims)
     }
 }
