@@ -48,6 +48,14 @@ async fn expired_access_token_is_renewed_on_the_same_response() {
 async fn a_remembered_access_token_still_expires_on_time() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let (_, access, _) = app.api_member("ada@example.com").await;
+    let me = || {
+        app.api(
+            reqwest::Method::GET,
+            "/api/v1/users/me",
+            Some(&access),
+            None,
+        )
+    };
     let cache = &app.state.session_cache;
     let remembered = || {
         cache
@@ -56,15 +64,7 @@ async fn a_remembered_access_token_still_expires_on_time() {
     };
     // Until the login's writes have settled, each check goes back to the database.
     for _ in 0..50 {
-        let me = app
-            .api(
-                reqwest::Method::GET,
-                "/api/v1/users/me",
-                Some(&access),
-                None,
-            )
-            .await;
-        assert_eq!(me.status, StatusCode::OK);
+        assert_eq!(me().await.status, StatusCode::OK);
         if remembered() {
             break;
         }
@@ -74,15 +74,7 @@ async fn a_remembered_access_token_still_expires_on_time() {
 
     app.advance(PAST_ACCESS_TTL);
     assert!(remembered(), "nothing was written meanwhile");
-    let late = app
-        .api(
-            reqwest::Method::GET,
-            "/api/v1/users/me",
-            Some(&access),
-            None,
-        )
-        .await;
-    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me().await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

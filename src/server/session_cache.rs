@@ -161,20 +161,27 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_commit_from_any_connection_changes_the_stamp_and_reads_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("db.sqlite");
+    /// A WAL database file in `dir` with one table `t`, its options and the connection that
+    /// made it.
+    async fn wal_database(dir: &Path) -> (PathBuf, SqliteConnectOptions, sqlx::SqliteConnection) {
+        let file = dir.join("db.sqlite");
         let options = SqliteConnectOptions::new()
             .filename(&file)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
-        let mut writer = options.connect().await.unwrap();
-        let mut other = options.connect().await.unwrap();
+        let mut first = options.connect().await.unwrap();
         sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&mut writer)
+            .execute(&mut first)
             .await
             .unwrap();
+        (file, options, first)
+    }
+
+    #[tokio::test]
+    async fn a_commit_from_any_connection_changes_the_stamp_and_reads_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, options, writer) = wal_database(dir.path()).await;
+        let mut other = options.connect().await.unwrap();
         let cache = SessionCache::for_database(&file);
 
         let before = cache.stamp().expect("a WAL database has a stamp");
@@ -202,16 +209,7 @@ mod tests {
     #[tokio::test]
     async fn the_index_made_after_every_connection_closed_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("db.sqlite");
-        let options = SqliteConnectOptions::new()
-            .filename(&file)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let mut first = options.connect().await.unwrap();
-        sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&mut first)
-            .await
-            .unwrap();
+        let (file, options, first) = wal_database(dir.path()).await;
         let cache = SessionCache::for_database(&file);
         let before = cache.stamp().expect("a WAL database has a stamp");
         cache.remember("s1", before, confirmed());
