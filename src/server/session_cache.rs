@@ -4,8 +4,10 @@
 //! Every authenticated request checks its session row, so that ending a session takes effect
 //! at once. Most requests change nothing, so the answer of the last check stays right until
 //! the next commit. Entries are found by the token itself: a token seen again is not verified
-//! again either (its signature and claims are the same bytes), only its lifetime is. SQLite's WAL index (the `-shm` file beside the database) holds a header
-//! that every committed transaction rewrites, whichever connection or process commits it
+//! again either (its signature and claims are the same bytes), only its lifetime is.
+//!
+//! SQLite's WAL index (the `-shm` file beside the database) holds a header that every
+//! committed transaction rewrites, whichever connection or process commits it
 //! (<https://sqlite.org/walformat.html>, "the WAL-index header"). A remembered check is used
 //! only while that header is byte-for-byte the one read before the check was made: any commit
 //! since (a logout, a revoked session, a role granted from the command line, a password change,

@@ -195,10 +195,12 @@ impl TokenKeys {
         let claims = jsonwebtoken::decode::<DeviceClaims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
-        let valid = claims.typ == DEVICE_TYPE
-            && claims.nbf <= now + LEEWAY_SECS
-            && claims.exp + LEEWAY_SECS >= now
-            && !claims.jti.is_empty();
+        let lifetime = Lifetime {
+            nbf: claims.nbf,
+            exp: claims.exp,
+        };
+        let valid =
+            claims.typ == DEVICE_TYPE && lifetime.check(now).is_ok() && !claims.jti.is_empty();
         Some(KnownDevice {
             user_id: claims.sub.parse().ok()?,
             device_id: claims.jti,
