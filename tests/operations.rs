@@ -297,6 +297,39 @@ async fn only_hashed_built_files_are_cached_for_good() {
 }
 
 #[tokio::test]
+async fn a_file_never_takes_the_headers_of_a_page_rendered_on_the_same_thread() {
+    let app = spawn_app().await;
+    let site = app.data_dir().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("favicon.svg"), b"<svg/>").unwrap();
+    // A page part-way through rendering on this thread (the test and the server share it):
+    // Leptos's current owner holds that page's response options and its policy.
+    let page = leptos_axum::ResponseOptions::default();
+    page.insert_header(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static("script-src 'nonce-of-the-page'"),
+    );
+    let owner = leptos::prelude::Owner::new();
+    owner.with(|| leptos::prelude::provide_context(page.clone()));
+    owner.set();
+
+    let file = app.browser().get("/favicon.svg").await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_ne!(
+        file.headers["content-security-policy"],
+        "script-src 'nonce-of-the-page'"
+    );
+    assert!(
+        page.0
+            .read()
+            .unwrap()
+            .headers
+            .contains_key(http::header::CONTENT_SECURITY_POLICY),
+        "the page keeps its own headers"
+    );
+}
+
+#[tokio::test]
 async fn the_favicon_is_served_without_session_work() {
     let app = spawn_app().await;
     let res = raw_client()

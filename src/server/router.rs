@@ -4,15 +4,15 @@
 use std::sync::OnceLock;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_cookies::CookieManagerLayer;
 use tower_http::body::Limited;
 use tower_http::compression::CompressionLayer;
@@ -20,6 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
+use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 use super::state::AppState;
@@ -41,7 +42,31 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(api)
         .merge(rest::docs())
         .leptos_routes(state, page_routes(), move || page_shell(&options))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(files_or_not_found)
+}
+
+/// Built files and `public/` (the favicon) from the site root; anything else is the 404
+/// page. Files are served here rather than by Leptos's `file_and_error_handler`, which answers
+/// a file inside a reactive owner made under whichever owner is current on its thread: when
+/// that is a page being rendered on the same thread, the file's answer takes the page's
+/// response headers (its CSP was seen arriving on `/favicon.svg`, leaving the page with the
+/// default CSP that blocks its own script and styles).
+async fn files_or_not_found(State(state): State<AppState>, request: Request) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        let mut probe = Request::new(Body::empty());
+        *probe.method_mut() = request.method().clone();
+        *probe.uri_mut() = request.uri().clone();
+        *probe.headers_mut() = request.headers().clone();
+        let files = ServeDir::new(&*state.leptos_options.site_root)
+            .precompressed_br()
+            .precompressed_gzip();
+        let Ok(found) = files.oneshot(probe).await;
+        if found.status().is_success() || found.status() == StatusCode::NOT_MODIFIED {
+            return found.map(Body::new);
+        }
+    }
+    let uri = request.uri().clone();
+    leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, State(state), request).await
 }
 
 /// Wraps `routes` in the layers every request passes through, outermost first: sensitive
