@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Where a request's server time goes: runs the release server under `perf record` (the
 # `task-clock` software event, which works in virtual machines without hardware counters),
-# loads one path with `ab` for a few seconds, then prints the hottest functions by self time
-# and the share of samples charged to each part of the stack (bench/stages.py; call graphs
-# unwound with DWARF). The load is `wrk` (one thread, 32 keep-alive connections, as `make bench`).
+# loads one path with `wrk` for a few seconds (one thread, 32 keep-alive connections), then
+# prints the hottest functions by self time and the share of samples charged to each part of
+# the stack (bench/stages.py; call graphs unwound with DWARF).
 # PERF_DATA=FILE keeps the recording for `perf report -i FILE`.
 #
 # Usage: bench/profile.sh PATH [cookie|bearer|none] [SECONDS]

@@ -380,11 +380,6 @@ fn hash_repeatedly(times: usize) -> f64 {
         .fold(f64::MAX, f64::min)
 }
 
-/// The fastest of 20 single hashes, in seconds.
-fn hash_seconds() -> f64 {
-    hash_repeatedly(20)
-}
-
 /// Hashes per second with one thread per core hashing at once (nothing else running): the
 /// machine's real capacity, lower than cores ÷ one hash's time when the hashes slow each other
 /// down (they share memory bandwidth and the last-level cache).
@@ -507,7 +502,7 @@ async fn main() {
         let person = json!({"email": format!("member{account}@example.com"), "password": PASSWORD});
         process::post_json(&http, &format!("{base}/api/v1/auth/register"), person).await;
     }
-    let hash = hash_seconds();
+    let hash = hash_repeatedly(20);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let floor = cores as f64 / hash;
     let parallel_floor = parallel_hashes_per_second(cores);

@@ -36,13 +36,18 @@ pub fn router(state: AppState) -> Router {
 pub fn routes(state: &AppState) -> Router<AppState> {
     // Leptos clones the page closure for every page: an `Arc` makes that one reference count.
     let options = std::sync::Arc::new(state.leptos_options.clone());
+    let files = ServeDir::new(&*state.leptos_options.site_root)
+        .precompressed_br()
+        .precompressed_gzip();
     let (api, _) = rest::router().split_for_parts();
     Router::new()
         .route("/favicon.ico", get(security::favicon))
         .merge(api)
         .merge(rest::docs())
         .leptos_routes(state, page_routes(), move || page_shell(&options))
-        .fallback(files_or_not_found)
+        .fallback(move |State(state): State<AppState>, request: Request| {
+            files_or_not_found(files.clone(), state, request)
+        })
 }
 
 /// Built files and `public/` (the favicon) from the site root; anything else is the 404
@@ -51,15 +56,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// that is a page being rendered on the same thread, the file's answer takes the page's
 /// response headers (its CSP was seen arriving on `/favicon.svg`, leaving the page with the
 /// default CSP that blocks its own script and styles).
-async fn files_or_not_found(State(state): State<AppState>, request: Request) -> Response {
+///
+/// Leptos's handler looks for the file once more before rendering the 404 page: a missing
+/// file costs two lookups, a found one none of Leptos's work.
+async fn files_or_not_found(files: ServeDir, state: AppState, request: Request) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD) {
         let mut probe = Request::new(Body::empty());
         *probe.method_mut() = request.method().clone();
         *probe.uri_mut() = request.uri().clone();
         *probe.headers_mut() = request.headers().clone();
-        let files = ServeDir::new(&*state.leptos_options.site_root)
-            .precompressed_br()
-            .precompressed_gzip();
         let Ok(found) = files.oneshot(probe).await;
         if found.status().is_success() || found.status() == StatusCode::NOT_MODIFIED {
             return found.map(Body::new);
