@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::server::config::Config;
-use gatehouse::server::principal::Client;
+use gatehouse::server::accounts::users::{self, Registration};
+use gatehouse::server::security::principal::Client;
 use gatehouse::server::sessions;
-use gatehouse::server::state::AppState;
-use gatehouse::server::users::{self, Registration};
+use gatehouse::server::startup::config::Config;
+use gatehouse::server::startup::state::AppState;
 use leptos::config::LeptosOptions;
 
 const PASSWORD: &str = "violet tundra kettle 42";

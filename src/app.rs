@@ -114,7 +114,7 @@ fn content_security_policy(options: &LeptosOptions) -> Option<String> {
     let nonce = leptos::nonce::use_nonce()?;
     let response = use_context::<leptos_axum::ResponseOptions>()?;
     let policy =
-        crate::server::security::page_csp(&nonce, watching().then_some(options.reload_port));
+        crate::server::http::guards::page_csp(&nonce, watching().then_some(options.reload_port));
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(CONTENT_SECURITY_POLICY, value);
     }

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::{spawn, spawn_app, spawn_app_with, TestApp, NEW_PASSWORD, PASSWORD};
-use gatehouse::server::config::BackupSchedule;
-use gatehouse::server::state::AppState;
-use gatehouse::server::telemetry::{self, LogFormat};
+use gatehouse::server::startup::config::BackupSchedule;
+use gatehouse::server::startup::state::AppState;
+use gatehouse::server::startup::telemetry::{self, LogFormat};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -353,7 +353,7 @@ fn panics(message: &str) -> &'static str {
 }
 
 fn with_panics(state: &AppState) -> axum::Router<AppState> {
-    gatehouse::server::router::routes(state)
+    gatehouse::server::http::router::routes(state)
         .route(
             "/api/v1/test/panic",
             axum::routing::get(|| async { panics("test panic in an API handler") }),
@@ -396,7 +396,7 @@ async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
 }
 
 fn with_a_slow_route(state: &AppState) -> axum::Router<AppState> {
-    gatehouse::server::router::routes(state).route(
+    gatehouse::server::http::router::routes(state).route(
         "/api/v1/test/slow",
         axum::routing::get(|| async {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
@@ -653,7 +653,7 @@ async fn a_backup_taken_under_write_load_restores_every_acknowledged_write() {
     // The library call the schedule uses, too.
     let before_lib: Vec<String> = acknowledged.lock().unwrap().clone();
     let second = backups.path().join("second.db");
-    gatehouse::server::backup::backup_to(&app.state.db, &second)
+    gatehouse::server::ops::backup::backup_to(&app.state.db, &second)
         .await
         .unwrap();
     while acknowledged.lock().unwrap().len() < before_lib.len() + 20 {
@@ -728,7 +728,7 @@ async fn scheduled_backups_keep_the_newest() {
     let mut taken = Vec::new();
     for _ in 0..3 {
         taken.push(
-            gatehouse::server::backup::take_scheduled(&app.state, &schedule)
+            gatehouse::server::ops::backup::take_scheduled(&app.state, &schedule)
                 .await
                 .unwrap(),
         );

@@ -11,14 +11,14 @@ use crate::domain::{AppError, UserView};
 
 /// The logged-in person, if any, as this request's session check read it (no query, no copy).
 pub fn current_account() -> Option<Arc<UserView>> {
-    crate::server::context::current_user()
+    crate::server::http::context::current_user()
         .ok()
         .map(|user| Arc::clone(&user.account))
 }
 
 #[server(endpoint = "logout")]
 pub async fn log_out() -> Result<(), AppError> {
-    use crate::server::{context, sessions};
+    use crate::server::{http::context, sessions};
     let state = context::state()?;
     if let Ok(user) = context::current_user() {
         sessions::end(&state, &user.session_id, "logout").await?;

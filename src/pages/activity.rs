@@ -11,7 +11,7 @@ const PAGE: usize = 50;
 
 #[server(endpoint = "activity")]
 pub async fn list_activity(before: Option<i64>) -> Result<Vec<ActivityView>, AppError> {
-    use crate::server::{audit, context};
+    use crate::server::{accounts::audit, http::context};
     let user = context::current_user()?;
     audit::for_subject(&context::state()?, user.user_id, before, PAGE as i64 + 1).await
 }

@@ -18,7 +18,7 @@ pub struct AdminUserPage {
 
 #[server(endpoint = "admin_user")]
 pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
-    use crate::server::{admin, context};
+    use crate::server::{accounts::admin, http::context};
     let caller = context::current_user().map_err(|_| AppError::not_found())?;
     admin::require_admin(&caller).map_err(|_| AppError::not_found())?;
     let detail = admin::user_detail(&context::state()?, &caller, id).await?;

@@ -26,8 +26,8 @@ pub struct Filters {
 
 #[server(endpoint = "admin_users")]
 pub async fn list_users(filters: Filters) -> Result<AdminUsersPage, AppError> {
-    use crate::server::admin::{self, UserFilter};
-    use crate::server::context;
+    use crate::server::accounts::admin::{self, UserFilter};
+    use crate::server::http::context;
     // Anyone but an admin sees the 404 page: the area does not exist for them.
     let caller = context::current_user().map_err(|_| AppError::not_found())?;
     admin::require_admin(&caller).map_err(|_| AppError::not_found())?;
@@ -52,8 +52,8 @@ pub async fn list_users(filters: Filters) -> Result<AdminUsersPage, AppError> {
 
 #[server(endpoint = "admin_action")]
 pub async fn admin_action(id: i64, action: String) -> Result<(), AppError> {
-    use crate::server::admin::{self, Action};
-    use crate::server::context;
+    use crate::server::accounts::admin::{self, Action};
+    use crate::server::http::context;
     let caller = context::current_user().map_err(|_| AppError::not_found())?;
     let action: Action = serde_json::from_value(serde_json::Value::String(action))
         .map_err(|_| AppError::bad_request("Unknown action."))?;

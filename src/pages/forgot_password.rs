@@ -7,7 +7,7 @@ use crate::domain::AppError;
 
 #[server(endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
-    use crate::server::{context, email as account_email};
+    use crate::server::{accounts::email_links as account_email, http::context};
     let state = context::state()?;
     account_email::request_reset(&state, &email, &context::client()?)
         .await

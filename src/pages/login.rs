@@ -13,8 +13,8 @@ pub async fn log_in(
     next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::domain::safe_next;
-    use crate::server::users::{self, Credentials};
-    use crate::server::{context, sessions};
+    use crate::server::accounts::users::{self, Credentials};
+    use crate::server::{http::context, sessions};
     let state = context::state()?;
     let jar = context::cookie_jar()?;
     let device_token = state.cookies.device_token(&jar);

@@ -16,7 +16,7 @@ pub async fn update_profile(
     email: String,
     current_password: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::{context, users};
+    use crate::server::{accounts::users, http::context};
     let user = context::current_user()?;
     let state = context::state()?;
     let updated = users::update_profile(
@@ -42,9 +42,9 @@ pub async fn update_profile(
 
 #[server(endpoint = "resend_confirmation")]
 pub async fn resend_confirmation() -> Result<(), AppError> {
-    use crate::server::{context, email};
+    use crate::server::{accounts::email_links, http::context};
     let user = context::current_user()?;
-    email::resend_verification(&context::state()?, &user, &context::client()?).await?;
+    email_links::resend_verification(&context::state()?, &user, &context::client()?).await?;
     leptos_axum::redirect("/profile?saved=confirmation");
     Ok(())
 }
@@ -55,7 +55,7 @@ pub async fn change_password(
     new_password: String,
     confirm_new_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{context, users};
+    use crate::server::{accounts::users, http::context};
     let user = context::current_user()?;
     let state = context::state()?;
     users::change_password(
@@ -74,7 +74,7 @@ pub async fn change_password(
 
 #[server(endpoint = "delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
-    use crate::server::{context, users};
+    use crate::server::{accounts::users, http::context};
     let user = context::current_user()?;
     let state = context::state()?;
     users::delete_account(&state, &user, &password).await?;

@@ -29,7 +29,7 @@ pub async fn get_project_page(
     show: Option<String>,
     page: Option<i64>,
 ) -> Result<ProjectPageData, AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     let state = context::state()?;
     let project = projects::get(&state, user.user_id, id).await?;
@@ -60,7 +60,7 @@ pub async fn get_project_page(
 
 #[server(endpoint = "update_project")]
 pub async fn update_project(id: i64, name: String, description: String) -> Result<(), AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     projects::update(
         &context::state()?,
@@ -77,7 +77,7 @@ pub async fn update_project(id: i64, name: String, description: String) -> Resul
 
 #[server(endpoint = "add_task")]
 pub async fn add_task(project_id: i64, title: String) -> Result<(), AppError> {
-    use crate::server::{context, projects, resubmit};
+    use crate::server::{http::context, http::resubmit, projects};
     let user = context::current_user()?;
     let state = context::state()?;
     let key = resubmit::fingerprint(&(user.user_id, "task", project_id, title.trim()));
@@ -95,7 +95,7 @@ pub async fn add_task(project_id: i64, title: String) -> Result<(), AppError> {
 
 #[server(endpoint = "set_task_done")]
 pub async fn set_task_done(id: i64, done: bool) -> Result<(), AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     projects::update_task(
         &context::state()?,
@@ -112,7 +112,7 @@ pub async fn set_task_done(id: i64, done: bool) -> Result<(), AppError> {
 
 #[server(endpoint = "rename_task")]
 pub async fn rename_task(id: i64, title: String) -> Result<(), AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     let task = projects::update_task(
         &context::state()?,
@@ -130,7 +130,7 @@ pub async fn rename_task(id: i64, title: String) -> Result<(), AppError> {
 
 #[server(endpoint = "delete_task")]
 pub async fn delete_task(id: i64) -> Result<(), AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     projects::delete_task(&context::state()?, user.user_id, id).await
 }

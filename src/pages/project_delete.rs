@@ -8,7 +8,7 @@ use crate::pages::project::{load_project, use_project_id, ProjectPageData};
 
 #[server(endpoint = "delete_project")]
 pub async fn delete_project(id: i64) -> Result<(), AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     projects::delete(&context::state()?, user.user_id, id).await?;
     leptos_axum::redirect("/projects");

@@ -20,7 +20,7 @@ pub struct ProjectsPage {
 
 #[server(endpoint = "projects")]
 pub async fn list_projects(page: Option<i64>) -> Result<ProjectsPage, AppError> {
-    use crate::server::{context, projects};
+    use crate::server::{http::context, projects};
     let user = context::current_user()?;
     let state = context::state()?;
     let page = page.unwrap_or(1).max(1);
@@ -53,7 +53,7 @@ pub async fn list_projects(page: Option<i64>) -> Result<ProjectsPage, AppError> 
 
 #[server(endpoint = "create_project")]
 pub async fn create_project(name: String, description: String) -> Result<ProjectView, AppError> {
-    use crate::server::{context, projects, resubmit};
+    use crate::server::{http::context, http::resubmit, projects};
     let user = context::current_user()?;
     let state = context::state()?;
     let key = resubmit::fingerprint(&(user.user_id, "project", name.trim(), description.trim()));

@@ -12,7 +12,7 @@ pub async fn register(
     password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{context, sessions, users};
+    use crate::server::{accounts::users, http::context, sessions};
     let state = context::state()?;
     let issued = users::register_and_log_in(
         &state,

@@ -11,9 +11,9 @@ pub async fn reset_password(
     new_password: String,
     confirm_new_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{context, email};
+    use crate::server::{accounts::email_links, http::context};
     let state = context::state()?;
-    email::reset_password(&state, &token, &new_password, Some(&confirm_new_password)).await?;
+    email_links::reset_password(&state, &token, &new_password, Some(&confirm_new_password)).await?;
     leptos_axum::redirect("/login?reset=done");
     Ok(())
 }

@@ -8,14 +8,14 @@ use crate::domain::{AppError, SessionView};
 
 #[server(endpoint = "sessions")]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
-    use crate::server::{context, sessions};
+    use crate::server::{http::context, sessions};
     let user = context::current_user()?;
     sessions::list(&context::state()?, &user).await
 }
 
 #[server(endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
-    use crate::server::{context, sessions};
+    use crate::server::{http::context, sessions};
     let user = context::current_user()?;
     if sessions::end_owned(&context::state()?, user.user_id, &id).await? {
         Ok(())
@@ -29,7 +29,7 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
 
 #[server(endpoint = "end_other_sessions")]
 pub async fn end_other_sessions() -> Result<(), AppError> {
-    use crate::server::{context, sessions};
+    use crate::server::{http::context, sessions};
     let user = context::current_user()?;
     sessions::end_all_for_user(
         &context::state()?,

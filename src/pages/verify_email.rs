@@ -7,10 +7,10 @@ use crate::domain::AppError;
 
 #[server(endpoint = "confirm_email")]
 pub async fn confirm_email(token: String) -> Result<(), AppError> {
-    use crate::server::context;
-    use crate::server::email::{self, Confirmed};
+    use crate::server::accounts::email_links::{self, Confirmed};
+    use crate::server::http::context;
     let state = context::state()?;
-    let done = match email::confirm(&state, &token).await? {
+    let done = match email_links::confirm(&state, &token).await? {
         Confirmed::Verified => "verified",
         Confirmed::EmailChanged(_) => "changed",
     };

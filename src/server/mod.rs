@@ -1,49 +1,26 @@
-//! Server-only code (the `ssr` build): configuration, storage, the services behind pages and
-//! API, security rules and the HTTP surface.
+//! Server-only code (the `ssr` build), in folders by layer:
 //!
-//! - start-up and shutdown: `startup`, `config`, `telemetry`, `jobs`, `backup`
-//! - the HTTP surface: `router`, `access` (request ids, access log, panics), `health`,
-//!   `metrics`, `rest` (JSON API), `context` (for server functions)
-//! - who is calling: `principal` (types), `auth` (the middleware that fills them in)
-//! - security rules: `security` (CSRF, page access, headers), `throttle`, `password`,
-//!   `pacing` (of refusals), `tokens`, `cookies`
-//! - services used by pages and API alike: `users`, `sessions` (with `session_cache`),
-//!   `projects`
-//! - shared plumbing: `state`, `db`, `clock`, `error`
+//! - `startup`: settings, logging, the shared state, background jobs, start-up and shutdown
+//! - `http`: the router and its middleware, errors as HTTP answers, health, the context of
+//!   server functions, and the JSON API (`http::api`)
+//! - `accounts`: registration, login, profiles, emailed links, administration, the audit trail
+//! - `sessions`: sessions, refresh-token rotation and the session-check cache
+//! - `projects`: projects and their tasks
+//! - `security`: who is calling (`principal`), tokens, cookies, throttling, the pace of
+//!   refusals, password hashing
+//! - `mail`: the outbox worker, the transports and every message text
+//! - `store`: every SQL statement, one owner per table
+//! - `ops`: metrics and backups
 
-pub mod access;
-pub mod admin;
-pub mod audit;
-pub mod auth;
-pub mod backup;
-pub mod clock;
-pub mod config;
-pub mod context;
-pub mod cookies;
-pub mod db;
-pub mod email;
-pub mod error;
-pub mod form_errors;
-pub mod health;
-pub mod jobs;
+pub mod accounts;
+pub mod http;
 pub mod mail;
-pub mod metrics;
-pub mod pacing;
-pub mod password;
-pub mod principal;
+pub mod ops;
 pub mod projects;
-pub mod rest;
-pub mod resubmit;
-pub mod router;
 pub mod security;
-pub mod session_cache;
 pub mod sessions;
 pub mod startup;
-pub mod state;
-pub mod telemetry;
-pub mod throttle;
-pub mod tokens;
-pub mod users;
+pub mod store;
 
-pub use router::router;
+pub use http::router::router;
 pub use startup::{main, run, serve};

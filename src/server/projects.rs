@@ -1,9 +1,9 @@
 //! Projects and their tasks. Every query is scoped to the owner, so another person's project
 //! or task is indistinguishable from a missing one (404).
 
-use super::db;
-use super::state::AppState;
 use crate::domain::{check_project, check_task_title, AppError, ProjectView, TaskView};
+use crate::server::startup::state::AppState;
+use crate::server::store;
 
 #[derive(sqlx::FromRow)]
 struct ProjectRow {
@@ -24,8 +24,8 @@ impl From<ProjectRow> for ProjectView {
             description: row.description,
             task_count: row.task_count,
             done_count: row.done_count,
-            created_at: db::rfc3339(row.created_at),
-            updated_at: db::rfc3339(row.updated_at),
+            created_at: store::rfc3339(row.created_at),
+            updated_at: store::rfc3339(row.updated_at),
         }
     }
 }
@@ -49,8 +49,8 @@ impl From<TaskRow> for TaskView {
             title: row.title,
             done: row.done,
             position: row.position,
-            created_at: db::rfc3339(row.created_at),
-            updated_at: db::rfc3339(row.updated_at),
+            created_at: store::rfc3339(row.created_at),
+            updated_at: store::rfc3339(row.updated_at),
         }
     }
 }

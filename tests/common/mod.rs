@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use gatehouse::server::config::Config;
-use gatehouse::server::state::AppState;
+use gatehouse::server::startup::config::Config;
+use gatehouse::server::startup::state::AppState;
 use leptos::config::LeptosOptions;
 use reqwest::header::{
     HeaderMap, ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, REFERER, SET_COOKIE,
@@ -32,7 +32,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
-    spawn(settings, gatehouse::server::router::routes).await
+    spawn(settings, gatehouse::server::http::router::routes).await
 }
 
 /// Serves the real application, with routes added by `routes` (tests add, e.g., a handler
@@ -68,7 +68,7 @@ fn spawn_router(
     routes: fn(&AppState) -> axum::Router<AppState>,
 ) -> TestApp {
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = gatehouse::server::router::layered(routes(&state), state.clone());
+    let app = gatehouse::server::http::router::layered(routes(&state), state.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(gatehouse::server::startup::serve_app(
         listener,

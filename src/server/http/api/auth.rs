@@ -1,0 +1,337 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{AppError, ErrorKind, UserView, CHECK_INBOX};
+use crate::server::accounts::email_links;
+use crate::server::accounts::users::{self, Credentials, Registered, Registration};
+use crate::server::http::api::responses::{NeedsAuth, TakesJson};
+use crate::server::http::api::{ApiForm, ApiJson};
+use crate::server::http::error::ErrorBody;
+use crate::server::security::principal::{Client, CurrentUser};
+use crate::server::security::tokens::RefreshToken;
+use crate::server::sessions::{self, IssuedTokens, RefreshError};
+use crate::server::startup::state::AppState;
+use tower_cookies::Cookies;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    email: String,
+    /// 8–256 characters, not easily guessed; no composition rules.
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 256
+    )]
+    password: String,
+    /// 3–32 letters, digits, `_`, `-` or `.`; derived from the email when left out.
+    #[schema(example = "ada", min_length = 3, max_length = 32)]
+    username: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com", min_length = 1, max_length = 254)]
+    email: String,
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 1,
+        max_length = 256
+    )]
+    password: String,
+    /// The `device_token` of an earlier login's answer: this client has logged in to the
+    /// account before, so failed guesses from elsewhere do not lock it out.
+    device_token: Option<String>,
+}
+
+/// OAuth2 password grant (RFC 6749 §4.3), as sent by Swagger UI's "Authorize".
+#[derive(Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// Must be `password` when given.
+    grant_type: Option<String>,
+    /// The account's email address.
+    #[schema(example = "ada@example.com", min_length = 1, max_length = 254)]
+    username: String,
+    #[schema(min_length = 1, max_length = 256)]
+    password: String,
+    /// As in `/auth/login`.
+    device_token: Option<String>,
+    /// Accepted and ignored: Gatehouse tokens carry no scopes.
+    #[allow(dead_code)]
+    scope: Option<String>,
+    #[allow(dead_code)]
+    client_id: Option<String>,
+    #[allow(dead_code)]
+    client_secret: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    access_token: String,
+    #[schema(example = "bearer")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    expires_in: i64,
+    /// Single use: each renewal spends it and returns a new one.
+    refresh_token: String,
+    /// Only from a login: send it with later logins of this account (`device_token`) to keep
+    /// this client's own allowance of failed attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<String>,
+}
+
+impl TokenPair {
+    fn new(issued: IssuedTokens, device_token: Option<String>) -> Self {
+        Self {
+            access_token: issued.access_token,
+            token_type: "bearer",
+            expires_in: issued.access_expires_in,
+            refresh_token: issued.refresh_token.expose().to_string(),
+            device_token,
+        }
+    }
+}
+
+#[utoipa::path(
+    post, path = "/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        TakesJson,
+        (status = 201, description = "Account created; a confirmation link was mailed", body = UserView),
+        (status = 202, description = "`EMAIL_VERIFICATION=required`: check your inbox (the same answer whether or not the address already had an account)", body = Accepted),
+        (status = 409, description = "Email (unless verification is required) or username taken", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address", body = ErrorBody),
+        (status = 503, description = "Too busy; retry after `Retry-After` seconds", body = ErrorBody),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<Response, AppError> {
+    let registered = users::register(
+        &state,
+        Registration {
+            email: &body.email,
+            username: body.username.as_deref(),
+            password: &body.password,
+            confirm_password: None,
+        },
+        &client,
+    )
+    .await?;
+    Ok(match registered {
+        Registered::Account(user) => (StatusCode::CREATED, Json(user.view())).into_response(),
+        Registered::CheckInbox => accepted(CHECK_INBOX),
+    })
+}
+
+/// Logs in and answers with a token pair. The device token comes back both in the body and
+/// as the device cookie, and is read from either: scripts keep it wherever suits them.
+async fn issue_pair(
+    state: &AppState,
+    client: &Client,
+    jar: &Cookies,
+    credentials: Credentials<'_>,
+) -> Result<Json<TokenPair>, AppError> {
+    let from_cookie = state.cookies.device_token(jar);
+    let credentials = Credentials {
+        device_token: credentials.device_token.or(from_cookie.as_deref()),
+        ..credentials
+    };
+    let logged_in = users::log_in(state, credentials, client).await?;
+    state
+        .cookies
+        .set_device(jar, logged_in.device_token.clone());
+    Ok(Json(TokenPair::new(
+        logged_in.tokens,
+        Some(logged_in.device_token),
+    )))
+}
+
+#[utoipa::path(
+    post, path = "/auth/token", tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Token pair", body = TokenPair),
+        (status = 400, description = "Unsupported grant type", body = ErrorBody),
+        (status = 401, description = "Invalid email or password", body = ErrorBody),
+        (status = 403, description = "Account deactivated", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not a form", body = ErrorBody),
+        (status = 422, description = "Missing field", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+    )
+)]
+pub async fn token(
+    State(state): State<AppState>,
+    client: Client,
+    jar: Cookies,
+    ApiForm(form): ApiForm<TokenForm>,
+) -> Result<Json<TokenPair>, AppError> {
+    if form.grant_type.as_deref().is_some_and(|g| g != "password") {
+        return Err(AppError::bad_request(
+            "Unsupported grant_type: only \"password\" is supported.",
+        ));
+    }
+    let credentials = Credentials {
+        email: &form.username,
+        password: &form.password,
+        remember: true,
+        device_token: form.device_token.as_deref(),
+    };
+    issue_pair(&state, &client, &jar, credentials).await
+}
+
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        TakesJson,
+        (status = 200, description = "Token pair", body = TokenPair),
+        (status = 401, description = "Invalid email or password", body = ErrorBody),
+        (status = 403, description = "Account deactivated", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    jar: Cookies,
+    ApiJson(login): ApiJson<LoginRequest>,
+) -> Result<Json<TokenPair>, AppError> {
+    let credentials = Credentials {
+        email: &login.email,
+        password: &login.password,
+        remember: true,
+        device_token: login.device_token.as_deref(),
+    };
+    issue_pair(&state, &client, &jar, credentials).await
+}
+
+#[utoipa::path(
+    post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        TakesJson,
+        (status = 200, description = "New token pair; the presented refresh token is spent", body = TokenPair),
+        (status = 401, description = "Unknown, expired or reused refresh token (reuse ends the session)", body = ErrorBody),
+    )
+)]
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenPair>, AppError> {
+    let presented = RefreshToken::from_client(&body.refresh_token);
+    let renewed = sessions::refresh(&state, &presented, &client).await;
+    match renewed {
+        Ok(issued) => Ok(Json(TokenPair::new(issued, None))),
+        Err(RefreshError::Invalid | RefreshError::Raced) => Err(AppError::new(
+            ErrorKind::Unauthenticated,
+            "The refresh token is invalid or has expired. Log in again.",
+        )),
+        Err(RefreshError::Reused) => Err(AppError::new(
+            ErrorKind::Unauthenticated,
+            "This refresh token was already used. The session has been ended; log in again.",
+        )),
+        Err(RefreshError::Internal) => Err(AppError::internal()),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth",
+    security(("bearer" = []), ("password" = [])),
+    responses(
+        NeedsAuth,
+        (status = 204, description = "Session ended; its tokens stop working at once"),
+    )
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<impl IntoResponse, AppError> {
+    sessions::end(&state, &user.session_id, "logout").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An answer that only says what happens next.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "Check your inbox.")]
+    message: &'static str,
+}
+
+fn accepted(message: &'static str) -> Response {
+    (StatusCode::ACCEPTED, Json(Accepted { message })).into_response()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    email: String,
+}
+
+const RESET_LINK_SENT: &str = "Check your inbox: if an account uses this address, a link to \
+     choose a new password is on its way. It works once, for an hour.";
+
+#[utoipa::path(
+    post, path = "/auth/password/forgot", tag = "auth",
+    request_body = ForgotRequest,
+    responses(
+        TakesJson,
+        (status = 202, description = "The same answer, at the same speed, whether or not the address has an account", body = Accepted),
+    )
+)]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<ForgotRequest>,
+) -> Result<Response, AppError> {
+    email_links::request_reset(&state, &body.email, &client).await?;
+    Ok(accepted(RESET_LINK_SENT))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The `token` of the emailed link.
+    #[schema(min_length = 1, max_length = 256)]
+    token: String,
+    /// 8–256 characters, not easily guessed.
+    #[schema(min_length = 8, max_length = 256)]
+    password: String,
+}
+
+#[utoipa::path(
+    post, path = "/auth/password/reset", tag = "auth",
+    request_body = ResetRequest,
+    responses(
+        TakesJson,
+        (status = 204, description = "Password changed; every session of the account has ended"),
+        (status = 404, description = "The link is unknown, expired or already used", body = ErrorBody),
+    )
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode, AppError> {
+    email_links::reset_password(&state, &body.token, &body.password, None)
+        .await
+        .map_err(|err| err.rename_field("new_password", "password"))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,14 @@
+//! The HTTP surface: the router and its middleware (`access`, `auth`, `guards`, `form_errors`,
+//! `resubmit`), errors as answers (`error`), health checks, the context server functions read,
+//! and the JSON API (`api`).
+
+pub mod access;
+pub mod api;
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod form_errors;
+pub mod guards;
+pub mod health;
+pub mod resubmit;
+pub mod router;

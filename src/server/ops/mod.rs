@@ -1,0 +1,4 @@
+//! For operators: Prometheus metrics and backups.
+
+pub mod backup;
+pub mod metrics;

@@ -1,0 +1,85 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+
+use crate::server::accounts::audit::AuditLog;
+use crate::server::http::resubmit::Resubmissions;
+use crate::server::mail::Mailer;
+use crate::server::ops::metrics::Metrics;
+use crate::server::security::cookies::AuthCookies;
+use crate::server::security::password::Hasher;
+use crate::server::security::throttle::Throttle;
+use crate::server::security::tokens::TokenKeys;
+use crate::server::sessions::cache::SessionCache;
+use crate::server::sessions::Rotations;
+use crate::server::startup::clock::Clock;
+use crate::server::startup::config::Config;
+
+/// Everything a request handler, server function or page may need, built once at start-up.
+/// Every service function takes it as its first argument. A handle: every layer and handler
+/// clones it per request, so a clone is one reference count, not a copy of the keys, the
+/// configuration and the Leptos options.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// What an `AppState` handle points to.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub db: SqlitePool,
+    pub clock: Clock,
+    pub keys: TokenKeys,
+    pub hasher: Hasher,
+    pub rotations: Arc<Rotations>,
+    pub session_cache: SessionCache,
+    pub throttle: Arc<Throttle>,
+    pub cookies: AuthCookies,
+    pub mailer: Mailer,
+    pub audit: AuditLog,
+    pub metrics: Arc<Metrics>,
+    pub resubmissions: Arc<Resubmissions>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, String> {
+        let mailer = Mailer::new(&config.mail, &config.data_dir)?;
+        let db = crate::server::store::connect(&config.database_url).await?;
+        Ok(Self(Arc::new(Shared {
+            mailer,
+            audit: AuditLog::start(db.clone()),
+            keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
+            hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
+            cookies: AuthCookies::new(config.public_url.https),
+            rotations: Arc::default(),
+            session_cache: SessionCache::for_database(db.connect_options().get_filename()),
+            metrics: Arc::default(),
+            resubmissions: Arc::default(),
+            throttle: Arc::default(),
+            clock: Clock::system(),
+            config: Arc::new(config),
+            db,
+            leptos_options,
+        })))
+    }
+
+    /// Unix seconds now, by the app's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
