@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::server::accounts::users::{self, Registration};
+use gatehouse::server::accounts::register::{self as users, Registration};
 use gatehouse::server::security::principal::Client;
 use gatehouse::server::sessions;
 use gatehouse::server::startup::config::Config;

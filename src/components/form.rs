@@ -1,6 +1,8 @@
 //! Forms as plain HTML posts to server functions. They work without JavaScript; in a browser,
 //! `enhance` checks them with the shared Rust rules before sending and sends them without a
-//! full reload. Errors come back from the server (through the URL after a plain post).
+//! full reload. Errors come back from the server (through the URL after a plain post); the
+//! browser shows the problems it finds with `domain::error_markup`, the markup rendered here
+//! (the tests below hold the two to it).
 
 use std::marker::PhantomData;
 
@@ -123,21 +125,25 @@ pub fn ErrorSummary(
                 .into_any();
             }
         }
-        let items = entries
-            .into_iter()
-            .map(|(name, message)| {
-                if form.is_empty() {
-                    view! { <li>{message}</li> }.into_any()
-                } else {
-                    let target = format!("{form}-{name}");
-                    view! { <li><FocusLink target>{message}</FocusLink></li> }.into_any()
-                }
-            })
-            .collect_view();
+        // A message without field problems is said alone, without an empty list.
+        let list = (!entries.is_empty()).then(|| {
+            let items = entries
+                .into_iter()
+                .map(|(name, message)| {
+                    if form.is_empty() {
+                        view! { <li>{message}</li> }.into_any()
+                    } else {
+                        let target = format!("{form}-{name}");
+                        view! { <li><FocusLink target>{message}</FocusLink></li> }.into_any()
+                    }
+                })
+                .collect_view();
+            view! { <ul>{items}</ul> }
+        });
         view! {
             <div role="alert" class="error-summary" tabindex="-1" autofocus=true>
                 <p>{err.message.clone()}</p>
-                <ul>{items}</ul>
+                {list}
             </div>
         }
         .into_any()
@@ -251,5 +257,167 @@ pub fn Field(
             {control}
             {message.map(|m| view! { <p class="field-error" id=message_id>{m}</p> })}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use leptos::prelude::*;
+
+    use super::{ErrorSummary, Field};
+    use crate::domain::error_markup::{error_summary, field_error, field_error_id, SummaryEntry};
+    use crate::domain::{AppError, ErrorKind};
+
+    fn summary_html(
+        error: AppError,
+        form: &'static str,
+        fields: &'static [&'static str],
+    ) -> String {
+        Owner::new().with(|| {
+            let error = Signal::stored(Some(error));
+            view! { <ErrorSummary error form fields/> }.to_html()
+        })
+    }
+
+    fn field_html(error: AppError) -> String {
+        Owner::new().with(|| {
+            let error = Signal::stored(Some(error));
+            view! { <Field label="Email" name="email" form="register" error/> }.to_html()
+        })
+    }
+
+    fn linked(field_id: &str, message: &str) -> SummaryEntry {
+        SummaryEntry {
+            field_id: Some(field_id.to_string()),
+            message: message.to_string(),
+        }
+    }
+
+    /// Markup as a browser reads it: without comments (Leptos marks its views with them) and
+    /// with each tag's attributes in one order.
+    fn canonical(html: &str) -> String {
+        let mut html = html.replace("<!>", "");
+        while let Some(start) = html.find("<!--") {
+            let end = html[start..]
+                .find("-->")
+                .map_or(html.len(), |end| start + end + 3);
+            html.replace_range(start..end, "");
+        }
+        let mut out = String::with_capacity(html.len());
+        let mut rest = html.as_str();
+        while let Some(start) = rest.find('<') {
+            out.push_str(&rest[..start]);
+            let end = start + rest[start..].find('>').expect("every tag is closed");
+            let tag = &rest[start + 1..end];
+            match tag.split_once(' ') {
+                Some((name, attributes)) if !name.starts_with('/') => {
+                    let mut attributes = split_attributes(attributes);
+                    attributes.sort_unstable();
+                    out.push('<');
+                    out.push_str(name);
+                    for attribute in attributes {
+                        out.push(' ');
+                        out.push_str(attribute);
+                    }
+                    out.push('>');
+                }
+                _ => out.push_str(&rest[start..=end]),
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `a="x y" b` → `a="x y"`, `b`.
+    fn split_attributes(attributes: &str) -> Vec<&str> {
+        let mut found = Vec::new();
+        let (mut start, mut quoted) = (0, false);
+        for (index, character) in attributes.char_indices() {
+            match character {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if index > start {
+                        found.push(&attributes[start..index]);
+                    }
+                    start = index + 1;
+                }
+                _ => {}
+            }
+        }
+        if start < attributes.len() {
+            found.push(&attributes[start..]);
+        }
+        found
+    }
+
+    #[test]
+    fn one_problem_worded_as_its_summary_is_a_link_to_its_field_in_both_builds() {
+        let message = "Enter a valid email address.";
+        let server = summary_html(
+            AppError::field("email", message),
+            "register",
+            &["email", "password"],
+        );
+        let browser = error_summary(message, &[linked("register-email", message)]);
+        assert_eq!(canonical(&server), canonical(&browser));
+    }
+
+    #[test]
+    fn several_problems_are_listed_as_links_in_the_forms_order_in_both_builds() {
+        let fields = BTreeMap::from([
+            (
+                "email".to_string(),
+                "Enter an email & <nothing> else.".to_string(),
+            ),
+            ("username".to_string(), "Choose a username.".to_string()),
+        ]);
+        let error = AppError::from_fields(fields).expect("two problems");
+        let browser = error_summary(
+            &error.message,
+            &[
+                linked("register-username", "Choose a username."),
+                linked("register-email", "Enter an email & <nothing> else."),
+            ],
+        );
+        let server = summary_html(error, "register", &["username", "email"]);
+        assert_eq!(canonical(&server), canonical(&browser));
+    }
+
+    #[test]
+    fn a_message_without_field_problems_is_said_alone_in_both_builds() {
+        let message = "Invalid email or password.";
+        let server = summary_html(
+            AppError::new(ErrorKind::Unauthenticated, message),
+            "login",
+            &["email", "password"],
+        );
+        assert_eq!(canonical(&server), canonical(&error_summary(message, &[])));
+    }
+
+    #[test]
+    fn problems_of_a_form_without_field_ids_are_plain_text_in_both_builds() {
+        let message = "Enter a title.";
+        let server = summary_html(AppError::field("title", message), "", &[]);
+        let browser = error_summary(
+            message,
+            &[SummaryEntry {
+                field_id: None,
+                message: message.to_string(),
+            }],
+        );
+        assert_eq!(canonical(&server), canonical(&browser));
+    }
+
+    #[test]
+    fn a_fields_message_sits_beside_it_and_is_named_by_it_in_both_builds() {
+        let message = "Enter an email & <nothing> else.";
+        let server = canonical(&field_html(AppError::field("email", message)));
+        let browser = canonical(&field_error("register-email", message));
+        assert!(server.contains(&browser), "{server}\n lacks {browser}");
+        let described = format!("aria-describedby=\"{}\"", field_error_id("register-email"));
+        assert!(server.contains(&described), "{server}\n lacks {described}");
     }
 }

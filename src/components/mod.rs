@@ -120,7 +120,11 @@ pub fn FocusLink(
 ) -> impl leptos::IntoView {
     use leptos::prelude::*;
     let href = format!("#{target}");
-    view! { <a href=href class=(!class.is_empty()).then_some(class)>{children()}</a> }
+    if class.is_empty() {
+        view! { <a href=href>{children()}</a> }.into_any()
+    } else {
+        view! { <a href=href class=class>{children()}</a> }.into_any()
+    }
 }
 
 /// Percent-encodes a path for use as a query value.

@@ -21,7 +21,7 @@ pub async fn log_out() -> Result<(), AppError> {
     use crate::server::{http::context, sessions};
     let state = context::state()?;
     if let Ok(user) = context::current_user() {
-        sessions::end(&state, &user.session_id, "logout").await?;
+        sessions::end(&state, &user.session_id, sessions::EndReason::Logout).await?;
         tracing::info!(user_id = user.user_id, "logged out");
     }
     state.cookies.clear(&context::cookie_jar()?);
@@ -54,7 +54,7 @@ pub fn Nav() -> impl IntoView {
     let links = match current_account() {
         Some(user) => {
             let logout = FormAction::<LogOut>::new();
-            let admin = user.role == "admin";
+            let admin = user.role == crate::domain::Role::Admin;
             view! {
                 {nav_link("/projects", "Projects", &here)}
                 {nav_link("/sessions", "Sessions", &here)}

@@ -3,7 +3,10 @@
 //! Everything here compiles for both targets, so a rule written once checks a field
 //! instantly in the browser and authoritatively on the server.
 
+#[cfg(feature = "ssr")]
+pub mod devices;
 mod error;
+pub mod error_markup;
 mod forms;
 mod validation;
 mod views;
@@ -18,4 +21,4 @@ pub use validation::{
     check_confirmation, Description, Email, Password, ProjectName, TaskTitle, Username,
     DEFAULT_PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH,
 };
-pub use views::{ActivityView, AdminUserView, ProjectView, SessionView, TaskView, UserView};
+pub use views::{ActivityView, AdminUserView, ProjectView, Role, SessionView, TaskView, UserView};

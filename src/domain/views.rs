@@ -1,5 +1,33 @@
 use serde::{Deserialize, Serialize};
 
+/// What an account may do: every account is a `user`; an `admin` also administers others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The stored or typed name (`user`, `admin`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "user" => Some(Self::User),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
 /// What a person may see of an account. Never carries a password hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -7,7 +35,7 @@ pub struct UserView {
     pub id: i64,
     pub email: String,
     pub username: String,
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub email_verified: bool,
     /// RFC 3339, UTC.

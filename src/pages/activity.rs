@@ -13,7 +13,9 @@ const PAGE: usize = 50;
 pub async fn list_activity(before: Option<i64>) -> Result<Vec<ActivityView>, AppError> {
     use crate::server::{accounts::audit, http::context};
     let user = context::current_user()?;
-    audit::for_subject(&context::state()?, user.user_id, before, PAGE as i64 + 1).await
+    let state = context::state()?;
+    let limit = PAGE as i64 + 1;
+    audit::for_subject(&state.db, user.user_id, before, limit, audit::Reader::Owner).await
 }
 
 /// The person's own security events, newest first.

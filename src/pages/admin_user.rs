@@ -62,7 +62,7 @@ pub fn AdminUserPage() -> impl IntoView {
                     <h1>{user.email.clone()}</h1>
                     <dl class="details">
                         <dt>"Username"</dt><dd>{user.username.clone()}</dd>
-                        <dt>"Role"</dt><dd>{user.role.clone()}</dd>
+                        <dt>"Role"</dt><dd>{user.role.as_str()}</dd>
                         <dt>"Active"</dt><dd>{if user.is_active { "yes" } else { "no" }}</dd>
                         <dt>"Email"</dt><dd>{if user.email_verified { "Verified" } else { "Not verified" }}</dd>
                         <dt>"Created"</dt><dd>{human_time(&user.created_at)}</dd>

@@ -39,7 +39,7 @@ pub async fn list_users(filters: Filters) -> Result<AdminUsersPage, AppError> {
     let filter = UserFilter {
         query: Some(filters.q.clone()),
         active: flag(&filters.active),
-        role: matches!(filters.role.as_str(), "user" | "admin").then(|| filters.role.clone()),
+        role: crate::domain::Role::parse(&filters.role),
         verified: flag(&filters.verified),
     };
     let page =
@@ -81,7 +81,7 @@ pub fn AdminActions(user: AdminUserView, action: FormAction<AdminAction>) -> imp
                 button("reactivate", "Reactivate", "secondary")
             }}
             {button("log_out_everywhere", "Log out everywhere", "secondary")}
-            {if user.user.role == "admin" {
+            {if user.user.role == crate::domain::Role::Admin {
                 button("make_user", "Make user", "secondary")
             } else {
                 button("make_admin", "Make admin", "secondary")
@@ -184,7 +184,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                                     let href = format!("/admin/users/{}", row.user.id);
                                     let email = row.user.email.clone();
                                     let username = row.user.username.clone();
-                                    let role = row.user.role.clone();
+                                    let role = row.user.role.as_str();
                                     let active = yes_no(row.user.is_active);
                                     let verified = yes_no(row.user.email_verified);
                                     let created = human_time(&row.user.created_at);

@@ -13,7 +13,7 @@ pub async fn log_in(
     next: Option<String>,
 ) -> Result<(), AppError> {
     use crate::domain::safe_next;
-    use crate::server::accounts::users::{self, Credentials};
+    use crate::server::accounts::login::{self, Credentials};
     use crate::server::{http::context, sessions};
     let state = context::state()?;
     let jar = context::cookie_jar()?;
@@ -24,12 +24,17 @@ pub async fn log_in(
         remember: remember.is_some(),
         device_token: device_token.as_deref(),
     };
-    let logged_in = users::log_in(&state, credentials, &context::client()?)
+    let logged_in = login::log_in(&state, credentials, &context::client()?)
         .await
         .map_err(|err| err.with_values([("email", email.as_str())]))?;
     // A new login from this browser replaces the session its cookies belonged to.
     if let Ok(previous) = context::current_user() {
-        sessions::end(&state, &previous.session_id, "replaced_by_login").await?;
+        sessions::end(
+            &state,
+            &previous.session_id,
+            crate::server::sessions::EndReason::ReplacedByLogin,
+        )
+        .await?;
     }
     state.cookies.set(&jar, &logged_in.tokens);
     state.cookies.set_device(&jar, logged_in.device_token);

@@ -16,14 +16,14 @@ pub async fn update_profile(
     email: String,
     current_password: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::{accounts::users, http::context};
+    use crate::server::{accounts::profile, http::context};
     let user = context::current_user()?;
     let state = context::state()?;
-    let updated = users::update_profile(
+    let updated = profile::update_profile(
         &state,
         &user,
         user.user_id,
-        users::ProfileChanges {
+        profile::ProfileChanges {
             username: Some(&username),
             email: Some(&email),
             current_password: current_password.as_deref().unwrap_or_default(),
@@ -55,13 +55,13 @@ pub async fn change_password(
     new_password: String,
     confirm_new_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{accounts::users, http::context};
+    use crate::server::{accounts::profile, http::context};
     let user = context::current_user()?;
     let state = context::state()?;
-    users::change_password(
+    profile::change_password(
         &state,
         &user,
-        users::PasswordChange {
+        profile::PasswordChange {
             current_password: &current_password,
             new_password: &new_password,
             confirm_new_password: Some(&confirm_new_password),
@@ -74,10 +74,10 @@ pub async fn change_password(
 
 #[server(endpoint = "delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
-    use crate::server::{accounts::users, http::context};
+    use crate::server::{accounts::profile, http::context};
     let user = context::current_user()?;
     let state = context::state()?;
-    users::delete_account(&state, &user, &password).await?;
+    profile::delete_account(&state, &user, &password).await?;
     state.cookies.clear(&context::cookie_jar()?);
     leptos_axum::redirect("/?deleted=1");
     Ok(())
@@ -167,7 +167,7 @@ fn ProfileDetails(user: Arc<UserView>) -> impl IntoView {
                 <dt>"Username"</dt>
                 <dd data-testid="profile-username">{user.username.clone()}</dd>
                 <dt>"Role"</dt>
-                <dd>{user.role.clone()}</dd>
+                <dd>{user.role.as_str()}</dd>
                 <dt>"Member since"</dt>
                 <dd>{human_date(&user.created_at)}</dd>
             </dl>

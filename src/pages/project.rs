@@ -82,7 +82,8 @@ pub async fn add_task(project_id: i64, title: String) -> Result<(), AppError> {
     let state = context::state()?;
     let key = resubmit::fingerprint(&(user.user_id, "task", project_id, title.trim()));
     resubmit::once(
-        &state,
+        &state.resubmissions,
+        state.now(),
         key,
         || async {
             let task = projects::add_task(&state, user.user_id, project_id, &title).await?;

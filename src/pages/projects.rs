@@ -58,7 +58,8 @@ pub async fn create_project(name: String, description: String) -> Result<Project
     let state = context::state()?;
     let key = resubmit::fingerprint(&(user.user_id, "project", name.trim(), description.trim()));
     resubmit::once(
-        &state,
+        &state.resubmissions,
+        state.now(),
         key,
         || async {
             let input = projects::ProjectInput {

@@ -12,11 +12,11 @@ pub async fn register(
     password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{accounts::users, http::context, sessions};
+    use crate::server::{accounts::register, http::context, sessions};
     let state = context::state()?;
-    let issued = users::register_and_log_in(
+    let issued = register::register_and_log_in(
         &state,
-        users::Registration {
+        register::Registration {
             email: &email,
             username: Some(&username),
             password: &password,
@@ -32,7 +32,12 @@ pub async fn register(
     };
     // A new account from this browser replaces the session its cookies belonged to.
     if let Ok(previous) = context::current_user() {
-        sessions::end(&state, &previous.session_id, "replaced_by_login").await?;
+        sessions::end(
+            &state,
+            &previous.session_id,
+            crate::server::sessions::EndReason::ReplacedByLogin,
+        )
+        .await?;
     }
     state.cookies.set(&context::cookie_jar()?, &issued);
     leptos_axum::redirect("/profile");

@@ -35,7 +35,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
         &context::state()?,
         user.user_id,
         Some(&user.session_id),
-        "logged_out_elsewhere",
+        sessions::EndReason::LoggedOutElsewhere,
     )
     .await?;
     Ok(())

@@ -2,13 +2,15 @@
 //! recorded in the audit trail with who did it. Admins cannot deactivate themselves, and the
 //! last active admin can be neither deactivated nor demoted, so the site always keeps one.
 
-use crate::domain::{ActivityView, AdminUserView, AppError, SessionView};
-use crate::server::accounts::audit::{self, Event};
-use crate::server::accounts::email_links;
-use crate::server::accounts::users::{self, User};
+use crate::domain::{ActivityView, AdminUserView, AppError, Role, SessionView};
+use crate::server::accounts::audit::{self, Event, EventKind, Reader};
+use crate::server::accounts::{email_links, find_by_email, find_by_id, User};
+use crate::server::mail::templates;
 use crate::server::security::principal::{Client, CurrentUser};
-use crate::server::sessions;
+use crate::server::sessions::{self, EndReason};
+use crate::server::startup::clock::rfc3339;
 use crate::server::startup::state::AppState;
+use crate::server::store::users::{self, Filter};
 
 /// Rows per page of the users list.
 pub const PAGE_SIZE: i64 = 50;
@@ -28,7 +30,7 @@ pub struct UserFilter {
     /// The start of an email address or username.
     pub query: Option<String>,
     pub active: Option<bool>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub verified: Option<bool>,
 }
 
@@ -37,14 +39,6 @@ pub struct UserFilter {
 pub struct UserPage {
     pub users: Vec<AdminUserView>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ListRow {
-    #[sqlx(flatten)]
-    user: users::UserRow,
-    last_seen_at: Option<i64>,
-    live_sessions: i64,
 }
 
 fn parse_cursor(raw: &str) -> Result<(i64, i64), AppError> {
@@ -56,14 +50,6 @@ fn parse_cursor(raw: &str) -> Result<(i64, i64), AppError> {
     ))
 }
 
-/// The half-open range of strings that start with `prefix` (compared case-insensitively, as the
-/// NOCASE columns compare), so a search walks an index instead of every row.
-fn prefix_range(prefix: &str) -> (String, String) {
-    let low = prefix.to_lowercase();
-    let high = format!("{low}{}", char::MAX);
-    (low, high)
-}
-
 pub async fn list_users(
     state: &AppState,
     caller: &CurrentUser,
@@ -71,77 +57,43 @@ pub async fn list_users(
     cursor: Option<&str>,
 ) -> Result<UserPage, AppError> {
     require_admin(caller)?;
-    let (before_created, before_id) = match cursor.filter(|c| !c.is_empty()) {
+    let before = match cursor.filter(|c| !c.is_empty()) {
         Some(raw) => parse_cursor(raw)?,
         None => (i64::MAX, i64::MAX),
     };
-    let now = state.now();
-    let query = filter
+    // Compared case-insensitively, as the NOCASE columns compare, so a search walks an index.
+    let prefix = filter
         .query
         .as_deref()
         .map(str::trim)
-        .filter(|q| !q.is_empty());
-    // With a search, the matching emails and usernames come from their indexes; without one,
-    // the newest-first index is walked from the cursor.
-    // (CROSS JOIN makes SQLite start from the matches rather than from the newest account.)
-    let from = if query.is_some() {
-        "(SELECT id FROM users WHERE email >= ? AND email < ?
-          UNION SELECT id FROM users WHERE username >= ? AND username < ?) AS m
-         CROSS JOIN users u ON u.id = m.id"
-    } else {
-        "users u"
+        .filter(|q| !q.is_empty())
+        .map(str::to_lowercase);
+    let store_filter = Filter {
+        prefix: prefix.as_deref(),
+        active: filter.active,
+        role: filter.role,
+        verified: filter.verified,
     };
-    let sql = format!(
-        "SELECT {columns},
-                (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at,
-                (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL
-                    AND s.expires_at > ?) AS live_sessions
-         FROM {from}
-         WHERE (u.created_at, u.id) < (?, ?)
-           AND (? IS NULL OR u.is_active = ?)
-           AND (? IS NULL OR u.role = ?)
-           AND (? IS NULL OR u.email_verified = ?)
-         ORDER BY u.created_at DESC, u.id DESC
-         LIMIT ?",
-        columns = users::USER_COLUMNS_OF_U,
-    );
-    let mut select = sqlx::query_as::<_, ListRow>(&sql).bind(now);
-    if let Some(query) = query {
-        let (low, high) = prefix_range(query);
-        select = select
-            .bind(low.clone())
-            .bind(high.clone())
-            .bind(low)
-            .bind(high);
-    }
-    let rows = select
-        .bind(before_created)
-        .bind(before_id)
-        .bind(filter.active)
-        .bind(filter.active)
-        .bind(filter.role.as_deref())
-        .bind(filter.role.as_deref())
-        .bind(filter.verified)
-        .bind(filter.verified)
-        .bind(PAGE_SIZE + 1)
-        .fetch_all(&state.db)
-        .await?;
+    let mut conn = state.db.acquire().await?;
+    let rows = users::list(&mut conn, &store_filter, before, PAGE_SIZE + 1, state.now()).await?;
     let more = rows.len() as i64 > PAGE_SIZE;
-    let mut users = Vec::with_capacity(rows.len());
+    let mut listed = Vec::with_capacity(rows.len());
     let mut last = None;
     for row in rows.into_iter().take(PAGE_SIZE as usize) {
-        let user = User::from(row.user);
-        last = Some((user.created_at, user.id));
-        users.push(AdminUserView {
-            user: user.view(),
-            last_seen_at: row.last_seen_at.map(crate::server::store::rfc3339),
+        last = Some((row.user.created_at, row.user.id));
+        listed.push(AdminUserView {
+            user: row.user.view(),
+            last_seen_at: row.last_seen_at.map(rfc3339),
             live_sessions: row.live_sessions,
         });
     }
     let next_cursor = last
         .filter(|_| more)
         .map(|(created, id)| format!("{created}.{id}"));
-    Ok(UserPage { users, next_cursor })
+    Ok(UserPage {
+        users: listed,
+        next_cursor,
+    })
 }
 
 /// Everything an admin sees of one account.
@@ -157,11 +109,11 @@ pub async fn user_detail(
     id: i64,
 ) -> Result<UserDetail, AppError> {
     require_admin(caller)?;
-    let user = users::find_by_id(state, id)
+    let user = find_by_id(state, id)
         .await?
         .ok_or_else(AppError::not_found)?;
     let sessions = sessions::list_for(state, id, None).await?;
-    let events = audit::for_subject(state, id, None, 100).await?;
+    let events = audit::for_subject(&state.db, id, None, 100, Reader::Admin).await?;
     Ok(UserDetail {
         user,
         sessions,
@@ -192,10 +144,11 @@ pub async fn act(
     action: Action,
 ) -> Result<(), AppError> {
     require_admin(caller)?;
-    let user = users::find_by_id(state, id)
+    let user = find_by_id(state, id)
         .await?
         .ok_or_else(AppError::not_found)?;
     let now = state.now();
+    let mut conn = state.db.acquire().await?;
     let event = match action {
         Action::Deactivate => {
             if id == caller.user_id {
@@ -203,76 +156,52 @@ pub async fn act(
                     "You cannot deactivate your own account.",
                 ));
             }
-            // One statement, so two admins cannot deactivate each other at the same moment.
-            let changed = sqlx::query(
-                "UPDATE users SET is_active = 0, updated_at = ? WHERE id = ? AND (role <> 'admin'
-                    OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> ?))",
-            )
-            .bind(now)
-            .bind(id)
-            .bind(id)
-            .execute(&state.db)
-            .await?;
-            if changed.rows_affected() == 0 {
+            if !users::deactivate_unless_last_admin(&mut conn, id, now).await? {
                 return Err(AppError::forbidden(LAST_ADMIN));
             }
-            sessions::end_all_for_user(state, id, None, "deactivated").await?;
-            users::notify(
-                state,
-                &user,
-                "Your account was deactivated",
-                "an administrator deactivated your Gatehouse account. You can no longer log in; \
-                 if you think this is a mistake, contact the site's administrators.",
-            )
-            .await?;
-            "admin_deactivated"
+            sessions::end_all_for_user(state, id, None, EndReason::Deactivated).await?;
+            let notice = templates::account_deactivated(&user.email, &user.username);
+            state.mailer.send(&mut conn, &notice, now).await?;
+            EventKind::AdminDeactivated
         }
         Action::Reactivate => {
-            sqlx::query("UPDATE users SET is_active = 1, updated_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(id)
-                .execute(&state.db)
-                .await?;
-            "admin_reactivated"
+            users::reactivate(&mut conn, id, now).await?;
+            EventKind::AdminReactivated
         }
         Action::LogOutEverywhere => {
-            sessions::end_all_for_user(state, id, None, "logged_out_by_admin").await?;
-            "admin_logged_out"
+            sessions::end_all_for_user(state, id, None, EndReason::LoggedOutByAdmin).await?;
+            EventKind::AdminLoggedOut
         }
         Action::MakeAdmin | Action::MakeUser => {
             let role = if action == Action::MakeAdmin {
-                "admin"
+                Role::Admin
             } else {
-                "user"
+                Role::User
             };
             set_role(state, id, role).await?;
-            audit::record(
-                state,
-                Event::new("admin_role_changed")
+            state.audit.record(
+                Event::new(EventKind::AdminRoleChanged)
                     .actor(caller.user_id)
                     .subject(id)
                     .client(client)
-                    .detail("role", role),
+                    .detail("role", role.as_str()),
             );
             return Ok(());
         }
         Action::SendPasswordReset => {
             email_links::queue_reset(state, &user).await?;
-            "admin_sent_reset"
+            EventKind::AdminSentReset
         }
         Action::SendVerification => {
             if user.email_verified {
                 return Err(AppError::bad_request("This address is already confirmed."));
             }
-            let mut tx = state.db.begin().await?;
-            email_links::queue_verification(&mut tx, state, id, &user.email, now).await?;
-            tx.commit().await?;
+            email_links::queue_verification(&mut conn, state, id, &user.email, now).await?;
             state.mailer.wake();
-            "admin_sent_verification"
+            EventKind::AdminSentVerification
         }
     };
-    audit::record(
-        state,
+    state.audit.record(
         Event::new(event)
             .actor(caller.user_id)
             .subject(id)
@@ -282,19 +211,9 @@ pub async fn act(
 }
 
 /// Sets a role; demoting the last active admin is refused.
-async fn set_role(state: &AppState, id: i64, role: &str) -> Result<(), AppError> {
-    let changed = sqlx::query(
-        "UPDATE users SET role = ?, updated_at = ? WHERE id = ? AND (? = 'admin'
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> ?))",
-    )
-    .bind(role)
-    .bind(state.now())
-    .bind(id)
-    .bind(role)
-    .bind(id)
-    .execute(&state.db)
-    .await?;
-    if changed.rows_affected() == 0 {
+async fn set_role(state: &AppState, id: i64, role: Role) -> Result<(), AppError> {
+    let mut conn = state.db.acquire().await?;
+    if !users::set_role_unless_last_admin(&mut conn, id, role, state.now()).await? {
         return Err(AppError::forbidden(LAST_ADMIN));
     }
     Ok(())
@@ -304,26 +223,23 @@ async fn set_role(state: &AppState, id: i64, role: &str) -> Result<(), AppError>
 pub async fn set_role_by_email(
     state: &AppState,
     email: &str,
-    role: &str,
+    role: Role,
 ) -> Result<User, AppError> {
     let email = crate::domain::Email::parse(email).map_err(|m| AppError::field("email", m))?;
-    let user = users::find_by_email(state, email.as_str())
-        .await?
-        .ok_or_else(|| {
-            AppError::new(
-                crate::domain::ErrorKind::NotFound,
-                "No account uses this email address.",
-            )
-        })?;
+    let user = find_by_email(state, email.as_str()).await?.ok_or_else(|| {
+        AppError::new(
+            crate::domain::ErrorKind::NotFound,
+            "No account uses this email address.",
+        )
+    })?;
     set_role(state, user.id, role).await?;
-    audit::record(
-        state,
-        Event::new("admin_role_changed")
+    state.audit.record(
+        Event::new(EventKind::AdminRoleChanged)
             .subject(user.id)
-            .detail("role", role)
+            .detail("role", role.as_str())
             .detail("by", "command line"),
     );
-    users::find_by_id(state, user.id)
+    find_by_id(state, user.id)
         .await?
         .ok_or_else(AppError::not_found)
 }

@@ -6,18 +6,105 @@
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use crate::domain::devices::describe_user_agent;
 use crate::domain::{ActivityView, AppError};
 use crate::server::security::principal::Client;
-use crate::server::startup::state::AppState;
+use crate::server::startup::clock::{rfc3339, Clock};
+use crate::server::store::audit::{self as store, EventRow, NewEvent};
+use crate::server::store::Store;
 
 /// Events waiting for the writer before new ones are dropped.
 const BACKLOG: usize = 10_000;
+
+/// What happened: the `event` column holds `as_str`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Registered,
+    VerificationSent,
+    EmailVerified,
+    LoginSucceeded,
+    LoginFailed,
+    LoginThrottled,
+    RefreshTokenReused,
+    SessionEnded,
+    PasswordChanged,
+    EmailChangeRequested,
+    EmailChanged,
+    ResetRequested,
+    PasswordReset,
+    AccountDeleted,
+    AdminDeactivated,
+    AdminReactivated,
+    AdminLoggedOut,
+    AdminRoleChanged,
+    AdminSentReset,
+    AdminSentVerification,
+}
+
+impl EventKind {
+    const ALL: [EventKind; 20] = [
+        Self::Registered,
+        Self::VerificationSent,
+        Self::EmailVerified,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::LoginThrottled,
+        Self::RefreshTokenReused,
+        Self::SessionEnded,
+        Self::PasswordChanged,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::ResetRequested,
+        Self::PasswordReset,
+        Self::AccountDeleted,
+        Self::AdminDeactivated,
+        Self::AdminReactivated,
+        Self::AdminLoggedOut,
+        Self::AdminRoleChanged,
+        Self::AdminSentReset,
+        Self::AdminSentVerification,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::VerificationSent => "verification_sent",
+            Self::EmailVerified => "email_verified",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::LoginThrottled => "login_throttled",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::SessionEnded => "session_ended",
+            Self::PasswordChanged => "password_changed",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::ResetRequested => "reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::AccountDeleted => "account_deleted",
+            Self::AdminDeactivated => "admin_deactivated",
+            Self::AdminReactivated => "admin_reactivated",
+            Self::AdminLoggedOut => "admin_logged_out",
+            Self::AdminRoleChanged => "admin_role_changed",
+            Self::AdminSentReset => "admin_sent_reset",
+            Self::AdminSentVerification => "admin_sent_verification",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == stored)
+    }
+
+    /// Done by an administrator to someone else's account.
+    fn is_admin_action(self) -> bool {
+        self.as_str().starts_with("admin_")
+    }
+}
 
 /// One thing that happened.
 #[derive(Debug, Clone)]
 pub struct Event {
     at: i64,
-    kind: &'static str,
+    kind: EventKind,
     actor: Option<i64>,
     subject: Option<i64>,
     ip_address: String,
@@ -27,7 +114,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: &'static str) -> Self {
+    pub fn new(kind: EventKind) -> Self {
         Self {
             at: 0,
             kind,
@@ -86,11 +173,12 @@ enum Message {
 #[derive(Clone)]
 pub struct AuditLog {
     sender: mpsc::Sender<Message>,
+    clock: Clock,
 }
 
 impl AuditLog {
     /// Starts the writer task for `db`.
-    pub fn start(db: sqlx::SqlitePool) -> Self {
+    pub fn start(db: Store, clock: Clock) -> Self {
         let (sender, mut receiver) = mpsc::channel::<Message>(BACKLOG);
         tokio::spawn(async move {
             let mut received = Vec::with_capacity(64);
@@ -111,7 +199,15 @@ impl AuditLog {
                 }
             }
         });
-        Self { sender }
+        Self { sender, clock }
+    }
+
+    /// Records `event` now, without waiting.
+    pub fn record(&self, mut event: Event) {
+        event.at = self.clock.now();
+        if self.sender.try_send(Message::Record(event)).is_err() {
+            tracing::warn!("audit backlog full: event dropped");
+        }
     }
 
     /// Waits until every event recorded so far is written (a short-lived command ends
@@ -124,78 +220,54 @@ impl AuditLog {
     }
 }
 
-async fn write(db: &sqlx::SqlitePool, events: &[Event]) -> Result<(), sqlx::Error> {
+async fn write(db: &Store, events: &[Event]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for event in events {
-        sqlx::query(
-            "INSERT INTO audit_events (at, actor_id, subject_id, event, ip_address, user_agent, session_id, details)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.at)
-        .bind(event.actor)
-        .bind(event.subject)
-        .bind(event.kind)
-        .bind(&event.ip_address)
-        .bind(&event.user_agent)
-        .bind(&event.session_id)
-        .bind(Value::Object(event.details.clone()).to_string())
-        .execute(&mut *tx)
-        .await?;
+        let details = Value::Object(event.details.clone()).to_string();
+        let row = NewEvent {
+            at: event.at,
+            kind: event.kind.as_str(),
+            actor: event.actor,
+            subject: event.subject,
+            ip_address: &event.ip_address,
+            user_agent: &event.user_agent,
+            session_id: event.session_id.as_deref(),
+            details: &details,
+        };
+        store::insert(&mut tx, &row).await?;
     }
     tx.commit().await
 }
 
-/// Records `event` now, without waiting.
-pub fn record(state: &AppState, mut event: Event) {
-    event.at = state.now();
-    if state.audit.sender.try_send(Message::Record(event)).is_err() {
-        tracing::warn!("audit backlog full: event dropped");
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    at: i64,
-    actor_id: Option<i64>,
-    subject_id: Option<i64>,
-    event: String,
-    ip_address: String,
-    user_agent: String,
-    details: String,
+/// Who reads the trail: the person it concerns, or an administrator (who is told which
+/// administrator acted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    Owner,
+    Admin,
 }
 
 /// The events about `subject`, newest first, `limit` at a time, older than `before` (an id).
 pub async fn for_subject(
-    state: &AppState,
+    db: &Store,
     subject: i64,
     before: Option<i64>,
     limit: i64,
+    reader: Reader,
 ) -> Result<Vec<ActivityView>, AppError> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, actor_id, subject_id, event, ip_address, user_agent, details
-         FROM audit_events WHERE subject_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-    )
-    .bind(subject)
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(&state.db)
-    .await?;
-    Ok(rows.into_iter().map(describe).collect())
+    let mut conn = db.acquire().await?;
+    let rows = store::for_subject(&mut conn, subject, before, limit).await?;
+    Ok(rows.into_iter().map(|row| describe(row, reader)).collect())
 }
 
-/// Deletes events older than `AUDIT_RETENTION`.
-pub async fn delete_old(state: &AppState) -> Result<u64, sqlx::Error> {
-    let keep = i64::try_from(state.config.audit_retention.as_secs()).unwrap_or(i64::MAX / 4);
-    let result = sqlx::query("DELETE FROM audit_events WHERE at < ?")
-        .bind(state.now() - keep)
-        .execute(&state.db)
-        .await?;
-    Ok(result.rows_affected())
+/// Deletes events recorded before `before` (unix seconds).
+pub async fn delete_before(db: &Store, before: i64) -> Result<u64, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    store::delete_before(&mut conn, before).await
 }
 
 /// An event in words, as the person it concerns reads it.
-fn describe(row: Row) -> ActivityView {
+fn describe(row: EventRow, reader: Reader) -> ActivityView {
     let details: Map<String, Value> = serde_json::from_str(&row.details).unwrap_or_default();
     let detail = |key: &str| {
         details
@@ -204,51 +276,80 @@ fn describe(row: Row) -> ActivityView {
             .unwrap_or_default()
             .to_string()
     };
-    let device = crate::server::sessions::describe_user_agent(&row.user_agent);
+    let device = describe_user_agent(&row.user_agent);
     let from = if row.ip_address.is_empty() {
         device.clone()
     } else {
         format!("{device}, {}", row.ip_address)
     };
     let by_admin = row.actor_id.is_some() && row.actor_id != row.subject_id;
-    let text = match row.event.as_str() {
-        "registered" => "Account created".to_string(),
-        "login_succeeded" => format!("Log in from {from}"),
-        "login_failed" => format!("Failed log-in attempt from {from} ({})", detail("reason")),
-        "login_throttled" => {
+    // Admins see which administrator acted; the person keeps the neutral wording.
+    let admin = match (reader, &row.actor_email) {
+        (Reader::Admin, Some(email)) => match &row.actor_username {
+            Some(name) => format!("Administrator {email} ({name})"),
+            None => format!("Administrator {email}"),
+        },
+        (Reader::Admin, None) if row.actor_id.is_some() => {
+            "An administrator (account since deleted)".to_string()
+        }
+        _ => "An administrator".to_string(),
+    };
+    let kind = EventKind::parse(&row.event);
+    let text = match kind {
+        Some(EventKind::Registered) => "Account created".to_string(),
+        Some(EventKind::LoginSucceeded) => format!("Log in from {from}"),
+        Some(EventKind::LoginFailed) => {
+            format!("Failed log-in attempt from {from} ({})", detail("reason"))
+        }
+        Some(EventKind::LoginThrottled) => {
             format!("Log-in attempts from {from} were slowed down after too many failures")
         }
-        "refresh_token_reused" => {
+        Some(EventKind::RefreshTokenReused) => {
             "A session was ended because its refresh token was used twice".to_string()
         }
-        "session_ended" => format!("Session ended ({})", detail("how").replace('_', " ")),
-        "password_changed" => "Password changed".to_string(),
-        "email_change_requested" => format!(
+        Some(EventKind::SessionEnded) => {
+            format!("Session ended ({})", detail("how").replace('_', " "))
+        }
+        Some(EventKind::PasswordChanged) => "Password changed".to_string(),
+        Some(EventKind::EmailChangeRequested) => format!(
             "Change of email address to {} requested",
             detail("new_email")
         ),
-        "email_changed" => format!("Email address changed to {}", detail("new_email")),
-        "reset_requested" => "Password reset link sent".to_string(),
-        "password_reset" => "Password reset from an emailed link".to_string(),
-        "verification_sent" => "Confirmation link sent".to_string(),
-        "email_verified" => "Email address confirmed".to_string(),
-        "account_deleted" => "Account deleted".to_string(),
-        "admin_deactivated" => "An administrator deactivated the account".to_string(),
-        "admin_reactivated" => "An administrator reactivated the account".to_string(),
-        "admin_logged_out" => "An administrator logged the account out everywhere".to_string(),
-        "admin_role_changed" => format!("An administrator changed the role to {}", detail("role")),
-        "admin_sent_reset" => "An administrator sent a password reset link".to_string(),
-        "admin_sent_verification" => "An administrator sent a confirmation link".to_string(),
-        other => other.replace('_', " "),
+        Some(EventKind::EmailChanged) => {
+            format!("Email address changed to {}", detail("new_email"))
+        }
+        Some(EventKind::ResetRequested) => "Password reset link sent".to_string(),
+        Some(EventKind::PasswordReset) => "Password reset from an emailed link".to_string(),
+        Some(EventKind::VerificationSent) => "Confirmation link sent".to_string(),
+        Some(EventKind::EmailVerified) => "Email address confirmed".to_string(),
+        Some(EventKind::AccountDeleted) => "Account deleted".to_string(),
+        Some(EventKind::AdminDeactivated) => format!("{admin} deactivated the account"),
+        Some(EventKind::AdminReactivated) => format!("{admin} reactivated the account"),
+        Some(EventKind::AdminLoggedOut) => format!("{admin} logged the account out everywhere"),
+        Some(EventKind::AdminRoleChanged) => {
+            format!("{admin} changed the role to {}", detail("role"))
+        }
+        Some(EventKind::AdminSentReset) => format!("{admin} sent a password reset link"),
+        Some(EventKind::AdminSentVerification) => format!("{admin} sent a confirmation link"),
+        // Written by another version of Gatehouse.
+        None => row.event.replace('_', " "),
+    };
+    let admin_action = kind.is_some_and(EventKind::is_admin_action);
+    let text = if by_admin && !admin_action {
+        match reader {
+            Reader::Owner => format!("{text} (by an administrator)"),
+            Reader::Admin => match &row.actor_email {
+                Some(email) => format!("{text} (by administrator {email})"),
+                None => format!("{text} (by an administrator)"),
+            },
+        }
+    } else {
+        text
     };
     ActivityView {
         id: row.id,
-        at: crate::server::store::rfc3339(row.at),
-        text: if by_admin && !row.event.starts_with("admin_") {
-            format!("{text} (by an administrator)")
-        } else {
-            text
-        },
+        at: rfc3339(row.at),
+        text,
         event: row.event,
         actor_id: row.actor_id,
         subject_id: row.subject_id,

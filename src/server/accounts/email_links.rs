@@ -4,17 +4,18 @@
 //! atomically, so a second or parallel use fails. Opening a link only shows a page; the button
 //! on it spends the token, so mail scanners that fetch links cannot burn it.
 
-use sqlx::SqliteConnection;
-
 use crate::domain::{check_new_password, AppError, Email, ErrorKind};
-use crate::server::accounts::audit::{self, Event};
-use crate::server::accounts::users::{self, User};
-use crate::server::http::error::OnConstraint;
-use crate::server::mail::{self, Mail};
+use crate::server::accounts::audit::{Event, EventKind};
+use crate::server::mail::{self, templates};
 use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::security::tokens::RefreshToken as SecretToken;
 use crate::server::sessions;
 use crate::server::startup::state::AppState;
+use crate::server::store::email_tokens::{self, NewToken, Purpose};
+use crate::server::store::{secs, users, Conn};
+
+use super::passwords::after_password_change;
+use super::{current, find_by_email, find_by_id, taken, User};
 
 pub const INVALID_LINK: &str =
     "This link is invalid, has expired or was already used. Ask for a new one.";
@@ -22,27 +23,6 @@ pub const INVALID_LINK: &str =
 /// No live token of that purpose: to a client, an unknown link (404).
 fn invalid_link() -> AppError {
     AppError::new(ErrorKind::NotFound, INVALID_LINK)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    Verify,
-    Reset,
-    ChangeEmail,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Verify => "verify",
-            Self::Reset => "reset",
-            Self::ChangeEmail => "change_email",
-        }
-    }
-}
-
-fn secs(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
 
 /// Links are built from `PUBLIC_URL`, never from the request's `Host`.
@@ -56,67 +36,29 @@ fn link(state: &AppState, path: &str, token: &SecretToken) -> String {
 
 /// A new token for `purpose`; the account's unused ones for the same purpose stop working.
 async fn issue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     user_id: i64,
     purpose: Purpose,
     change: Option<(&str, &str)>,
     lifetime: i64,
     now: i64,
 ) -> Result<SecretToken, sqlx::Error> {
-    sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?")
-        .bind(user_id)
-        .bind(purpose.as_str())
-        .execute(&mut *conn)
-        .await?;
     let token = SecretToken::generate();
-    sqlx::query(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, session_id, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(token.digest())
-    .bind(user_id)
-    .bind(purpose.as_str())
-    .bind(change.map(|(email, _)| email))
-    .bind(change.map(|(_, session)| session))
-    .bind(now)
-    .bind(now + lifetime)
-    .execute(&mut *conn)
-    .await?;
+    let row = NewToken {
+        digest: &token.digest(),
+        user_id,
+        purpose,
+        change,
+        now,
+        expires_at: now + lifetime,
+    };
+    email_tokens::replace(conn, &row).await?;
     Ok(token)
-}
-
-#[derive(sqlx::FromRow)]
-struct Spent {
-    user_id: i64,
-    purpose: String,
-    new_email: Option<String>,
-    session_id: Option<String>,
-}
-
-/// Spends a token of one of `purposes`: exactly one caller gets it, before it expires. A token
-/// of another purpose is left alone.
-async fn spend(
-    conn: &mut SqliteConnection,
-    raw: &str,
-    purposes: (Purpose, Purpose),
-    now: i64,
-) -> Result<Option<Spent>, sqlx::Error> {
-    sqlx::query_as(
-        "DELETE FROM email_tokens
-         WHERE token_hash = ? AND (purpose = ? OR purpose = ?) AND expires_at > ?
-         RETURNING user_id, purpose, new_email, session_id",
-    )
-    .bind(SecretToken::from_client(raw).digest())
-    .bind(purposes.0.as_str())
-    .bind(purposes.1.as_str())
-    .bind(now)
-    .fetch_optional(conn)
-    .await
 }
 
 /// Queues the link that confirms a new account's address (inside the caller's transaction).
 pub async fn queue_verification(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     state: &AppState,
     user_id: i64,
     email: &str,
@@ -124,39 +66,22 @@ pub async fn queue_verification(
 ) -> Result<(), sqlx::Error> {
     let lifetime = secs(state.config.mail.verify_ttl);
     let token = issue(conn, user_id, Purpose::Verify, None, lifetime, now).await?;
-    let body = format!(
-        "Hello,\n\nplease confirm that {email} is your email address by opening this link and \
-         pressing \"Confirm email address\":\n\n{}\n\nThe link works for {} hours. If you did not \
-         create a Gatehouse account, ignore this message.\n",
-        link(state, "/verify-email", &token),
-        lifetime / 3600
-    );
-    let mail = Mail {
-        to: email.to_string(),
-        subject: "Confirm your email address".into(),
-        body,
-    };
+    let link = link(state, "/verify-email", &token);
+    let mail = templates::confirm_address(email, &link, lifetime / 3600);
     mail::enqueue(conn, &mail, now).await
 }
 
 /// Tells the owner of `email` that someone tried to register with it (when verification is
 /// required, registration answers the same for taken and free addresses).
-pub async fn queue_registration_attempt_notice(
+pub async fn registration_attempt_notice(
     state: &AppState,
     email: &str,
+    _client: &Client,
 ) -> Result<(), AppError> {
-    let body = format!(
-        "Hello,\n\nsomeone tried to create a Gatehouse account with {email}, which already has \
-         one. If it was you, log in instead, or reset your password at {}/forgot-password. \
-         Otherwise you can ignore this message.\n",
-        state.config.public_url.origin
-    );
-    let mail = Mail {
-        to: email.to_string(),
-        subject: "Someone tried to register with your address".into(),
-        body,
-    };
-    Ok(mail::send(state, &mail).await?)
+    let origin = &state.config.public_url.origin;
+    let mail = templates::registration_attempt(email, origin);
+    let mut conn = state.db.acquire().await?;
+    Ok(state.mailer.send(&mut conn, &mail, state.now()).await?)
 }
 
 /// Sends a fresh confirmation link to the caller's address: at most one a minute.
@@ -165,7 +90,7 @@ pub async fn resend_verification(
     caller: &CurrentUser,
     client: &Client,
 ) -> Result<(), AppError> {
-    let user = users::current(state, caller).await?;
+    let user = current(state, caller).await?;
     if user.email_verified {
         return Ok(());
     }
@@ -178,9 +103,10 @@ pub async fn resend_verification(
     queue_verification(&mut tx, state, user.id, &user.email, now).await?;
     tx.commit().await?;
     state.mailer.wake();
-    audit::record(
-        state,
-        Event::new("verification_sent").by(user.id).client(client),
+    state.audit.record(
+        Event::new(EventKind::VerificationSent)
+            .by(user.id)
+            .client(client),
     );
     Ok(())
 }
@@ -197,45 +123,39 @@ pub enum Confirmed {
 /// Spends a confirmation link: a new account's, or a new address's.
 pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, AppError> {
     let now = state.now();
+    let digest = SecretToken::from_client(raw_token).digest();
     let mut tx = state.db.begin().await?;
-    let spent = spend(
+    let spent = email_tokens::spend(
         &mut tx,
-        raw_token,
+        &digest,
         (Purpose::Verify, Purpose::ChangeEmail),
         now,
     )
     .await?
     .ok_or_else(invalid_link)?;
-    let confirmed = if spent.purpose == Purpose::ChangeEmail.as_str() {
+    let confirmed = if spent.purpose == Purpose::ChangeEmail {
         let new_email = spent.new_email.unwrap_or_default();
         let session = spent.session_id.unwrap_or_default();
         // A pending change dies with the session that asked for it.
         if !sessions::is_live(state, &session, now).await {
             return Err(invalid_link());
         }
-        sqlx::query("UPDATE users SET email = ?, email_verified = 1, updated_at = ? WHERE id = ?")
-            .bind(&new_email)
-            .bind(now)
-            .bind(spent.user_id)
-            .execute(&mut *tx)
-            .await
-            .on_unique(&[("users.email", users::email_taken)])?;
+        users::set_confirmed_email(&mut tx, spent.user_id, &new_email, now)
+            .await?
+            .map_err(taken)?;
         tracing::info!(user_id = spent.user_id, "email address changed");
-        audit::record(
-            state,
-            Event::new("email_changed")
+        state.audit.record(
+            Event::new(EventKind::EmailChanged)
                 .by(spent.user_id)
                 .detail("new_email", new_email.clone()),
         );
         Confirmed::EmailChanged(new_email)
     } else {
-        sqlx::query("UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(spent.user_id)
-            .execute(&mut *tx)
-            .await?;
+        users::mark_email_verified(&mut tx, spent.user_id, now).await?;
         tracing::info!(user_id = spent.user_id, "email address confirmed");
-        audit::record(state, Event::new("email_verified").by(spent.user_id));
+        state
+            .audit
+            .record(Event::new(EventKind::EmailVerified).by(spent.user_id));
         Confirmed::Verified
     };
     tx.commit().await?;
@@ -245,7 +165,7 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
 /// Asks to move `user` to `new_email`: a link goes to the new address, a notice to the old one,
 /// and the account keeps its address until the link is used from the session `caller`.
 pub async fn request_email_change(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     state: &AppState,
     user: &User,
     caller: &CurrentUser,
@@ -255,28 +175,11 @@ pub async fn request_email_change(
     let lifetime = secs(state.config.mail.verify_ttl);
     let change = Some((new_email, caller.session_id.as_str()));
     let token = issue(conn, user.id, Purpose::ChangeEmail, change, lifetime, now).await?;
-    let confirm = Mail {
-        to: new_email.to_string(),
-        subject: "Confirm your new email address".into(),
-        body: format!(
-            "Hello {},\n\nto use {new_email} for your Gatehouse account, open this link and press \
-             \"Confirm email address\":\n\n{}\n\nThe link works for {} hours, from the session that \
-             asked for it. Until then your account keeps its current address.\n",
-            user.username,
-            link(state, "/verify-email", &token),
-            lifetime / 3600
-        ),
-    };
-    let notice = Mail {
-        to: user.email.clone(),
-        subject: "Your email address is about to change".into(),
-        body: format!(
-            "Hello {},\n\nsomeone logged in to your Gatehouse account asked to change its email \
-             address to {new_email}. It changes only once the link sent there is used. If this \
-             was not you, change your password now: {}/profile\n",
-            user.username, state.config.public_url.origin
-        ),
-    };
+    let link = link(state, "/verify-email", &token);
+    let confirm = templates::confirm_new_address(new_email, &user.username, &link, lifetime / 3600);
+    let origin = &state.config.public_url.origin;
+    let notice =
+        templates::address_change_requested(&user.email, &user.username, new_email, origin);
     mail::enqueue(conn, &confirm, now).await?;
     mail::enqueue(conn, &notice, now).await
 }
@@ -309,16 +212,15 @@ async fn send_reset(state: &AppState, email: &Email, client: &Client) -> Result<
         tracing::info!("reset link not sent: too many asked for this address or client");
         return Ok(());
     }
-    let Some(user) = users::find_by_email(state, email.as_str()).await? else {
+    let Some(user) = find_by_email(state, email.as_str()).await? else {
         return Ok(());
     };
     if !user.is_active {
         return Ok(());
     }
     queue_reset(state, &user).await?;
-    audit::record(
-        state,
-        Event::new("reset_requested")
+    state.audit.record(
+        Event::new(EventKind::ResetRequested)
             .subject(user.id)
             .client(client),
     );
@@ -331,18 +233,8 @@ pub async fn queue_reset(state: &AppState, user: &User) -> Result<(), AppError> 
     let lifetime = secs(state.config.mail.reset_ttl);
     let mut tx = state.db.begin().await?;
     let token = issue(&mut tx, user.id, Purpose::Reset, None, lifetime, now).await?;
-    let mail = Mail {
-        to: user.email.clone(),
-        subject: "Reset your password".into(),
-        body: format!(
-            "Hello {},\n\nto choose a new password for your Gatehouse account, open this link:\n\n\
-             {}\n\nThe link works once, for {} minutes. If you did not ask for it, ignore this \
-             message: your password stays as it is.\n",
-            user.username,
-            link(state, "/reset-password", &token),
-            lifetime / 60
-        ),
-    };
+    let link = link(state, "/reset-password", &token);
+    let mail = templates::reset_password(&user.email, &user.username, &link, lifetime / 60);
     mail::enqueue(&mut tx, &mail, now).await?;
     tx.commit().await?;
     state.mailer.wake();
@@ -359,21 +251,15 @@ pub async fn reset_password(
     confirmation: Option<&str>,
 ) -> Result<(), AppError> {
     let now = state.now();
+    let digest = SecretToken::from_client(raw_token).digest();
     // Whose password it is decides the strength check (not built from their own email), and a
     // typo in the new password must not spend the link: look before spending.
-    let holder: Option<i64> = sqlx::query_scalar(
-        "SELECT user_id FROM email_tokens WHERE token_hash = ? AND purpose = 'reset' AND expires_at > ?",
-    )
-    .bind(SecretToken::from_client(raw_token).digest())
-    .bind(now)
-    .fetch_optional(&state.db)
-    .await?;
-    let invalid = || invalid_link();
+    let mut conn = state.db.acquire().await?;
+    let holder = email_tokens::holder(&mut conn, &digest, Purpose::Reset, now).await?;
+    drop(conn);
     let user = match holder {
-        Some(id) => users::find_by_id(state, id)
-            .await?
-            .ok_or_else(invalid_link)?,
-        None => return Err(invalid()),
+        Some(id) => find_by_id(state, id).await?.ok_or_else(invalid_link)?,
+        None => return Err(invalid_link()),
     };
     let (new, confirm) = (new_password.to_string(), confirmation.map(str::to_string));
     let (email, username) = (user.email.clone(), user.username.clone());
@@ -384,17 +270,19 @@ pub async fn reset_password(
         .await??;
     let hash = state.hasher.hash(password.expose()).await?;
     let mut tx = state.db.begin().await?;
-    if spend(&mut tx, raw_token, (Purpose::Reset, Purpose::Reset), now)
+    if email_tokens::spend(&mut tx, &digest, (Purpose::Reset, Purpose::Reset), now)
         .await?
         .is_none()
     {
         return Err(invalid_link());
     }
-    users::store_password_hash(&mut tx, user.id, &hash, now).await?;
-    users::after_password_change(&mut tx, state, &user, None, now).await?;
+    users::set_password_hash(&mut tx, user.id, &hash, now).await?;
+    after_password_change(&mut tx, state, &user, None, now).await?;
     tx.commit().await?;
     state.mailer.wake();
     tracing::info!(user_id = user.id, "password reset");
-    audit::record(state, Event::new("password_reset").subject(user.id));
+    state
+        .audit
+        .record(Event::new(EventKind::PasswordReset).subject(user.id));
     Ok(())
 }

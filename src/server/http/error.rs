@@ -217,35 +217,6 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// A unique index as SQLite names it in errors (`"users.email"`) and the client error that
-/// explains a violation of it.
-pub type UniqueAnswer = (&'static str, fn() -> AppError);
-
-/// Turns a broken unique index into the client error that explains it, in one place per
-/// query, as launchbadge's realworld does with `on_constraint`.
-pub trait OnConstraint<T> {
-    fn on_unique(self, cases: &[UniqueAnswer]) -> Result<T, AppError>;
-}
-
-impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
-    fn on_unique(self, cases: &[UniqueAnswer]) -> Result<T, AppError> {
-        self.map_err(|err| {
-            let broken = unique_index(&err);
-            match cases.iter().find(|(index, _)| Some(*index) == broken) {
-                Some((_, answer)) => answer(),
-                None => err.into(),
-            }
-        })
-    }
-}
-
-/// The unique index an error broke, as SQLite names it (`"users.email"`).
-pub fn unique_index(err: &sqlx::Error) -> Option<&str> {
-    err.as_database_error()
-        .filter(|db| db.is_unique_violation())
-        .and_then(|db| db.message().strip_prefix("UNIQUE constraint failed: "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@ use axum::Json;
 use http::StatusCode;
 
 use crate::server::startup::state::AppState;
-use crate::server::store;
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -37,10 +36,7 @@ pub struct Readiness {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&state.db)
-        .await
-    {
+    match state.db.ping().await {
         Ok(_) => (
             StatusCode::OK,
             Json(Health {
@@ -72,7 +68,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    match store::pending_migrations(&state.db).await {
+    match state.db.pending_migrations().await {
         Ok(0) => (
             StatusCode::OK,
             Json(Readiness {

@@ -10,5 +10,6 @@ pub mod error;
 pub mod form_errors;
 pub mod guards;
 pub mod health;
+pub mod metrics;
 pub mod resubmit;
 pub mod router;

@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::domain::AppError;
-use crate::server::startup::state::AppState;
 
 const WINDOW_SECS: i64 = 5;
 /// Beyond this many remembered submissions, old ones are forgotten first.
@@ -73,7 +72,8 @@ pub fn fingerprint(parts: &impl Hash) -> u64 {
 /// Runs `create` unless the same submission (by `key`) created something within the last few
 /// seconds; then answers what `existing` finds for that earlier id.
 pub async fn once<T, C, E, CF, EF>(
-    state: &AppState,
+    resubmissions: &Resubmissions,
+    now: i64,
     key: u64,
     create: C,
     existing: E,
@@ -84,8 +84,7 @@ where
     E: FnOnce(i64) -> EF,
     EF: std::future::Future<Output = Result<T, AppError>>,
 {
-    let resubmissions = &state.resubmissions;
-    match resubmissions.claim(key, state.now()) {
+    match resubmissions.claim(key, now) {
         Claim::First => {
             let outcome = create().await;
             resubmissions.settle(key, outcome.as_ref().ok().map(|(_, id)| *id));

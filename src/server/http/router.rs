@@ -24,10 +24,8 @@ use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::{page_shell, shell, App};
+use crate::server::http::{access, api, auth, error, form_errors, guards, metrics};
 use crate::server::startup::state::AppState;
-use crate::server::{
-    http::access, http::api, http::auth, http::error, http::form_errors, http::guards, ops::metrics,
-};
 
 /// The application with every layer.
 pub fn router(state: AppState) -> Router {

@@ -10,14 +10,14 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 
+use crate::server::startup::clock::Clock;
 use crate::server::startup::config::MailSettings;
-use crate::server::startup::state::AppState;
+use crate::server::store::outbox::{self, MAX_ATTEMPTS};
+use crate::server::store::{Conn, Store};
 
-/// Delivery attempts before a message is given up (logged, kept in the table).
-const MAX_ATTEMPTS: i64 = 5;
+pub mod templates;
 /// Messages taken per round of the worker.
 const BATCH: i64 = 20;
 /// How often the worker looks for retries that have come due.
@@ -30,32 +30,10 @@ pub struct Mail {
     pub body: String,
 }
 
-/// Queues `mail` inside the caller's transaction; it is sent once that commits.
-pub async fn enqueue(
-    conn: &mut SqliteConnection,
-    mail: &Mail,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&mail.to)
-    .bind(&mail.subject)
-    .bind(&mail.body)
-    .bind(now)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Queues `mail` on its own (no other change goes with it) and wakes the worker.
-pub async fn send(state: &AppState, mail: &Mail) -> Result<(), sqlx::Error> {
-    let mut conn = state.db.acquire().await?;
-    enqueue(&mut conn, mail, state.now()).await?;
-    state.mailer.wake();
-    Ok(())
+/// Queues `mail` inside the caller's transaction; it is sent once that commits (then call
+/// `Mailer::wake`).
+pub async fn enqueue(conn: &mut Conn, mail: &Mail, now: i64) -> Result<(), sqlx::Error> {
+    outbox::enqueue(conn, &mail.to, &mail.subject, &mail.body, now).await
 }
 
 #[derive(Clone)]
@@ -64,17 +42,25 @@ enum Transport {
     Files(PathBuf),
 }
 
-/// Where mail goes, and a bell that wakes the worker when a message is queued.
+/// Where mail goes, the outbox it is taken from, and a bell that wakes the worker when a
+/// message is queued.
 #[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     queued: Arc<Notify>,
+    store: Store,
+    clock: Clock,
 }
 
 impl Mailer {
     /// `Err` names the bad setting.
-    pub fn new(settings: &MailSettings, data_dir: &std::path::Path) -> Result<Self, String> {
+    pub fn new(
+        settings: &MailSettings,
+        data_dir: &std::path::Path,
+        store: Store,
+        clock: Clock,
+    ) -> Result<Self, String> {
         let from: Mailbox = settings
             .from
             .parse()
@@ -94,7 +80,17 @@ impl Mailer {
             transport,
             from,
             queued: Arc::new(Notify::new()),
+            store,
+            clock,
         })
+    }
+
+    /// Queues `mail` on `conn` (not inside a transaction: it commits at once) and wakes the
+    /// worker.
+    pub async fn send(&self, conn: &mut Conn, mail: &Mail, now: i64) -> Result<(), sqlx::Error> {
+        enqueue(conn, mail, now).await?;
+        self.wake();
+        Ok(())
     }
 
     /// Tells the worker that a message was queued (call after the commit).
@@ -153,92 +149,59 @@ fn back_off(attempts: i64) -> i64 {
     10 << (attempts - 1).clamp(0, 6)
 }
 
-#[derive(sqlx::FromRow)]
-struct Queued {
-    id: i64,
-    recipient: String,
-    subject: String,
-    body: String,
-    attempts: i64,
-}
-
-/// Delivers what is due now; returns how many were delivered.
-pub async fn deliver_due(state: &AppState) -> Result<usize, sqlx::Error> {
-    let now = state.now();
-    let due: Vec<Queued> = sqlx::query_as(
-        "SELECT id, recipient, subject, body, attempts FROM outbox
-         WHERE sent_at IS NULL AND attempts < ? AND next_attempt_at <= ?
-         ORDER BY next_attempt_at, id LIMIT ?",
-    )
-    .bind(MAX_ATTEMPTS)
-    .bind(now)
-    .bind(BATCH)
-    .fetch_all(&state.db)
-    .await?;
-    let mut delivered = 0;
-    for mail in due {
-        let outcome = match state
-            .mailer
-            .message(&mail.recipient, &mail.subject, &mail.body)
-        {
-            Ok(message) => state.mailer.deliver(mail.id, message).await,
-            Err(e) => Err(e),
-        };
-        let now = state.now();
-        match outcome {
-            Ok(place) => {
-                delivered += 1;
-                tracing::info!(mail_id = mail.id, to = %place, "mail delivered");
-                sqlx::query(
-                    "UPDATE outbox SET sent_at = ?, body = '', last_error = NULL WHERE id = ?",
-                )
-                .bind(now)
-                .bind(mail.id)
-                .execute(&state.db)
-                .await?;
-            }
-            Err(error) => {
-                let attempts = mail.attempts + 1;
-                if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(mail_id = mail.id, %error, "mail given up after {attempts} attempts");
-                } else {
-                    tracing::warn!(mail_id = mail.id, %error, attempts, "mail delivery failed; will retry");
+impl Mailer {
+    /// Delivers what is due now; returns how many were delivered.
+    pub async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
+        let mut conn = self.store.acquire().await?;
+        let due = outbox::due(&mut conn, self.clock.now(), BATCH).await?;
+        let mut delivered = 0;
+        for mail in due {
+            let outcome = match self.message(&mail.recipient, &mail.subject, &mail.body) {
+                Ok(message) => self.deliver(mail.id, message).await,
+                Err(e) => Err(e),
+            };
+            let now = self.clock.now();
+            match outcome {
+                Ok(place) => {
+                    delivered += 1;
+                    tracing::info!(mail_id = mail.id, to = %place, "mail delivered");
+                    outbox::mark_sent(&mut conn, mail.id, now).await?;
                 }
-                sqlx::query(
-                    "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                )
-                .bind(attempts)
-                .bind(now + back_off(attempts))
-                .bind(error)
-                .bind(mail.id)
-                .execute(&state.db)
-                .await?;
+                Err(error) => {
+                    let attempts = mail.attempts + 1;
+                    if attempts >= MAX_ATTEMPTS {
+                        tracing::error!(mail_id = mail.id, %error, "mail given up after {attempts} attempts");
+                    } else {
+                        tracing::warn!(mail_id = mail.id, %error, attempts, "mail delivery failed; will retry");
+                    }
+                    let next = now + back_off(attempts);
+                    outbox::mark_failed(&mut conn, mail.id, attempts, next, &error).await?;
+                }
             }
         }
+        Ok(delivered)
     }
-    Ok(delivered)
-}
 
-/// Messages still waiting for delivery (for metrics and tests).
-pub async fn backlog(state: &AppState) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts < ?")
-        .bind(MAX_ATTEMPTS)
-        .fetch_one(&state.db)
-        .await
-}
+    /// Messages still waiting for delivery (for metrics and tests).
+    pub async fn backlog(&self) -> Result<i64, sqlx::Error> {
+        let mut conn = self.store.acquire().await?;
+        outbox::backlog(&mut conn).await
+    }
 
-/// The delivery worker: wakes when a message is queued, and every second for retries.
-pub fn spawn_worker(state: AppState) {
-    tokio::spawn(async move {
-        // Ends when the server closes the database at shutdown.
-        while !state.db.is_closed() {
-            if let Err(e) = deliver_due(&state).await {
-                tracing::warn!(error = %e, "mail worker: database error");
+    /// The delivery worker: wakes when a message is queued, and every second for retries.
+    pub fn spawn_worker(&self) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            // Ends when the server closes the database at shutdown.
+            while !mailer.store.is_closed() {
+                if let Err(e) = mailer.deliver_due().await {
+                    tracing::warn!(error = %e, "mail worker: database error");
+                }
+                tokio::select! {
+                    () = mailer.queued.notified() => {}
+                    () = tokio::time::sleep(TICK) => {}
+                }
             }
-            tokio::select! {
-                () = state.mailer.queued.notified() => {}
-                () = tokio::time::sleep(TICK) => {}
-            }
-        }
-    });
+        });
+    }
 }

@@ -1,14 +1,13 @@
-//! Online backups: `VACUUM INTO` writes a consistent copy of the live database (one read
+//! Online backups: `Store::copy_to` (SQLite's `VACUUM INTO`) writes a consistent copy of the live database (one read
 //! transaction, so every write committed before it began is in the copy) while the server
 //! keeps serving. `gatehouse backup FILE` takes one; `BACKUP_DIR` takes one every
 //! `BACKUP_INTERVAL` and keeps the newest `BACKUP_KEEP`.
 
 use std::path::{Path, PathBuf};
 
-use sqlx::SqlitePool;
-
 use crate::server::startup::config::{create_private_dir, write_private_file, BackupSchedule};
 use crate::server::startup::state::AppState;
+use crate::server::store::Store;
 
 const PREFIX: &str = "gatehouse-";
 const SUFFIX: &str = ".db";
@@ -16,7 +15,7 @@ const SUFFIX: &str = ".db";
 /// Writes a backup of `db` to `target`, which must not exist yet. The copy is written next to
 /// it under a temporary name (mode 0600) and renamed when complete, so `target` is never a
 /// partial file. Returns its size in bytes.
-pub async fn backup_to(db: &SqlitePool, target: &Path) -> Result<u64, String> {
+pub async fn backup_to(db: &Store, target: &Path) -> Result<u64, String> {
     if target.exists() {
         return Err(format!(
             "{} already exists; choose a new file name",
@@ -37,7 +36,7 @@ pub async fn backup_to(db: &SqlitePool, target: &Path) -> Result<u64, String> {
     let path = partial
         .to_str()
         .ok_or_else(|| format!("{} is not valid UTF-8", partial.display()))?;
-    if let Err(e) = sqlx::query("VACUUM INTO ?").bind(path).execute(db).await {
+    if let Err(e) = db.copy_to(path).await {
         let _ = std::fs::remove_file(&partial);
         return Err(format!("backup failed: {e}"));
     }

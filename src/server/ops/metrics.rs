@@ -1,25 +1,14 @@
-//! Prometheus metrics, served as text on their own listener (`METRICS_ADDR`) so they are never
-//! public by accident: request counts and latency by route and status, login outcomes, and
-//! gauges read when scraped (sessions, hash queue, outbox, database pool).
+//! Prometheus metrics: request counts and latency by route, method and status, and login
+//! outcomes, kept in memory and written out in the text exposition format. `http::metrics`
+//! records them and serves them with the gauges read when scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use http::header::CONTENT_TYPE;
+use std::time::Duration;
 
 use crate::domain::{AppError, ErrorKind};
-use crate::server::http::guards::is_static_asset;
-use crate::server::startup::state::AppState;
-use crate::server::{mail, sessions};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -34,7 +23,7 @@ struct Histogram {
 }
 
 impl Histogram {
-    fn observe(&mut self, seconds: f64) {
+    pub(crate) fn observe(&mut self, seconds: f64) {
         if let Some(i) = BUCKETS.iter().position(|&le| seconds <= le) {
             self.counts[i] += 1;
         }
@@ -92,7 +81,7 @@ impl Metrics {
         self.logins[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn observe(&self, route: String, method: String, status: u16, latency: Duration) {
+    pub(crate) fn observe(&self, route: String, method: String, status: u16, latency: Duration) {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         requests
             .entry((route, method, status))
@@ -100,7 +89,7 @@ impl Metrics {
             .observe(latency.as_secs_f64());
     }
 
-    fn write_requests(&self, out: &mut String) {
+    pub(crate) fn write_requests(&self, out: &mut String) {
         out.push_str(
             "# HELP gatehouse_http_requests_total Requests answered, by route pattern, method and status.\n\
              # TYPE gatehouse_http_requests_total counter\n",
@@ -134,7 +123,7 @@ impl Metrics {
         }
     }
 
-    fn write_logins(&self, out: &mut String) {
+    pub(crate) fn write_logins(&self, out: &mut String) {
         out.push_str(
             "# HELP gatehouse_logins_total Login attempts, by outcome.\n\
              # TYPE gatehouse_logins_total counter\n",
@@ -163,105 +152,6 @@ fn escape_label(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Middleware: counts every request under its route pattern (`/api/v1/projects/{id}`), never
-/// the raw path.
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_string();
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(matched) => matched.as_str().to_string(),
-        None if is_static_asset(request.uri().path()) => "static".to_string(),
-        None => "unmatched".to_string(),
-    };
-    let response = next.run(request).await;
-    state
-        .metrics
-        .observe(route, method, response.status().as_u16(), started.elapsed());
-    response
-}
-
-/// The whole exposition, gauges read now.
-pub async fn render(state: &AppState) -> String {
-    let mut out = String::with_capacity(8 * 1024);
-    state.metrics.write_requests(&mut out);
-    state.metrics.write_logins(&mut out);
-    let mut gauge = |name: &str, help: &str, value: String| {
-        let _ = write!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        );
-    };
-    match sessions::count_active(state).await {
-        Ok(n) => gauge(
-            "gatehouse_active_sessions",
-            "Sessions not ended, revoked or expired.",
-            n.to_string(),
-        ),
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot count sessions"),
-    }
-    gauge(
-        "gatehouse_hash_queue_depth",
-        "Password hashes running or waiting.",
-        state.hasher.queue_depth().to_string(),
-    );
-    match mail::backlog(state).await {
-        Ok(n) => gauge(
-            "gatehouse_outbox_backlog",
-            "Emails not yet delivered.",
-            n.to_string(),
-        ),
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot count the outbox"),
-    }
-    let size = state.db.size();
-    let idle = state.db.num_idle() as u32;
-    gauge(
-        "gatehouse_db_pool_connections",
-        "Open database connections.",
-        size.to_string(),
-    );
-    gauge(
-        "gatehouse_db_pool_in_use",
-        "Database connections in use.",
-        size.saturating_sub(idle).to_string(),
-    );
-    gauge(
-        "gatehouse_db_pool_max",
-        "Most database connections the pool opens.",
-        state.db.options().get_max_connections().to_string(),
-    );
-    out
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        render(&state).await,
-    )
-        .into_response()
-}
-
-/// The metrics listener's router: `/metrics` and nothing else.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(state)
-}
-
-/// Serves `/metrics` on `addr` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    if let Err(e) = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, ?addr, "metrics listener failed");
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use tower_cookies::cookie::{time::Duration, SameSite};
 use tower_cookies::{Cookie, Cookies};
 
+use crate::server::security::tokens::IssuedTokens;
 use crate::server::security::tokens::{RefreshToken, DEVICE_TTL_SECS};
-use crate::server::sessions::IssuedTokens;
 
 #[derive(Clone, Debug)]
 pub struct AuthCookies {

@@ -25,7 +25,7 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn is_admin(&self) -> bool {
-        self.account.role == "admin"
+        self.account.role == crate::domain::Role::Admin
     }
 
     /// Reads what `authenticate` recorded. Used by the axum extractor and by server functions.

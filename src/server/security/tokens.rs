@@ -222,6 +222,29 @@ impl TokenKeys {
     }
 }
 
+/// A fresh access/refresh pair for one session. `Debug` leaves the tokens out.
+#[derive(Clone)]
+pub struct IssuedTokens {
+    pub session_id: String,
+    pub user_id: i64,
+    pub access_token: String,
+    pub access_expires_in: i64,
+    pub refresh_token: RefreshToken,
+    /// Seconds the cookies may persist ("remember me"); `None` for browser-session cookies.
+    pub persist_for: Option<i64>,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("session_id", &self.session_id)
+            .field("user_id", &self.user_id)
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &self.refresh_token)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,8 @@ pub fn spawn_cleanup(state: AppState) {
                 Ok(n) => tracing::info!(deleted = n, "stale sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
             }
-            match audit::delete_old(&state).await {
+            let keep = crate::server::store::secs(state.config.audit_retention);
+            match audit::delete_before(&state.db, state.now() - keep).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "old audit events deleted"),
                 Err(e) => tracing::warn!(error = %e, "audit clean-up failed"),

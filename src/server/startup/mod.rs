@@ -13,10 +13,13 @@ use std::process::ExitCode;
 
 use axum::Router;
 
+use crate::domain::Role;
+use crate::server::accounts::admin;
+use crate::server::http::{metrics, router};
+use crate::server::ops::backup;
 use crate::server::startup::config::Config;
 use crate::server::startup::state::AppState;
 use crate::server::startup::telemetry::LogFormat;
-use crate::server::{accounts::admin, http::router, mail, ops::backup, ops::metrics};
 
 const USAGE: &str =
     "usage: gatehouse                        serve (settings from the environment or .env)
@@ -44,8 +47,8 @@ pub async fn main() -> ExitCode {
         .as_slice()
     {
         [] => run().await,
-        ["admin", "grant", email] => admin_command(email, "admin").await,
-        ["admin", "revoke", email] => admin_command(email, "user").await,
+        ["admin", "grant", email] => admin_command(email, Role::Admin).await,
+        ["admin", "revoke", email] => admin_command(email, Role::User).await,
         ["backup", file] => backup_command(Path::new(file)).await,
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -65,7 +68,7 @@ fn command_options() -> leptos::config::LeptosOptions {
 }
 
 /// `gatehouse admin grant|revoke EMAIL`.
-async fn admin_command(email: &str, role: &str) -> ExitCode {
+async fn admin_command(email: &str, role: Role) -> ExitCode {
     let state = match start_state(command_options()).await {
         Ok(state) => state,
         Err(code) => return code,
@@ -79,7 +82,7 @@ async fn admin_command(email: &str, role: &str) -> ExitCode {
             println!(
                 "{} is now {}.",
                 user.email,
-                if role == "admin" {
+                if role == Role::Admin {
                     "an administrator"
                 } else {
                     "a plain user"
@@ -106,7 +109,7 @@ async fn backup_command(file: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let db = match crate::server::store::connect(&config.database_url).await {
+    let db = match crate::server::store::Store::connect(&config.database_url).await {
         Ok(db) => db,
         Err(e) => {
             eprintln!("gatehouse: {e}");
@@ -214,7 +217,7 @@ pub async fn serve_app(
     }
     jobs::spawn_cleanup(state.clone());
     backup::spawn_scheduled(state.clone());
-    mail::spawn_worker(state.clone());
+    state.mailer.spawn_worker();
     // Pages stream out in chunks; without TCP_NODELAY, Nagle's algorithm and delayed ACKs add
     // ~40 ms to some responses.
     let listener = listener.tap_io(|tcp| {

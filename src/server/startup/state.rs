@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 
 use crate::server::accounts::audit::AuditLog;
 use crate::server::http::resubmit::Resubmissions;
@@ -13,9 +12,10 @@ use crate::server::security::password::Hasher;
 use crate::server::security::throttle::Throttle;
 use crate::server::security::tokens::TokenKeys;
 use crate::server::sessions::cache::SessionCache;
-use crate::server::sessions::Rotations;
+use crate::server::sessions::rotations::Rotations;
 use crate::server::startup::clock::Clock;
 use crate::server::startup::config::Config;
+use crate::server::store::Store;
 
 /// Everything a request handler, server function or page may need, built once at start-up.
 /// Every service function takes it as its first argument. A handle: every layer and handler
@@ -27,7 +27,7 @@ pub struct AppState(Arc<Shared>);
 /// What an `AppState` handle points to.
 pub struct Shared {
     pub config: Arc<Config>,
-    pub db: SqlitePool,
+    pub db: Store,
     pub clock: Clock,
     pub keys: TokenKeys,
     pub hasher: Hasher,
@@ -44,20 +44,21 @@ pub struct Shared {
 
 impl AppState {
     pub async fn new(config: Config, leptos_options: LeptosOptions) -> Result<Self, String> {
-        let mailer = Mailer::new(&config.mail, &config.data_dir)?;
-        let db = crate::server::store::connect(&config.database_url).await?;
+        let db = Store::connect(&config.database_url).await?;
+        let clock = Clock::system();
+        let mailer = Mailer::new(&config.mail, &config.data_dir, db.clone(), clock.clone())?;
         Ok(Self(Arc::new(Shared {
             mailer,
-            audit: AuditLog::start(db.clone()),
+            audit: AuditLog::start(db.clone(), clock.clone()),
             keys: TokenKeys::new(&config.jwt_secret, config.sessions.access_ttl),
             hasher: Hasher::new(config.max_concurrent_hashes, config.hash_queue_limit),
             cookies: AuthCookies::new(config.public_url.https),
             rotations: Arc::default(),
-            session_cache: SessionCache::for_database(db.connect_options().get_filename()),
+            session_cache: SessionCache::for_database(&db.file()),
             metrics: Arc::default(),
             resubmissions: Arc::default(),
             throttle: Arc::default(),
-            clock: Clock::system(),
+            clock,
             config: Arc::new(config),
             db,
             leptos_options,

@@ -4,9 +4,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::Role;
 use crate::domain::{ActivityView, AdminUserView, AppError, SessionView, UserView};
+use crate::server::accounts;
 use crate::server::accounts::admin::{self, Action, UserFilter};
-use crate::server::accounts::users;
 use crate::server::http::api::responses::{NeedsAuth, TakesId, TakesJson};
 use crate::server::http::api::ApiJson;
 use crate::server::http::error::ErrorBody;
@@ -24,22 +25,6 @@ pub struct ListQuery {
     /// `user` or `admin`.
     role: Option<Role>,
     verified: Option<bool>,
-}
-
-#[derive(Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
 }
 
 /// A page of accounts, newest first.
@@ -69,7 +54,7 @@ pub async fn list(
     let filter = UserFilter {
         query: query.q,
         active: query.active,
-        role: query.role.map(|r| r.as_str().to_string()),
+        role: query.role,
         verified: query.verified,
     };
     let page = admin::list_users(&state, &caller, &filter, query.cursor.as_deref()).await?;
@@ -155,7 +140,7 @@ pub async fn update(
         };
         admin::act(&state, &caller, &client, id, action).await?;
     }
-    let user = users::find_by_id(&state, id)
+    let user = accounts::find_by_id(&state, id)
         .await?
         .ok_or_else(AppError::not_found)?;
     Ok(Json(user.view()))

@@ -7,13 +7,15 @@ use utoipa::ToSchema;
 
 use crate::domain::{AppError, ErrorKind, UserView, CHECK_INBOX};
 use crate::server::accounts::email_links;
-use crate::server::accounts::users::{self, Credentials, Registered, Registration};
+use crate::server::accounts::login::{self, Credentials};
+use crate::server::accounts::register::{self, Registered, Registration};
 use crate::server::http::api::responses::{NeedsAuth, TakesJson};
 use crate::server::http::api::{ApiForm, ApiJson};
 use crate::server::http::error::ErrorBody;
 use crate::server::security::principal::{Client, CurrentUser};
+use crate::server::security::tokens::IssuedTokens;
 use crate::server::security::tokens::RefreshToken;
-use crate::server::sessions::{self, IssuedTokens, RefreshError};
+use crate::server::sessions::{self, EndReason, RefreshError};
 use crate::server::startup::state::AppState;
 use tower_cookies::Cookies;
 
@@ -122,7 +124,7 @@ pub async fn register(
     client: Client,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response, AppError> {
-    let registered = users::register(
+    let registered = register::register(
         &state,
         Registration {
             email: &body.email,
@@ -152,7 +154,7 @@ async fn issue_pair(
         device_token: credentials.device_token.or(from_cookie.as_deref()),
         ..credentials
     };
-    let logged_in = users::log_in(state, credentials, client).await?;
+    let logged_in = login::log_in(state, credentials, client).await?;
     state
         .cookies
         .set_device(jar, logged_in.device_token.clone());
@@ -264,7 +266,7 @@ pub async fn logout(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<impl IntoResponse, AppError> {
-    sessions::end(&state, &user.session_id, "logout").await?;
+    sessions::end(&state, &user.session_id, EndReason::Logout).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

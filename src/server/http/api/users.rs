@@ -5,7 +5,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::domain::{AppError, UserView};
-use crate::server::accounts::users::{self, ProfileChanges};
+use crate::server::accounts::profile::{self, ProfileChanges};
+use crate::server::accounts::profile_of;
 use crate::server::http::api::responses::{NeedsAuth, TakesId, TakesJson};
 use crate::server::http::api::ApiJson;
 use crate::server::http::error::ErrorBody;
@@ -56,7 +57,7 @@ pub async fn get_profile(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<UserView>, AppError> {
-    Ok(Json(users::profile(&state, &user, id).await?.view()))
+    Ok(Json(profile_of(&state, &user, id).await?.view()))
 }
 
 #[utoipa::path(
@@ -79,7 +80,7 @@ pub async fn update_profile(
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<ProfileUpdate>,
 ) -> Result<(StatusCode, Json<UserView>), AppError> {
-    let updated = users::update_profile(
+    let updated = profile::update_profile(
         &state,
         &user,
         id,

@@ -1,0 +1,175 @@
+//! Logging in with an email and a password: throttled, and constant-time with respect to
+//! whether the account exists.
+
+use crate::domain::{check_login, AppError, Email, ErrorKind, PASSWORD_MAX_LENGTH};
+use crate::server::accounts::audit::{Event, EventKind};
+use crate::server::ops::metrics::LoginOutcome;
+use crate::server::security::password::Verified;
+use crate::server::security::principal::Client;
+use crate::server::security::throttle::{Guesser, Refused};
+use crate::server::security::tokens::IssuedTokens;
+use crate::server::sessions;
+use crate::server::startup::state::AppState;
+use crate::server::store::users;
+
+use super::passwords::verify_and_settle;
+use super::{find_by_email, User, EMAIL_NOT_CONFIRMED, INVALID_CREDENTIALS};
+
+/// What a login attempt presents.
+pub struct Credentials<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub remember: bool,
+    /// The device token this client got from an earlier login, if any.
+    pub device_token: Option<&'a str>,
+}
+
+/// A successful login: the session's tokens and this client's (renewed) device token.
+pub struct LoggedIn {
+    pub user: User,
+    pub tokens: IssuedTokens,
+    pub device_token: String,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::new(ErrorKind::Unauthenticated, INVALID_CREDENTIALS)
+}
+
+/// Checks the credentials (throttled, constant-time with respect to account existence) and
+/// starts a session.
+pub async fn log_in(
+    state: &AppState,
+    credentials: Credentials<'_>,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let outcome = check_and_start(state, credentials, client).await;
+    state.metrics.login(LoginOutcome::of(&outcome));
+    outcome
+}
+
+/// A guess the throttle refused, answered at the pace of refusals (`pacing`). Only the first
+/// refusal by each throttle entry is written to the audit log, about `subject` (the account,
+/// if there is one).
+async fn refused(
+    state: &AppState,
+    client: &Client,
+    refusal: Refused,
+    subject: Option<i64>,
+) -> AppError {
+    if refusal.first {
+        let event = Event::new(EventKind::LoginThrottled).client(client);
+        state
+            .audit
+            .record(subject.map_or(event.clone(), |id| event.subject(id)));
+    }
+    let refusal = AppError::too_many_requests(refusal.wait_secs);
+    state.hasher.refuse(refusal).await
+}
+
+async fn check_and_start(
+    state: &AppState,
+    credentials: Credentials<'_>,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let Credentials {
+        email,
+        password,
+        remember,
+        device_token,
+    } = credentials;
+    check_login(email, password)?;
+    // No account has such an email or password: answer before any bookkeeping, so junk
+    // identifiers cost nothing to store.
+    let Ok(email) = Email::parse(email) else {
+        return Err(invalid_credentials());
+    };
+    if password.chars().count() > PASSWORD_MAX_LENGTH {
+        return Err(invalid_credentials());
+    }
+    if state.hasher.logins_full() {
+        return Err(state.hasher.busy().await);
+    }
+    let now = state.now();
+    let claimed_device = device_token.and_then(|token| state.keys.verify_device(token, now));
+    // A client without a device token that is over a limit is refused before the account is
+    // looked up: a flood of refused guesses costs no database work.
+    if claimed_device.is_none() {
+        if let Err(refusal) = state
+            .throttle
+            .check_stranger(email.as_str(), &client.ip_address, now)
+        {
+            // Looked up only for the audit event, once per throttle entry.
+            let subject = if refusal.first {
+                find_by_email(state, email.as_str()).await?.map(|u| u.id)
+            } else {
+                None
+            };
+            return Err(refused(state, client, refusal, subject).await);
+        }
+    }
+    let user = find_by_email(state, email.as_str()).await?;
+    let device =
+        claimed_device.filter(|device| user.as_ref().is_some_and(|u| u.id == device.user_id));
+    let guesser = match &device {
+        Some(device) => Guesser::KnownDevice(&device.device_id),
+        None => Guesser::Stranger {
+            address: &client.ip_address,
+        },
+    };
+    let subject = user.as_ref().map(|u| u.id);
+    let failure = |reason: &'static str| {
+        let event = Event::new(EventKind::LoginFailed)
+            .client(client)
+            .detail("reason", reason);
+        state
+            .audit
+            .record(subject.map_or(event.clone(), |id| event.subject(id)));
+    };
+    let attempt = match state.throttle.begin(email.as_str(), guesser, now) {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Err(refused(state, client, refusal, subject).await),
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = verify_and_settle(state, password, stored, attempt).await?;
+    let user = match (user, verified) {
+        (Some(user), Verified::Yes | Verified::YesButRehash) => user,
+        (Some(_), _) => {
+            failure("wrong password");
+            return Err(invalid_credentials());
+        }
+        (None, _) => {
+            failure("no such account");
+            return Err(invalid_credentials());
+        }
+    };
+    if verified == Verified::YesButRehash {
+        let fresh = state.hasher.hash(password).await?;
+        let mut conn = state.db.acquire().await?;
+        users::set_password_hash(&mut conn, user.id, &fresh, now).await?;
+    }
+    if !user.is_active {
+        failure("account deactivated");
+        return Err(AppError::forbidden("This account has been deactivated."));
+    }
+    if state.config.mail.verification_required && !user.email_verified {
+        failure("email not confirmed");
+        return Err(AppError::forbidden(EMAIL_NOT_CONFIRMED));
+    }
+    let tokens = sessions::start(state, user.id, remember, client).await?;
+    let device_id = device
+        .map(|d| d.device_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let device_token = state.keys.issue_device(user.id, &device_id, now);
+    tracing::info!(user_id = user.id, session_id = %tokens.session_id, "logged in");
+    state.audit.record(
+        Event::new(EventKind::LoginSucceeded)
+            .by(user.id)
+            .client(client)
+            .session(&tokens.session_id),
+    );
+    Ok(LoggedIn {
+        user,
+        tokens,
+        device_token,
+    })
+}

@@ -1,0 +1,113 @@
+//! Every message Gatehouse sends, worded in one place. Each function takes what its text
+//! needs and returns the message; links are built by the caller from `PUBLIC_URL`.
+
+use super::Mail;
+
+fn mail(to: &str, subject: &str, body: String) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        body,
+    }
+}
+
+/// The link that confirms a new account's address.
+pub fn confirm_address(to: &str, link: &str, valid_hours: i64) -> Mail {
+    mail(
+        to,
+        "Confirm your email address",
+        format!(
+            "Hello,\n\nplease confirm that {to} is your email address by opening this link and \
+             pressing \"Confirm email address\":\n\n{link}\n\nThe link works for {valid_hours} \
+             hours. If you did not create a Gatehouse account, ignore this message.\n"
+        ),
+    )
+}
+
+/// To the owner of an address someone tried to register again.
+pub fn registration_attempt(to: &str, origin: &str) -> Mail {
+    mail(
+        to,
+        "Someone tried to register with your address",
+        format!(
+            "Hello,\n\nsomeone tried to create a Gatehouse account with {to}, which already has \
+             one. If it was you, log in instead, or reset your password at \
+             {origin}/forgot-password. Otherwise you can ignore this message.\n"
+        ),
+    )
+}
+
+/// The link that confirms a new address for an existing account.
+pub fn confirm_new_address(to: &str, username: &str, link: &str, valid_hours: i64) -> Mail {
+    mail(
+        to,
+        "Confirm your new email address",
+        format!(
+            "Hello {username},\n\nto use {to} for your Gatehouse account, open this link and \
+             press \"Confirm email address\":\n\n{link}\n\nThe link works for {valid_hours} \
+             hours, from the session that asked for it. Until then your account keeps its \
+             current address.\n"
+        ),
+    )
+}
+
+/// To the current address, when a change to `new_email` was asked for.
+pub fn address_change_requested(to: &str, username: &str, new_email: &str, origin: &str) -> Mail {
+    mail(
+        to,
+        "Your email address is about to change",
+        format!(
+            "Hello {username},\n\nsomeone logged in to your Gatehouse account asked to change its \
+             email address to {new_email}; the confirmation link was sent to {new_email}. It \
+             changes only once that link is used. If this was not you, change your password \
+             now: {origin}/profile\n"
+        ),
+    )
+}
+
+pub fn reset_password(to: &str, username: &str, link: &str, valid_minutes: i64) -> Mail {
+    mail(
+        to,
+        "Reset your password",
+        format!(
+            "Hello {username},\n\nto choose a new password for your Gatehouse account, open this \
+             link:\n\n{link}\n\nThe link works once, for {valid_minutes} minutes. If you did not \
+             ask for it, ignore this message: your password stays as it is.\n"
+        ),
+    )
+}
+
+pub fn password_changed(to: &str, username: &str, origin: &str) -> Mail {
+    mail(
+        to,
+        "Your password was changed",
+        format!(
+            "Hello {username},\n\nthe password of your Gatehouse account was just changed, and \
+             its other sessions were logged out. If this was not you, reset your password at \
+             once: {origin}/forgot-password\n"
+        ),
+    )
+}
+
+pub fn account_deactivated(to: &str, username: &str) -> Mail {
+    mail(
+        to,
+        "Your account was deactivated",
+        format!(
+            "Hello {username},\n\nan administrator deactivated your Gatehouse account. You can no \
+             longer log in; if you think this is a mistake, contact the site's administrators.\n"
+        ),
+    )
+}
+
+pub fn session_ended_after_reuse(to: &str, username: &str) -> Mail {
+    mail(
+        to,
+        "A session of your account was ended",
+        format!(
+            "Hello {username},\n\none of your sessions was ended because its refresh token was \
+             used twice, which can mean someone copied it. If you do not recognise this, change \
+             your password.\n"
+        ),
+    )
+}

@@ -1,0 +1,138 @@
+//! The `email_tokens` table: single-use tokens of emailed links, by SHA-256 digest, each bound
+//! to one purpose and one account.
+
+use super::Conn;
+
+/// What a link is for (the `purpose` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Verify,
+    Reset,
+    ChangeEmail,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Reset => "reset",
+            Self::ChangeEmail => "change_email",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        [Self::Verify, Self::Reset, Self::ChangeEmail]
+            .into_iter()
+            .find(|p| p.as_str() == stored)
+    }
+}
+
+/// A token about to be stored.
+pub struct NewToken<'a> {
+    pub digest: &'a str,
+    pub user_id: i64,
+    pub purpose: Purpose,
+    /// For `ChangeEmail`: the new address and the session that asked for it.
+    pub change: Option<(&'a str, &'a str)>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Stores a token; the account's unused ones of the same purpose stop working.
+pub async fn replace(conn: &mut Conn, token: &NewToken<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?")
+        .bind(token.user_id)
+        .bind(token.purpose.as_str())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, session_id, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token.digest)
+    .bind(token.user_id)
+    .bind(token.purpose.as_str())
+    .bind(token.change.map(|(email, _)| email))
+    .bind(token.change.map(|(_, session)| session))
+    .bind(token.now)
+    .bind(token.expires_at)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A token that was spent.
+pub struct Spent {
+    pub user_id: i64,
+    pub purpose: Purpose,
+    pub new_email: Option<String>,
+    pub session_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SpentRow {
+    user_id: i64,
+    purpose: String,
+    new_email: Option<String>,
+    session_id: Option<String>,
+}
+
+/// Spends the unexpired token `digest` if it has one of `purposes`: exactly one caller gets
+/// it. A token of another purpose is left alone.
+pub async fn spend(
+    conn: &mut Conn,
+    digest: &str,
+    purposes: (Purpose, Purpose),
+    now: i64,
+) -> Result<Option<Spent>, sqlx::Error> {
+    let row: Option<SpentRow> = sqlx::query_as(
+        "DELETE FROM email_tokens
+         WHERE token_hash = ? AND (purpose = ? OR purpose = ?) AND expires_at > ?
+         RETURNING user_id, purpose, new_email, session_id",
+    )
+    .bind(digest)
+    .bind(purposes.0.as_str())
+    .bind(purposes.1.as_str())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|row| {
+        Some(Spent {
+            user_id: row.user_id,
+            purpose: Purpose::parse(&row.purpose)?,
+            new_email: row.new_email,
+            session_id: row.session_id,
+        })
+    }))
+}
+
+/// Whose unexpired `purpose` token `digest` is, without spending it.
+pub async fn holder(
+    conn: &mut Conn,
+    digest: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM email_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ?",
+    )
+    .bind(digest)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Voids the account's pending links of `purpose`.
+pub async fn delete_for(
+    conn: &mut Conn,
+    user_id: i64,
+    purpose: Purpose,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?")
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .execute(conn)
+        .await
+        .map(drop)
+}

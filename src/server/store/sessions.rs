@@ -1,0 +1,295 @@
+//! The `sessions` table and its `refresh_tokens`: one row per login, and every refresh token
+//! the session was given (by SHA-256 digest; the unspent one is current).
+
+use super::users::{user_columns, User, UserRow};
+use super::Conn;
+
+/// A login about to be stored.
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub remember: bool,
+    pub user_agent: &'a str,
+    pub ip_address: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    /// Digest of the session's first refresh token.
+    pub refresh_digest: &'a str,
+}
+
+/// Stores a new session and its first refresh token (run it in a transaction).
+pub async fn insert(conn: &mut Conn, session: &NewSession<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, remember, user_agent, ip_address, created_at, last_used_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(session.id)
+    .bind(session.user_id)
+    .bind(session.remember)
+    .bind(session.user_agent)
+    .bind(session.ip_address)
+    .bind(session.now)
+    .bind(session.now)
+    .bind(session.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    insert_refresh_token(conn, session.refresh_digest, session.id, session.now).await
+}
+
+async fn insert_refresh_token(
+    conn: &mut Conn,
+    digest: &str,
+    session_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)")
+        .bind(digest)
+        .bind(session_id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A live session and its (active) account.
+pub struct LiveSession {
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub user: User,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    last_used_at: i64,
+    expires_at: i64,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+/// Session `id` of `user_id` if it has not ended, expired or gone idle (last used after
+/// `idle_limit`), and its account is active: one query per uncached request.
+pub async fn live_with_user(
+    conn: &mut Conn,
+    id: &str,
+    user_id: i64,
+    now: i64,
+    idle_limit: i64,
+) -> Result<Option<LiveSession>, sqlx::Error> {
+    let row: Option<SessionUserRow> = sqlx::query_as(concat!(
+        "SELECT s.last_used_at, s.expires_at, ",
+        user_columns!(),
+        " FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
+           AND s.last_used_at > ? AND u.is_active = 1"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .bind(idle_limit)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| LiveSession {
+        last_used_at: row.last_used_at,
+        expires_at: row.expires_at,
+        user: User::from(row.user),
+    }))
+}
+
+pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A refresh token as presented, with its session and account.
+#[derive(sqlx::FromRow)]
+pub struct PresentedToken {
+    pub session_id: String,
+    pub spent_at: Option<i64>,
+    /// Whether the token this one was exchanged for has been spent too.
+    pub successor_spent: bool,
+    pub user_id: i64,
+    pub remember: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: i64,
+    pub ended_at: Option<i64>,
+    pub is_active: bool,
+}
+
+pub async fn presented_token(
+    conn: &mut Conn,
+    digest: &str,
+) -> Result<Option<PresentedToken>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT rt.session_id, rt.spent_at, s.user_id, s.remember, s.created_at, s.expires_at,
+                s.last_used_at, s.ended_at, u.is_active,
+                EXISTS (SELECT 1 FROM refresh_tokens n
+                        WHERE n.token_hash = rt.replaced_by AND n.spent_at IS NOT NULL)
+                    AS successor_spent
+         FROM refresh_tokens rt
+         JOIN sessions s ON s.id = rt.session_id
+         JOIN users u ON u.id = s.user_id
+         WHERE rt.token_hash = ?",
+    )
+    .bind(digest)
+    .fetch_optional(conn)
+    .await
+}
+
+/// One renewal: the presented token, its successor and the session's new state.
+pub struct Rotation<'a> {
+    pub session_id: &'a str,
+    pub spent: &'a str,
+    pub successor: &'a str,
+    pub expires_at: i64,
+    pub user_agent: &'a str,
+    pub ip_address: &'a str,
+    pub now: i64,
+}
+
+/// Spends `spent` and stores its successor (run it in a transaction). `false` when `spent`
+/// was already spent (a parallel renewal won).
+pub async fn rotate(conn: &mut Conn, rotation: &Rotation<'_>) -> Result<bool, sqlx::Error> {
+    let spent = sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = ?, replaced_by = ?
+         WHERE token_hash = ? AND spent_at IS NULL",
+    )
+    .bind(rotation.now)
+    .bind(rotation.successor)
+    .bind(rotation.spent)
+    .execute(&mut *conn)
+    .await?;
+    if spent.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_refresh_token(conn, rotation.successor, rotation.session_id, rotation.now).await?;
+    sqlx::query(
+        "UPDATE sessions SET last_used_at = ?, expires_at = ?, user_agent = ?, ip_address = ?
+         WHERE id = ?",
+    )
+    .bind(rotation.now)
+    .bind(rotation.expires_at)
+    .bind(rotation.user_agent)
+    .bind(rotation.ip_address)
+    .bind(rotation.session_id)
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+/// Whether a session has neither ended nor expired, and its account is active.
+pub async fn is_live(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.is_active = 1",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Ends session `id` (of `owner`, when given); the account's id if it was live.
+pub async fn end(
+    conn: &mut Conn,
+    id: &str,
+    owner: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE sessions SET ended_at = ?, end_reason = ?
+         WHERE id = ? AND (? IS NULL OR user_id = ?) AND ended_at IS NULL
+         RETURNING user_id",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id)
+    .bind(owner)
+    .bind(owner)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Ends every live session of `user_id` except `keep`; how many ended.
+pub async fn end_all(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE sessions SET ended_at = ?, end_reason = ?
+         WHERE user_id = ? AND ended_at IS NULL AND id IS NOT ?",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(user_id)
+    .bind(keep)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_agent: String,
+    pub ip_address: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+/// `user_id`'s usable sessions (last used after `idle_limit`), most recently used first.
+pub async fn list_live(
+    conn: &mut Conn,
+    user_id: i64,
+    now: i64,
+    idle_limit: i64,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, user_agent, ip_address, created_at, last_used_at FROM sessions
+         WHERE user_id = ? AND ended_at IS NULL AND expires_at > ? AND last_used_at > ?
+         ORDER BY last_used_at DESC, created_at DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(idle_limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Sessions that are usable now (not ended, not expired, used after `idle_limit`).
+pub async fn count_live(conn: &mut Conn, now: i64, idle_limit: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND expires_at > ? AND last_used_at > ?",
+    )
+    .bind(now)
+    .bind(idle_limit)
+    .fetch_one(conn)
+    .await
+}
+
+/// Deletes sessions that expired, went idle, or ended before `ended_before`.
+pub async fn delete_stale(
+    conn: &mut Conn,
+    now: i64,
+    idle_limit: i64,
+    ended_before: i64,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ? OR ended_at <= ?",
+    )
+    .bind(now)
+    .bind(idle_limit)
+    .bind(ended_before)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
