@@ -2,21 +2,21 @@
 //! with the method their submitter names (`formaction`, `formmethod`, else the form's own),
 //! checked with the shared Rust rules first, marked busy on their way. What this layer cannot
 //! send the same way (another target, a file upload's encoding, a dialog's close) is left to
-//! the browser. Also the parts of a form that wait for a field to change (`data-reveal-for`).
+//! the browser.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{
-    Element, Event, FormData, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
-    SubmitEvent, Url, UrlSearchParams,
+    Element, Event, FormData, HtmlButtonElement, HtmlFormElement, HtmlInputElement, SubmitEvent,
+    Url, UrlSearchParams,
 };
 
 use super::attributes::{
-    ACTION, ARIA_BUSY, ASKED, DISABLED, ENCTYPE, FOCUS_AFTER, FORM_ACTION, FORM_ENCTYPE,
-    FORM_METHOD, FORM_TARGET, METHOD, PASSWORD_CONTEXT, REVEAL_FOR, SAVED, TARGET,
+    ACTION, ARIA_BUSY, DISABLED, ENCTYPE, FOCUS_AFTER, FORM_ACTION, FORM_ENCTYPE, FORM_METHOD,
+    FORM_TARGET, METHOD, PASSWORD_CONTEXT, TARGET,
 };
 use super::navigation::{is_page, visit_or_fail, Visit};
-use super::{all, current_url, document, errors, focus};
+use super::{all, current_url, document, errors};
 use crate::domain::check_form;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -160,48 +160,6 @@ fn set_busy(form: &HtmlFormElement, busy: bool) {
         } else {
             let _ = button.remove_attribute(DISABLED);
             let _ = button.remove_attribute(ARIA_BUSY);
-        }
-    }
-}
-
-pub fn on_input(event: Event) {
-    if let Some(input) = event
-        .target()
-        .and_then(|target| target.dyn_into::<HtmlInputElement>().ok())
-    {
-        if !input.id().is_empty() {
-            reveal(&input);
-        }
-    }
-}
-
-/// Shows or hides what waits for this field to change (`data-reveal-for`, `data-saved`).
-fn reveal(input: &HtmlInputElement) {
-    let Some(root) = document().and_then(|document| document.document_element()) else {
-        return;
-    };
-    let typed = input.value().trim().to_lowercase();
-    for part in all(&root, &format!("[{REVEAL_FOR}=\"{}\"]", input.id())) {
-        let Ok(part) = part.dyn_into::<HtmlElement>() else {
-            continue;
-        };
-        let saved = part.get_attribute(SAVED).unwrap_or_default();
-        // Once the server has asked for it, it stays.
-        if !part.has_attribute(ASKED) {
-            part.set_hidden(typed == saved);
-        }
-    }
-}
-
-/// Applies `reveal` to every field a part waits for (after a page is put in place).
-pub fn reveal_all(root: &HtmlElement) {
-    for part in all(root, &format!("[{REVEAL_FOR}]")) {
-        let field = part
-            .get_attribute(REVEAL_FOR)
-            .and_then(|id| focus::by_id(&id))
-            .and_then(|element| element.dyn_into::<HtmlInputElement>().ok());
-        if let Some(field) = field {
-            reveal(&field);
         }
     }
 }

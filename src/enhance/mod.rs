@@ -4,9 +4,9 @@
 //! - `forms`: a form is checked with the shared Rust rules (`domain::check_form`) before it
 //!   is sent, and its problems are shown at once, as the server would show them (`errors`);
 //!   it is sent where its submitter says (`formaction`, `formmethod`), marked busy on its
-//!   way, and cannot be sent twice; a part marked `data-reveal-for` appears while the named
-//!   field differs from its saved value (the current password, asked for when the email
-//!   changes);
+//!   way, and cannot be sent twice;
+//! - `reveal`: a part marked `data-reveal-for` appears while the named field differs from its
+//!   saved value (the current password, asked for when the email changes);
 //! - `navigation`: forms and links are followed without a full reload: the server's page is
 //!   fetched and put in place of the current one, and the address and history follow. A page
 //!   that names other built files than the open one (the site was deployed meanwhile) is
@@ -24,6 +24,7 @@ mod errors;
 mod focus;
 mod forms;
 mod navigation;
+mod reveal;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -37,14 +38,14 @@ pub fn start() {
     };
     listen(&document, "submit", forms::on_submit);
     listen(&document, "click", navigation::on_click);
-    listen(&document, "input", forms::on_input);
+    listen(&document, "input", reveal::on_input);
     listen(&window, "popstate", navigation::on_popstate);
     // Back and Forward show their page once it is fetched: the browser must not scroll first.
     if let Ok(history) = window.history() {
         let _ = history.set_scroll_restoration(web_sys::ScrollRestoration::Manual);
     }
     if let Some(body) = document.body() {
-        forms::reveal_all(&body);
+        reveal::reveal_all(&body);
         let _ = body.set_attribute(attributes::HYDRATED, "true");
     }
 }

@@ -14,7 +14,7 @@ use web_sys::{
 
 use super::attributes::{DOWNLOAD, REL, TARGET};
 use super::focus::{self, Settle};
-use super::{all, closest, current_url, document, forms, window};
+use super::{all, closest, current_url, document, reveal, window};
 
 /// Shown when a form could not be sent or its answer could not be read.
 pub const UNREACHABLE: &str = "Could not reach Gatehouse. Check your connection and try again.";
@@ -299,7 +299,7 @@ fn put_in_place(
     let refused = visit.post.is_some() && answer.search_params().has("__err");
     document.set_title(&page.title());
     body.set_inner_html(&new_body.inner_html());
-    forms::reveal_all(&body);
+    reveal::reveal_all(&body);
     if let Ok(history) = window.history() {
         let moved = address != current.href();
         match visit.history {
