@@ -1,8 +1,6 @@
 //! Test harness: the real router on a random port, a fresh SQLite file per test, and a small
 //! browser-like client that keeps cookies and speaks real HTTP.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 

@@ -1,11 +1,8 @@
 //! The JSON API under /api/v1: every endpoint, every error case, and the OpenAPI document.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, Browser, Page, NEW_PASSWORD, PASSWORD};
+use crate::common::{spawn_app, Browser, Page, NEW_PASSWORD, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

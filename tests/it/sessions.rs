@@ -1,11 +1,8 @@
 //! Rotating refresh tokens, remember me, silent renewal, expiry and the sessions list.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, spawn_app_with, Browser, PASSWORD};
+use crate::common::{self, spawn_app, spawn_app_with, Browser, PASSWORD};
 use gatehouse::server::sessions;
 use reqwest::StatusCode;
 

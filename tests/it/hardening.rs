@@ -1,13 +1,10 @@
 //! Holding up under attack: bounded throttle memory, a bounded hashing queue, lock-out
 //! resistance, client addresses behind proxies, registration limits and the smaller findings
 //! of the hardening review. Each test fails on the code as it was before that review.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, spawn_app_with, Browser, PASSWORD};
+use crate::common::{self, spawn_app, spawn_app_with, Browser, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

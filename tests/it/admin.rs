@@ -1,13 +1,10 @@
 //! Administration and the audit trail: the admin area, its rules, the command that grants the
 //! first admin, and the events every flow records.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{spawn_app, token_in, Browser, TestApp, NEW_PASSWORD, PASSWORD};
+use crate::common::{self, spawn_app, token_in, Browser, TestApp, NEW_PASSWORD, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

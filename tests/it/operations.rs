@@ -1,13 +1,11 @@
 //! Running in production: access logs and request ids, no secrets in logs, compression,
 //! caching of built files, panics, metrics, readiness, graceful shutdown and backups.
 
-mod common;
-
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::{spawn, spawn_app, spawn_app_with, TestApp, NEW_PASSWORD, PASSWORD};
+use crate::common::{self, spawn, spawn_app, spawn_app_with, TestApp, NEW_PASSWORD, PASSWORD};
 use gatehouse::server::config::BackupSchedule;
 use gatehouse::server::state::AppState;
 use gatehouse::server::telemetry::{self, LogFormat};

@@ -1,9 +1,6 @@
 //! Projects and tasks: CRUD, cascades, validation and isolation between people.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{spawn_app, Browser, Page, TestApp, PASSWORD};
+use crate::common::{spawn_app, Browser, Page, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,13 +1,11 @@
 //! Email that really arrives: confirmation of addresses, password reset and confirmed email
 //! changes, read back from the outbox (or an SMTP server on loopback), over real HTTP.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{
-    is_mail_to, link_in, spawn_app, spawn_app_with, token_in, SmtpSink, NEW_PASSWORD, PASSWORD,
+use crate::common::{
+    self, is_mail_to, link_in, spawn_app, spawn_app_with, token_in, SmtpSink, NEW_PASSWORD,
+    PASSWORD,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
