@@ -52,24 +52,16 @@ async fn user_id(app: &TestApp, email: &str) -> i64 {
         .unwrap()
 }
 
-/// (event, actor, subject) rows once the audit writer has caught up.
+/// (event, actor, subject) rows, once the audit writer has stored every event recorded so far.
 async fn events(app: &TestApp) -> Vec<(String, Option<i64>, Option<i64>, String)> {
-    let mut last = Vec::new();
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let rows: Vec<(String, Option<i64>, Option<i64>, String)> = sqlx::query_as(
-            "SELECT event, actor_id, subject_id, details || ' ' || ip_address || ' ' || user_agent
-             FROM audit_events ORDER BY id",
-        )
-        .fetch_all(&app.state.db)
-        .await
-        .unwrap();
-        if rows.len() == last.len() && !rows.is_empty() {
-            return rows;
-        }
-        last = rows;
-    }
-    last
+    app.state.audit.flush().await;
+    sqlx::query_as(
+        "SELECT event, actor_id, subject_id, details || ' ' || ip_address || ' ' || user_agent
+         FROM audit_events ORDER BY id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
