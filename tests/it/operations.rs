@@ -606,7 +606,14 @@ async fn shutdown_finishes_requests_in_flight_and_checkpoints_the_database() {
     assert!(app.state.db.is_closed());
     let wal = app.data_dir().join("gatehouse.db-wal");
     let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(wal_len, 0, "the WAL was checkpointed into the database");
+    // SQLite checkpoints when the last connection closes; sqlx's Pool::close can return with
+    // one still open (a connection handed back while the pool closes).
+    assert_eq!(
+        wal_len,
+        0,
+        "the WAL was checkpointed into the database ({} connections open after close)",
+        app.state.db.size()
+    );
 }
 
 #[tokio::test]
