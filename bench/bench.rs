@@ -229,7 +229,10 @@ async fn main() {
             .unwrap();
     }
     tx.commit().await.unwrap();
-    sqlx::query("ANALYZE").execute(&state.db).await.unwrap();
+    sqlx::query("ANALYZE")
+        .execute(state.db.sqlite_pool())
+        .await
+        .unwrap();
 
     println!("\n## Large lists (1,000 projects; one project with 5,000 tasks), 1 client\n");
     println!("| request | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
@@ -308,7 +311,7 @@ async fn forgot_password_timing(base: &str, state: &AppState) {
 async fn admin_list_timing(base: &str, state: &AppState, admin_id: i64) {
     sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
         .bind(admin_id)
-        .execute(&state.db)
+        .execute(state.db.sqlite_pool())
         .await
         .unwrap();
     let now = state.now();
@@ -339,7 +342,10 @@ async fn admin_list_timing(base: &str, state: &AppState, admin_id: i64) {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    sqlx::query("ANALYZE").execute(&state.db).await.unwrap();
+    sqlx::query("ANALYZE")
+        .execute(state.db.sqlite_pool())
+        .await
+        .unwrap();
     let issued = sessions::start(state, admin_id, true, &Client::new("bench", "127.0.0.1"))
         .await
         .unwrap();

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, APIRequestContext, Page } from "@playwright/test";
 import { hydrated, logIn, newPerson, PASSWORD, register } from "./helpers";
 import { SHORT_TTL_URL } from "../playwright.config";
 
@@ -50,17 +50,46 @@ test("log out everywhere else keeps only this device", async ({ page, browser })
   }
 });
 
-test("a person who waits past the access-token lifetime is still logged in", async ({ page }) => {
+/** The access token `page` holds for the short-TTL server, which must take it now. */
+async function heldAccessToken(page: Page, request: APIRequestContext): Promise<string> {
+  const cookies = await page.context().cookies(SHORT_TTL_URL);
+  const token = cookies.find((c) => c.name === "gatehouse_access")?.value;
+  expect(token, "the browser holds an access token").toBeTruthy();
+  expect(await meWith(request, token!), "the access token works before it expires").toBe(200);
+  return token!;
+}
+
+/** `GET /api/v1/users/me` with `token` alone, as a Bearer token from another client: no
+ * cookie goes with it, so nothing is renewed. */
+async function meWith(request: APIRequestContext, token: string): Promise<number> {
+  const res = await request.get(`${SHORT_TTL_URL}/api/v1/users/me`, {
+    headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+  });
+  return res.status();
+}
+
+/** Waits until the server refuses `token` (its 2 s lifetime and the 5 s validation leeway
+ * are over) while `page` still holds it, so that the page's next request must renew it. */
+async function expired(page: Page, request: APIRequestContext, token: string) {
+  await expect.poll(() => meWith(request, token), { timeout: 20_000, intervals: [250] }).toBe(401);
+  const held = (await page.context().cookies(SHORT_TTL_URL)).find((c) => c.name === "gatehouse_access");
+  expect(held?.value, "nothing renewed it meanwhile").toBe(token);
+}
+
+test("a person who waits past the access-token lifetime is still logged in", async ({ page, request }) => {
   const person = newPerson("ttl");
   await register(page, person, true, SHORT_TTL_URL);
-  // 2 s lifetime plus the 5 s validation leeway.
-  await page.waitForTimeout(8_000);
+  const first = await heldAccessToken(page, request);
+  await expired(page, request, first);
   await page.goto(`${SHORT_TTL_URL}/sessions`);
   await expect(page).toHaveURL(/\/sessions$/);
+  const renewed = await heldAccessToken(page, request);
+  expect(renewed, "the page load renewed the token").not.toBe(first);
   await expect(page.getByRole("row", { name: /This device/ })).toBeVisible();
-  // Client-side navigation after another wait renews through a server function call.
+  // Client-side navigation once that token has expired too renews through a server function
+  // call.
   await hydrated(page);
-  await page.waitForTimeout(8_000);
+  await expired(page, request, renewed);
   await page.getByRole("navigation").getByRole("link", { name: "Profile" }).click();
   await expect(page.getByText(person.email)).toBeVisible();
 });

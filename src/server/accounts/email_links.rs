@@ -192,8 +192,9 @@ pub async fn request_reset(
     client: &Client,
 ) -> Result<(), AppError> {
     let email = Email::parse(raw_email).map_err(|message| AppError::field("email", message))?;
+    let background = state.background.clone();
     let (state, client) = (state.clone(), client.clone());
-    tokio::spawn(async move {
+    background.spawn(async move {
         if let Err(e) = send_reset(&state, &email, &client).await {
             tracing::warn!(error = %e, "could not queue a reset link");
         }

@@ -244,9 +244,14 @@ pub async fn serve_app(
             Ok(())
         }
     };
-    // Store pending audit events, then close every connection: the last one to close
-    // checkpoints the WAL into the database file.
+    // Finish what requests left running (reset links), store pending audit events, move
+    // the WAL into the database file, then close every connection.
+    state.background.close();
+    state.background.wait().await;
     state.audit.flush().await;
+    if let Err(e) = state.db.checkpoint().await {
+        tracing::warn!(error = %e, "could not checkpoint the database at shutdown");
+    }
     state.db.close().await;
     outcome
 }

@@ -38,6 +38,8 @@ pub struct Shared {
     pub mailer: Mailer,
     pub audit: AuditLog,
     pub metrics: Arc<Metrics>,
+    /// Work a request started and left running (reset links): waited for at shutdown.
+    pub background: tokio_util::task::TaskTracker,
     pub resubmissions: Arc<Resubmissions>,
     pub leptos_options: LeptosOptions,
 }
@@ -56,6 +58,7 @@ impl AppState {
             rotations: Arc::default(),
             session_cache: SessionCache::for_database(&db.file()),
             metrics: Arc::default(),
+            background: tokio_util::task::TaskTracker::new(),
             resubmissions: Arc::default(),
             throttle: Arc::default(),
             clock,
@@ -63,6 +66,14 @@ impl AppState {
             db,
             leptos_options,
         })))
+    }
+
+    /// Waits until the work that requests left running so far is done (tests; shutdown closes
+    /// the tracker for good instead).
+    pub async fn settled(&self) {
+        self.background.close();
+        self.background.wait().await;
+        self.background.reopen();
     }
 
     /// Unix seconds now, by the app's clock.

@@ -129,6 +129,15 @@ impl Store {
         self.pool.options().get_max_connections()
     }
 
+    /// Moves every committed change from the WAL into the database file and empties the WAL
+    /// (at shutdown: the pool may not close its last connection, which would do it).
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -1,9 +1,6 @@
 //! Register, log in, log out and profile, over real HTTP against the real router.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{spawn_app, spawn_app_with, Browser, NEW_PASSWORD, PASSWORD};
+use crate::common::{spawn_app, spawn_app_with, Browser, NEW_PASSWORD, PASSWORD};
 use reqwest::StatusCode;
 
 #[tokio::test]

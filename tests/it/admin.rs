@@ -1,13 +1,10 @@
 //! Administration and the audit trail: the admin area, its rules, the command that grants the
 //! first admin, and the events every flow records.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{spawn_app, token_in, Browser, TestApp, NEW_PASSWORD, PASSWORD};
+use crate::common::{self, spawn_app, token_in, Browser, TestApp, NEW_PASSWORD, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -50,29 +47,21 @@ async fn act(browser: &Browser, id: i64, action: &str) -> common::Page {
 async fn user_id(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
         .bind(email)
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap()
 }
 
-/// (event, actor, subject) rows once the audit writer has caught up.
+/// (event, actor, subject) rows, once the audit writer has stored every event recorded so far.
 async fn events(app: &TestApp) -> Vec<(String, Option<i64>, Option<i64>, String)> {
-    let mut last = Vec::new();
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let rows: Vec<(String, Option<i64>, Option<i64>, String)> = sqlx::query_as(
-            "SELECT event, actor_id, subject_id, details || ' ' || ip_address || ' ' || user_agent
-             FROM audit_events ORDER BY id",
-        )
-        .fetch_all(&app.state.db)
-        .await
-        .unwrap();
-        if rows.len() == last.len() && !rows.is_empty() {
-            return rows;
-        }
-        last = rows;
-    }
-    last
+    app.state.audit.flush().await;
+    sqlx::query_as(
+        "SELECT event, actor_id, subject_id, details || ' ' || ip_address || ' ' || user_agent
+         FROM audit_events ORDER BY id",
+    )
+    .fetch_all(app.state.db.sqlite_pool())
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -256,7 +245,7 @@ async fn paging_shows_every_account_once_while_accounts_are_added() {
     };
     for i in 0..130 {
         insert(i, 1_000 + i / 3)
-            .execute(&app.state.db)
+            .execute(app.state.db.sqlite_pool())
             .await
             .unwrap();
     }
@@ -275,7 +264,7 @@ async fn paging_shows_every_account_once_while_accounts_are_added() {
         pages += 1;
         // Newcomers arrive while the admin pages through; they are newer than every page.
         insert(1_000 + pages, app.state.now())
-            .execute(&app.state.db)
+            .execute(app.state.db.sqlite_pool())
             .await
             .unwrap();
         match page["next_cursor"].as_str() {

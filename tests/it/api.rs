@@ -1,11 +1,8 @@
 //! The JSON API under /api/v1: every endpoint, every error case, and the OpenAPI document.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, Browser, Page, NEW_PASSWORD, PASSWORD};
+use crate::common::{spawn_app, Browser, Page, NEW_PASSWORD, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -339,7 +336,7 @@ async fn profiles_are_own_or_admin_only() {
 
     sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
         .bind(bob["id"].as_i64())
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite_pool())
         .await
         .unwrap();
     let as_admin = app

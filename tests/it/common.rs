@@ -1,10 +1,10 @@
 //! Test harness: the real router on a random port, a fresh SQLite file per test, and a small
 //! browser-like client that keeps cookies and speaks real HTTP.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use gatehouse::server::startup::config::Config;
 use gatehouse::server::startup::state::AppState;
@@ -110,7 +110,7 @@ impl TestApp {
 
     /// Moves the app's clock forward: tokens, sessions and throttling see the time pass at
     /// once, without the test sleeping.
-    pub fn advance(&self, by: std::time::Duration) {
+    pub fn advance(&self, by: Duration) {
         self.state.clock.advance(by);
     }
 
@@ -132,23 +132,21 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits (up to 5 s) for a message to `to` whose subject contains `subject`.
+    /// Waits (see `eventually`) for a message to `to` whose subject contains `subject`; the
+    /// newest such message.
     pub async fn mail(&self, to: &str, subject: &str) -> String {
-        for _ in 0..100 {
-            let found = self
-                .outbox()
+        let what = Outbox {
+            app: self,
+            to,
+            subject,
+        };
+        eventually(what, || async {
+            self.outbox()
                 .into_iter()
                 .rev()
-                .find(|m| is_mail_to(m, to) && m.contains(subject));
-            if let Some(mail) = found {
-                return mail;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!(
-            "no mail to {to} about {subject:?}; outbox: {:#?}",
-            self.outbox()
-        );
+                .find(|m| is_mail_to(m, to) && m.contains(subject))
+        })
+        .await
     }
 
     pub fn browser(&self) -> Browser {
@@ -200,6 +198,50 @@ impl TestApp {
             res.body
         );
         browser
+    }
+}
+
+/// How long `eventually` waits, and how often it looks.
+const EVENTUALLY_LIMIT: Duration = Duration::from_secs(10);
+const EVENTUALLY_EVERY: Duration = Duration::from_millis(20);
+
+/// Asks `check` every 20 ms until it answers `Some`, and returns that; panics naming `what`
+/// after 10 s. The one way these tests wait for something the server does in the background
+/// (mail delivery, a listener closing, writers making progress): never a fixed sleep, which is
+/// too short on a slow machine and wasted time on a fast one.
+pub async fn eventually<F, Fut, T>(what: impl std::fmt::Display, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY_LIMIT;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("gave up after {EVENTUALLY_LIMIT:?} waiting for {what}");
+        }
+        tokio::time::sleep(EVENTUALLY_EVERY).await;
+    }
+}
+
+/// What `TestApp::mail` waits for, with the outbox as it is when the wait gives up.
+struct Outbox<'a> {
+    app: &'a TestApp,
+    to: &'a str,
+    subject: &'a str,
+}
+
+impl std::fmt::Display for Outbox<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a mail to {} about {:?}; outbox: {:#?}",
+            self.to,
+            self.subject,
+            self.app.outbox()
+        )
     }
 }
 

@@ -1,9 +1,6 @@
 //! Projects and tasks: CRUD, cascades, validation and isolation between people.
-#![cfg(feature = "ssr")]
 
-mod common;
-
-use common::{spawn_app, Browser, Page, TestApp, PASSWORD};
+use crate::common::{spawn_app, Browser, Page, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -148,7 +145,7 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     assert_eq!(orphans, 0);
@@ -162,7 +159,7 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
         )
         .await;
     let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     browser
@@ -177,7 +174,7 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
         .await;
     let left: (i64, i64) =
         sqlx::query_as("SELECT (SELECT COUNT(*) FROM projects), (SELECT COUNT(*) FROM tasks)")
-            .fetch_one(&app.state.db)
+            .fetch_one(app.state.db.sqlite_pool())
             .await
             .unwrap();
     assert_eq!(left, (0, 0));
@@ -347,7 +344,7 @@ async fn project_pages_work_with_plain_form_posts() {
     let list = browser.get("/projects").await;
     assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
     let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     let here = format!("/projects/{pid}");
@@ -359,7 +356,7 @@ async fn project_pages_work_with_plain_form_posts() {
         )
         .await;
     let tid: i64 = sqlx::query_scalar("SELECT id FROM tasks")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     browser
@@ -417,7 +414,7 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     assert_eq!((a.status, b.status), (StatusCode::FOUND, StatusCode::FOUND));
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM projects")
-            .fetch_one(&app.state.db)
+            .fetch_one(app.state.db.sqlite_pool())
             .await
             .unwrap()
     };
@@ -430,7 +427,7 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     assert_eq!(count().await, 2);
 
     let pid: i64 = sqlx::query_scalar("SELECT MIN(id) FROM projects")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     let here = format!("/projects/{pid}");
@@ -439,7 +436,7 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     browser.submit(&here, "/api/add_task", &fields).await;
     browser.submit(&here, "/api/add_task", &fields).await;
     let tasks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     assert_eq!(tasks, 1);
@@ -474,7 +471,7 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
         )
         .await;
     let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     for n in 1..=250 {
@@ -486,7 +483,7 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
         .bind(format!("Task number {n:03}"))
         .bind(n)
         .bind(n % 5 == 0)
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite_pool())
         .await
         .unwrap();
     }
@@ -524,7 +521,7 @@ async fn many_projects_are_shown_fifty_at_a_time() {
     let app = spawn_app().await;
     let browser = app.registered("ada@example.com", "ada").await;
     let owner: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(&app.state.db)
+        .fetch_one(app.state.db.sqlite_pool())
         .await
         .unwrap();
     for n in 1..=120 {
@@ -534,7 +531,7 @@ async fn many_projects_are_shown_fifty_at_a_time() {
         )
         .bind(owner)
         .bind(format!("Project number {n:03}"))
-        .execute(&app.state.db)
+        .execute(app.state.db.sqlite_pool())
         .await
         .unwrap();
     }

@@ -1,11 +1,8 @@
 //! Rotating refresh tokens, remember me, silent renewal, expiry and the sessions list.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{spawn_app, spawn_app_with, Browser, PASSWORD};
+use crate::common::{self, eventually, spawn_app, spawn_app_with, Browser, PASSWORD};
 use gatehouse::server::sessions;
 use reqwest::StatusCode;
 
@@ -63,14 +60,11 @@ async fn a_remembered_access_token_still_expires_on_time() {
             .is_some_and(|now| cache.get(&access, now).is_some())
     };
     // Until the login's writes have settled, each check goes back to the database.
-    for _ in 0..50 {
+    eventually("the token's check to be remembered", || async {
         assert_eq!(me().await.status, StatusCode::OK);
-        if remembered() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(remembered(), "the token's check is remembered");
+        remembered().then_some(())
+    })
+    .await;
 
     app.advance(PAST_ACCESS_TTL);
     assert!(remembered(), "nothing was written meanwhile");

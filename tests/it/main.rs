@@ -1,0 +1,15 @@
+//! The integration tests, in one binary: each starts the real router on a random port with a
+//! fresh SQLite file (`common`) and speaks HTTP to it. One binary links the application once,
+//! instead of once per file.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+mod admin;
+mod api;
+mod email;
+mod hardening;
+mod operations;
+mod projects;
+mod sessions;
+mod web_accounts;
