@@ -40,6 +40,7 @@ pub fn page_shell(options: &LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="description" content=DESCRIPTION/>
                 {watching().then(|| view! { <AutoReload options=options.clone()/> })}
                 <link rel="modulepreload" href=files.js.as_str()/>
                 <link rel="preload" href=files.wasm.as_str() r#as="fetch" type="application/wasm" crossorigin="anonymous"/>
@@ -53,6 +54,11 @@ pub fn page_shell(options: &LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// What search engines and link previews say of every page.
+pub const DESCRIPTION: &str =
+    "Gatehouse: a self-hosted account service. Register, log in, and manage your profile, \
+     sessions and projects.";
 
 /// Whether `cargo leptos watch` runs the server (its live-reload script is then allowed).
 fn watching() -> bool {

@@ -82,9 +82,31 @@ where
             data-focus-after=focus_after
             data-password-context=password_context
         >
+            <PageField/>
             {children()}
         </form>
     }
+}
+
+/// The name of the form field that says which page a form was sent from.
+pub const PAGE_FIELD: &str = "__page";
+
+/// Names the page the form is on, so a refusal comes back to it even when the browser sends
+/// no `Referer` (the token pages forbid one; so may a browser's privacy settings): the server
+/// takes it as the form's referrer (`http::form_errors::form_names_its_page`).
+#[component]
+pub fn PageField() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let (path, query) = (
+        location.pathname.get_untracked(),
+        location.search.get_untracked(),
+    );
+    let page = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    };
+    view! { <input type="hidden" name=PAGE_FIELD value=page/> }
 }
 
 /// The summary of a form's problems (GOV.UK pattern): announced, focused when it appears, and
@@ -173,6 +195,19 @@ pub fn SubmitButton(
             {children()}
         </button>
     }
+}
+
+/// A password input: a `Field` that never shows a typed value again.
+#[component]
+pub fn PasswordField(
+    label: &'static str,
+    name: &'static str,
+    form: &'static str,
+    /// `current-password` or `new-password`, so password managers fill the right one.
+    autocomplete: &'static str,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    view! { <Field label name form input_type="password" autocomplete error/> }
 }
 
 /// A labelled input with its error message beside it. Typed values come back after an error,

@@ -127,6 +127,24 @@ pub fn FocusLink(
     }
 }
 
+/// A table's header row: one column per name, and a last one for each row's buttons, named
+/// for screen readers only.
+#[leptos::component]
+pub fn ColumnHeads(
+    columns: &'static [&'static str],
+    actions: &'static str,
+) -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    view! {
+        <thead>
+            <tr>
+                {columns.iter().map(|name| view! { <th scope="col">{*name}</th> }).collect_view()}
+                <th scope="col"><span class="visually-hidden">{actions}</span></th>
+            </tr>
+        </thead>
+    }
+}
+
 /// Percent-encodes a path for use as a query value.
 pub fn encode_query_value(raw: &str) -> String {
     raw.bytes()

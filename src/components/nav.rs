@@ -10,6 +10,12 @@ use crate::components::FocusLink;
 use crate::domain::{AppError, UserView};
 
 /// The logged-in person, if any, as this request's session check read it (no query, no copy).
+/// Whether the calling person is an administrator: anyone else gets only the 404 page of an
+/// admin page, nothing of its own content.
+pub fn caller_is_admin() -> bool {
+    current_account().is_some_and(|user| user.role == crate::domain::Role::Admin)
+}
+
 pub fn current_account() -> Option<Arc<UserView>> {
     crate::server::http::context::current_user()
         .ok()

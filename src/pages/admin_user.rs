@@ -4,10 +4,12 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{form_error, ErrorSummary, FormAction};
+use crate::components::nav::caller_is_admin;
 use crate::components::status::Loaded;
 use crate::components::{human_time, provide_now, Ago};
 use crate::domain::{ActivityView, AdminUserView, AppError, SessionView};
 use crate::pages::admin_users::{AdminAction, AdminActions};
+use crate::pages::not_found::NotFound;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminUserPage {
@@ -38,6 +40,9 @@ pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
 /// One account: its details, the actions on it, its sessions and its audit trail.
 #[component]
 pub fn AdminUserPage() -> impl IntoView {
+    if !caller_is_admin() {
+        return view! { <NotFound/> }.into_any();
+    }
     provide_now();
     let action = FormAction::<AdminAction>::new();
     let error = form_error(action);
@@ -98,4 +103,5 @@ pub fn AdminUserPage() -> impl IntoView {
             }}
         />
     }
+    .into_any()
 }

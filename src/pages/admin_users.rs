@@ -4,9 +4,11 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{form_error, ErrorSummary, FormAction};
+use crate::components::nav::caller_is_admin;
 use crate::components::status::Loaded;
-use crate::components::{encode_query_value, human_time};
+use crate::components::{encode_query_value, human_time, ColumnHeads};
 use crate::domain::{AdminUserView, AppError};
+use crate::pages::not_found::NotFound;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminUsersPage {
@@ -101,6 +103,9 @@ fn yes_no(flag: bool) -> &'static str {
 /// Every account: search, filters, pages of 50, and the actions on each.
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
+    if !caller_is_admin() {
+        return view! { <NotFound/> }.into_any();
+    }
     let action = FormAction::<AdminAction>::new();
     let error = form_error(action);
     let query = use_query_map();
@@ -163,19 +168,10 @@ pub fn AdminUsersPage() -> impl IntoView {
                 });
                 view! {
                     <table class="users">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Email"</th>
-                                <th scope="col">"Username"</th>
-                                <th scope="col">"Role"</th>
-                                <th scope="col">"Active"</th>
-                                <th scope="col">"Verified"</th>
-                                <th scope="col">"Created"</th>
-                                <th scope="col">"Last seen"</th>
-                                <th scope="col">"Live sessions"</th>
-                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                            </tr>
-                        </thead>
+                        <ColumnHeads
+                            columns=&["Email", "Username", "Role", "Active", "Verified", "Created", "Last seen", "Live sessions"]
+                            actions="Actions"
+                        />
                         <tbody>
                             {page
                                 .users
@@ -216,6 +212,7 @@ pub fn AdminUsersPage() -> impl IntoView {
             }}
         />
     }
+    .into_any()
 }
 
 /// `a=1&b=2`, percent-encoded, leaving out empty values.

@@ -9,7 +9,8 @@ use crate::domain::AppError;
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
     use crate::server::{accounts::email_links as account_email, http::context};
     let state = context::state()?;
-    account_email::request_reset(&state, &email, &context::client()?)
+    let device_token = state.cookies.device_token(&context::cookie_jar()?);
+    account_email::request_reset(&state, &email, &context::client()?, device_token)
         .await
         .map_err(|err| err.with_values([("email", email.as_str())]))?;
     leptos_axum::redirect("/forgot-password?sent=1");

@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
+use crate::components::form::{
+    form_error, ErrorSummary, Field, FormAction, PasswordField, ValidatedForm,
+};
 use crate::domain::AppError;
 
 #[server(endpoint = "login")]
@@ -14,7 +16,7 @@ pub async fn log_in(
 ) -> Result<(), AppError> {
     use crate::domain::safe_next;
     use crate::server::accounts::login::{self, Credentials};
-    use crate::server::{http::context, sessions};
+    use crate::server::http::context;
     let state = context::state()?;
     let jar = context::cookie_jar()?;
     let device_token = state.cookies.device_token(&jar);
@@ -27,15 +29,7 @@ pub async fn log_in(
     let logged_in = login::log_in(&state, credentials, &context::client()?)
         .await
         .map_err(|err| err.with_values([("email", email.as_str())]))?;
-    // A new login from this browser replaces the session its cookies belonged to.
-    if let Ok(previous) = context::current_user() {
-        sessions::end(
-            &state,
-            &previous.session_id,
-            crate::server::sessions::EndReason::ReplacedByLogin,
-        )
-        .await?;
-    }
+    context::end_previous_session(&state).await?;
     state.cookies.set(&jar, &logged_in.tokens);
     state.cookies.set_device(&jar, logged_in.device_token);
     leptos_axum::redirect(&safe_next(next.as_deref()));
@@ -62,14 +56,7 @@ pub fn LoginPage() -> impl IntoView {
                 <ErrorSummary error form="login" fields=&["email", "password"]/>
                 <input type="hidden" name="next" value=next/>
                 <Field label="Email" name="email" form="login" input_type="email" autocomplete="email" error/>
-                <Field
-                    label="Password"
-                    name="password"
-                    form="login"
-                    input_type="password"
-                    autocomplete="current-password"
-                    error
-                />
+                <PasswordField label="Password" name="password" form="login" autocomplete="current-password" error/>
                 <div class="checkbox">
                     <input type="checkbox" id="login-remember" name="remember" value="on"/>
                     <label for="login-remember">"Remember me"</label>

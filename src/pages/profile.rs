@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
+use crate::components::form::{
+    form_error, ErrorSummary, Field, FormAction, PasswordField, ValidatedForm,
+};
 use crate::components::human_date;
 use crate::components::nav::current_account;
 use crate::components::status::LoadError;
@@ -22,6 +24,7 @@ pub async fn update_profile(
     let updated = profile::update_profile(
         &state,
         &user,
+        &context::client()?,
         user.user_id,
         profile::ProfileChanges {
             username: Some(&username),
@@ -213,14 +216,7 @@ fn ProfileForm(user: Arc<UserView>, action: FormAction<UpdateProfile>) -> impl I
                     error
                 />
                 <div data-reveal-for="profile-email" data-saved=saved_email data-asked=asked hidden=!email_changes>
-                    <Field
-                        label="Current password"
-                        name="current_password"
-                        form="profile"
-                        input_type="password"
-                        autocomplete="current-password"
-                        error
-                    />
+                    <PasswordField label="Current password" name="current_password" form="profile" autocomplete="current-password" error/>
                     <p class="hint">"Changing your email needs your current password."</p>
                 </div>
                 <button type="submit">"Save changes"</button>
@@ -237,30 +233,9 @@ fn PasswordForm(user: Arc<UserView>, action: FormAction<ChangePassword>) -> impl
             <h2 id="password-title">"Change password"</h2>
             <ValidatedForm action label="Change password" password_context=format!("{} {}", user.email, user.username)>
                 <ErrorSummary error form="password" fields=&["current_password", "new_password", "confirm_new_password"]/>
-                <Field
-                    label="Current password"
-                    name="current_password"
-                    form="password"
-                    input_type="password"
-                    autocomplete="current-password"
-                    error
-                />
-                <Field
-                    label="New password"
-                    name="new_password"
-                    form="password"
-                    input_type="password"
-                    autocomplete="new-password"
-                    error
-                />
-                <Field
-                    label="Confirm new password"
-                    name="confirm_new_password"
-                    form="password"
-                    input_type="password"
-                    autocomplete="new-password"
-                    error
-                />
+                <PasswordField label="Current password" name="current_password" form="password" autocomplete="current-password" error/>
+                <PasswordField label="New password" name="new_password" form="password" autocomplete="new-password" error/>
+                <PasswordField label="Confirm new password" name="confirm_new_password" form="password" autocomplete="new-password" error/>
                 <p class="hint">"Changing your password logs out all your other sessions."</p>
                 <button type="submit">"Change password"</button>
             </ValidatedForm>
@@ -277,14 +252,7 @@ fn DeleteAccountForm(action: FormAction<DeleteAccount>) -> impl IntoView {
             <p>"This deletes your account, your sessions and all your projects. It cannot be undone."</p>
             <ValidatedForm action label="Delete account">
                 <ErrorSummary error form="delete" fields=&["password"]/>
-                <Field
-                    label="Password"
-                    name="password"
-                    form="delete"
-                    input_type="password"
-                    autocomplete="current-password"
-                    error
-                />
+                <PasswordField label="Password" name="password" form="delete" autocomplete="current-password" error/>
                 <button type="submit" class="danger">
                     "Delete account"
                 </button>

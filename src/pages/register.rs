@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
+use crate::components::form::{
+    form_error, ErrorSummary, Field, FormAction, PasswordField, ValidatedForm,
+};
 use crate::domain::{AppError, CHECK_INBOX};
 
 #[server(endpoint = "register")]
@@ -12,7 +14,7 @@ pub async fn register(
     password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{accounts::register, http::context, sessions};
+    use crate::server::{accounts::register, http::context};
     let state = context::state()?;
     let issued = register::register_and_log_in(
         &state,
@@ -30,15 +32,7 @@ pub async fn register(
         leptos_axum::redirect("/register?sent=1");
         return Ok(());
     };
-    // A new account from this browser replaces the session its cookies belonged to.
-    if let Ok(previous) = context::current_user() {
-        sessions::end(
-            &state,
-            &previous.session_id,
-            crate::server::sessions::EndReason::ReplacedByLogin,
-        )
-        .await?;
-    }
+    context::end_previous_session(&state).await?;
     state.cookies.set(&context::cookie_jar()?, &issued);
     leptos_axum::redirect("/profile");
     Ok(())
@@ -72,14 +66,7 @@ pub fn RegisterPage() -> impl IntoView {
                     hint="At least 8 characters. A few unrelated words make a strong, memorable password."
                     error
                 />
-                <Field
-                    label="Confirm password"
-                    name="confirm_password"
-                    form="register"
-                    input_type="password"
-                    autocomplete="new-password"
-                    error
-                />
+                <PasswordField label="Confirm password" name="confirm_password" form="register" autocomplete="new-password" error/>
                 <button type="submit">"Create account"</button>
             </ValidatedForm>
             <p>"Already have an account? " <a href="/login">"Log in"</a></p>

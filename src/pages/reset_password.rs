@@ -2,7 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, Field, FormAction, ValidatedForm};
+use crate::components::form::{
+    form_error, ErrorSummary, Field, FormAction, PasswordField, ValidatedForm,
+};
 use crate::domain::AppError;
 
 #[server(endpoint = "reset_password")]
@@ -42,14 +44,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     hint="At least 8 characters. A few unrelated words make a strong, memorable password."
                     error
                 />
-                <Field
-                    label="Confirm new password"
-                    name="confirm_new_password"
-                    form="reset"
-                    input_type="password"
-                    autocomplete="new-password"
-                    error
-                />
+                <PasswordField label="Confirm new password" name="confirm_new_password" form="reset" autocomplete="new-password" error/>
                 <button type="submit">"Set new password"</button>
             </ValidatedForm>
             <p>

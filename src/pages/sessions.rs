@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::components::form::{form_error, ErrorSummary, FormAction, SubmitButton};
 use crate::components::status::Loaded;
-use crate::components::{provide_now, Ago};
+use crate::components::{provide_now, Ago, ColumnHeads};
 use crate::domain::{AppError, SessionView};
 
 #[server(endpoint = "sessions")]
@@ -59,15 +59,7 @@ pub fn SessionsPage() -> impl IntoView {
                 let others = list.iter().filter(|s| !s.current).count();
                 view! {
                     <table class="sessions">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Device"</th>
-                                <th scope="col">"Address"</th>
-                                <th scope="col">"Started"</th>
-                                <th scope="col">"Last used"</th>
-                                <th scope="col"><span class="visually-hidden">"Action"</span></th>
-                            </tr>
-                        </thead>
+                        <ColumnHeads columns=&["Device", "Address", "Started", "Last used"] actions="Action"/>
                         <tbody>
                             {list
                                 .into_iter()

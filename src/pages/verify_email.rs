@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{form_error, ErrorSummary, FormAction};
+use crate::components::form::{form_error, ErrorSummary, FormAction, PageField};
 use crate::domain::AppError;
 
 #[server(endpoint = "confirm_email")]
@@ -54,6 +54,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         <h1>"Confirm your email address"</h1>
                         <ErrorSummary error/>
                         <form action=action.url() method="post">
+                            <PageField/>
                             <input type="hidden" name="token" value=token/>
                             <button type="submit">
                                 "Confirm email address"

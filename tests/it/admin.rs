@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// Runs the real binary's admin command against the app's database. On the blocking pool:
 /// the app's server runs on this test's runtime and must keep serving meanwhile.
-async fn admin_command(app: &TestApp, verb: &str, email: &str) -> std::process::Output {
+pub(crate) async fn admin_command(app: &TestApp, verb: &str, email: &str) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command
         .args(["admin", verb, email])
@@ -22,7 +22,7 @@ async fn admin_command(app: &TestApp, verb: &str, email: &str) -> std::process::
         .unwrap()
 }
 
-async fn admin(app: &TestApp, email: &str, username: &str) -> Browser {
+pub(crate) async fn admin(app: &TestApp, email: &str, username: &str) -> Browser {
     let browser = app.registered(email, username).await;
     let out = admin_command(app, "grant", email).await;
     assert!(

@@ -255,23 +255,48 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
         "a typo does not spend the link"
     );
     assert!(weak.json()["error"]["fields"]["password"].is_string());
+    // Trying the confirmation token on the reset form did not burn it.
+    let pending = |purpose: &'static str| {
+        let db = app.state.db.sqlite_pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM email_tokens WHERE purpose = ?")
+                .bind(purpose)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(pending("verify").await, 1);
+    let verified = || {
+        let db = app.state.db.sqlite_pool().clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("SELECT email_verified FROM users WHERE email = ?")
+                .bind("ada@example.com")
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!verified().await);
     assert_eq!(
         api_reset(&app, &reset, NEW_PASSWORD).await.status,
         StatusCode::NO_CONTENT
     );
+    // The reset proved the mailbox: the address is confirmed, and every other pending link
+    // of the account (the confirmation links) stopped working.
+    assert!(verified().await);
+    let res = app
+        .browser()
+        .submit("/verify-email", "/api/confirm_email", &[("token", &verify)])
+        .await;
+    assert_ne!(res.location(), Some("/verify-email?done=verified"));
+    assert_eq!(pending("verify").await, 0);
     let again = api_reset(&app, &reset, "another lantern orbit 99").await;
     assert_eq!(again.status, StatusCode::NOT_FOUND, "single use");
     assert!(again.json()["error"]["message"]
         .as_str()
         .unwrap()
         .contains("invalid"));
-
-    // The verification token still works for its own purpose.
-    let browser = app.browser();
-    let res = browser
-        .submit("/verify-email", "/api/confirm_email", &[("token", &verify)])
-        .await;
-    assert_eq!(res.location(), Some("/verify-email?done=verified"));
 
     app.advance(Duration::from_secs(61));
     api_forgot(&app, "ada@example.com").await;
@@ -465,8 +490,12 @@ async fn required_verification_hides_whether_an_address_is_taken() {
         .await;
     assert_eq!(web.location(), Some("/register?sent=1"));
 
+    // The unconfirmed account's own password answers as a wrong one does: an address that
+    // someone else registered first looks no different.
     let refused = app.api_login("ada@example.com", PASSWORD).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let wrong = app.api_login("ada@example.com", NEW_PASSWORD).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!((refused.status, refused.body), (wrong.status, wrong.body));
     let token = token_in(
         &app.mail("ada@example.com", "Confirm your email address")
             .await,

@@ -11,5 +11,6 @@ mod email;
 mod hardening;
 mod operations;
 mod projects;
+mod review;
 mod sessions;
 mod web_accounts;

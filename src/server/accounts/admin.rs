@@ -4,7 +4,7 @@
 
 use crate::domain::{ActivityView, AdminUserView, AppError, Role, SessionView};
 use crate::server::accounts::audit::{self, Event, EventKind, Reader};
-use crate::server::accounts::{email_links, find_by_email, find_by_id, User};
+use crate::server::accounts::{email_links, find_by_email, find_by_id, User, LAST_ADMIN};
 use crate::server::mail::templates;
 use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::sessions::{self, EndReason};
@@ -133,8 +133,6 @@ pub enum Action {
     SendPasswordReset,
     SendVerification,
 }
-
-const LAST_ADMIN: &str = "The site needs at least one active administrator.";
 
 pub async fn act(
     state: &AppState,

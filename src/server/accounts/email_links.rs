@@ -72,16 +72,94 @@ pub async fn queue_verification(
 }
 
 /// Tells the owner of `email` that someone tried to register with it (when verification is
-/// required, registration answers the same for taken and free addresses).
+/// required, registration answers the same for taken and free addresses). Counted by the
+/// same mail limits as reset links, so registering again and again cannot bomb the owner.
 pub async fn registration_attempt_notice(
     state: &AppState,
     email: &str,
-    _client: &Client,
+    client: &Client,
 ) -> Result<(), AppError> {
     let origin = &state.config.public_url.origin;
-    let mail = templates::registration_attempt(email, origin);
+    notice_if_allowed(
+        state,
+        email,
+        client,
+        templates::registration_attempt(email, origin),
+    )
+    .await
+}
+
+/// Tells the owner of `email` that a member asked to move their account to it (when
+/// verification is required, that answers the same for taken and free addresses).
+pub async fn address_claim_notice(
+    state: &AppState,
+    email: &str,
+    client: &Client,
+) -> Result<(), AppError> {
+    let origin = &state.config.public_url.origin;
+    notice_if_allowed(
+        state,
+        email,
+        client,
+        templates::address_claimed(email, origin),
+    )
+    .await
+}
+
+/// Queues `mail` about `email` unless the mail limits for it are reached (silently: the
+/// answer is the same either way).
+async fn notice_if_allowed(
+    state: &AppState,
+    email: &str,
+    client: &Client,
+    mail: mail::Mail,
+) -> Result<(), AppError> {
+    let now = state.now();
+    if state
+        .throttle
+        .mail(email, &client.ip_address, false, now)
+        .is_err()
+    {
+        tracing::info!("notice not sent: too many asked for this address or client");
+        return Ok(());
+    }
     let mut conn = state.db.acquire().await?;
-    Ok(state.mailer.send(&mut conn, &mail, state.now()).await?)
+    Ok(state.mailer.send(&mut conn, &mail, now).await?)
+}
+
+/// A login was refused because the address is not confirmed yet, with the right password:
+/// a fresh link goes out (at most one a minute), in the background so that the answer and
+/// its timing are those of a wrong password.
+pub fn resend_after_refused_login(state: &AppState, user: &User, client: &Client) {
+    let (state, client, user) = (state.clone(), client.clone(), user.clone());
+    let background = state.background.clone();
+    background.spawn(async move {
+        let now = state.now();
+        let subject = format!("verify:{}", user.id);
+        if state
+            .throttle
+            .mail(&subject, &client.ip_address, false, now)
+            .is_err()
+        {
+            return;
+        }
+        let queued = async {
+            let mut tx = state.db.begin().await?;
+            queue_verification(&mut tx, &state, user.id, &user.email, now).await?;
+            tx.commit().await
+        };
+        match queued.await {
+            Ok(()) => {
+                state.mailer.wake();
+                state.audit.record(
+                    Event::new(EventKind::VerificationSent)
+                        .subject(user.id)
+                        .client(&client),
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "could not queue a confirmation link"),
+        }
+    });
 }
 
 /// Sends a fresh confirmation link to the caller's address: at most one a minute.
@@ -97,7 +175,12 @@ pub async fn resend_verification(
     let now = state.now();
     state
         .throttle
-        .mail(&format!("verify:{}", user.id), &client.ip_address, now)
+        .mail(
+            &format!("verify:{}", user.id),
+            &client.ip_address,
+            true,
+            now,
+        )
         .map_err(AppError::too_many_requests)?;
     let mut tx = state.db.begin().await?;
     queue_verification(&mut tx, state, user.id, &user.email, now).await?;
@@ -143,6 +226,8 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
         users::set_confirmed_email(&mut tx, spent.user_id, &new_email, now)
             .await?
             .map_err(taken)?;
+        // Links sent to the old address (a reset, say) must not outlive the change.
+        email_tokens::delete_all_for(&mut tx, spent.user_id).await?;
         tracing::info!(user_id = spent.user_id, "email address changed");
         state.audit.record(
             Event::new(EventKind::EmailChanged)
@@ -162,6 +247,20 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
     Ok(confirmed)
 }
 
+/// Tells `user`'s current address that a change to `new_email` was asked for.
+pub async fn queue_change_notice(
+    conn: &mut Conn,
+    state: &AppState,
+    user: &User,
+    new_email: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let origin = &state.config.public_url.origin;
+    let notice =
+        templates::address_change_requested(&user.email, &user.username, new_email, origin);
+    mail::enqueue(conn, &notice, now).await
+}
+
 /// Asks to move `user` to `new_email`: a link goes to the new address, a notice to the old one,
 /// and the account keeps its address until the link is used from the session `caller`.
 pub async fn request_email_change(
@@ -177,43 +276,53 @@ pub async fn request_email_change(
     let token = issue(conn, user.id, Purpose::ChangeEmail, change, lifetime, now).await?;
     let link = link(state, "/verify-email", &token);
     let confirm = templates::confirm_new_address(new_email, &user.username, &link, lifetime / 3600);
-    let origin = &state.config.public_url.origin;
-    let notice =
-        templates::address_change_requested(&user.email, &user.username, new_email, origin);
     mail::enqueue(conn, &confirm, now).await?;
-    mail::enqueue(conn, &notice, now).await
+    queue_change_notice(conn, state, user, new_email, now).await
 }
 
 /// Asks for a reset link. The answer, and its timing, are the same whether or not the address
 /// has an account: everything after checking the address's syntax happens off the request.
+/// `device_token` is the device cookie the client holds, if any: a client the account logged
+/// in from before is not held to the address's overall limit (`Throttle::mail`).
 pub async fn request_reset(
     state: &AppState,
     raw_email: &str,
     client: &Client,
+    device_token: Option<String>,
 ) -> Result<(), AppError> {
     let email = Email::parse(raw_email).map_err(|message| AppError::field("email", message))?;
     let background = state.background.clone();
     let (state, client) = (state.clone(), client.clone());
     background.spawn(async move {
-        if let Err(e) = send_reset(&state, &email, &client).await {
+        if let Err(e) = send_reset(&state, &email, &client, device_token.as_deref()).await {
             tracing::warn!(error = %e, "could not queue a reset link");
         }
     });
     Ok(())
 }
 
-async fn send_reset(state: &AppState, email: &Email, client: &Client) -> Result<(), AppError> {
+async fn send_reset(
+    state: &AppState,
+    email: &Email,
+    client: &Client,
+    device_token: Option<&str>,
+) -> Result<(), AppError> {
     let now = state.now();
+    let user = find_by_email(state, email.as_str()).await?;
+    let known_device = device_token
+        .and_then(|token| state.keys.verify_device(token, now))
+        .zip(user.as_ref())
+        .is_some_and(|(device, user)| device.belongs_to(user.id, user.created_at));
     // Silent limits: the person sees the same answer either way.
     if state
         .throttle
-        .mail(email.as_str(), &client.ip_address, now)
+        .mail(email.as_str(), &client.ip_address, known_device, now)
         .is_err()
     {
         tracing::info!("reset link not sent: too many asked for this address or client");
         return Ok(());
     }
-    let Some(user) = find_by_email(state, email.as_str()).await? else {
+    let Some(user) = user else {
         return Ok(());
     };
     if !user.is_active {
@@ -278,6 +387,8 @@ pub async fn reset_password(
         return Err(invalid_link());
     }
     users::set_password_hash(&mut tx, user.id, &hash, now).await?;
+    // The link came to this address: it is confirmed.
+    users::mark_email_verified(&mut tx, user.id, now).await?;
     after_password_change(&mut tx, state, &user, None, now).await?;
     tx.commit().await?;
     state.mailer.wake();

@@ -13,7 +13,9 @@ use crate::server::startup::state::AppState;
 use crate::server::store::users;
 
 use super::passwords::verify_and_settle;
-use super::{find_by_email, User, EMAIL_NOT_CONFIRMED, INVALID_CREDENTIALS};
+use super::{
+    email_links, find_by_email, User, INVALID_CREDENTIALS, INVALID_CREDENTIALS_OR_UNCONFIRMED,
+};
 
 /// What a login attempt presents.
 pub struct Credentials<'a> {
@@ -31,8 +33,15 @@ pub struct LoggedIn {
     pub device_token: String,
 }
 
-fn invalid_credentials() -> AppError {
-    AppError::new(ErrorKind::Unauthenticated, INVALID_CREDENTIALS)
+/// The one answer to a failed login. With `EMAIL_VERIFICATION=required` it also covers an
+/// unconfirmed address, so that no answer tells a taken address from a free one.
+fn invalid_credentials(state: &AppState) -> AppError {
+    let message = if state.config.mail.verification_required {
+        INVALID_CREDENTIALS_OR_UNCONFIRMED
+    } else {
+        INVALID_CREDENTIALS
+    };
+    AppError::new(ErrorKind::Unauthenticated, message)
 }
 
 /// Checks the credentials (throttled, constant-time with respect to account existence) and
@@ -81,10 +90,10 @@ async fn check_and_start(
     // No account has such an email or password: answer before any bookkeeping, so junk
     // identifiers cost nothing to store.
     let Ok(email) = Email::parse(email) else {
-        return Err(invalid_credentials());
+        return Err(invalid_credentials(state));
     };
     if password.chars().count() > PASSWORD_MAX_LENGTH {
-        return Err(invalid_credentials());
+        return Err(invalid_credentials(state));
     }
     if state.hasher.logins_full() {
         return Err(state.hasher.busy().await);
@@ -108,8 +117,10 @@ async fn check_and_start(
         }
     }
     let user = find_by_email(state, email.as_str()).await?;
-    let device =
-        claimed_device.filter(|device| user.as_ref().is_some_and(|u| u.id == device.user_id));
+    let device = claimed_device.filter(|device| {
+        user.as_ref()
+            .is_some_and(|u| device.belongs_to(u.id, u.created_at))
+    });
     let guesser = match &device {
         Some(device) => Guesser::KnownDevice(&device.device_id),
         None => Guesser::Stranger {
@@ -135,11 +146,11 @@ async fn check_and_start(
         (Some(user), Verified::Yes | Verified::YesButRehash) => user,
         (Some(_), _) => {
             failure("wrong password");
-            return Err(invalid_credentials());
+            return Err(invalid_credentials(state));
         }
         (None, _) => {
             failure("no such account");
-            return Err(invalid_credentials());
+            return Err(invalid_credentials(state));
         }
     };
     if verified == Verified::YesButRehash {
@@ -152,14 +163,19 @@ async fn check_and_start(
         return Err(AppError::forbidden("This account has been deactivated."));
     }
     if state.config.mail.verification_required && !user.email_verified {
+        // Answered as a wrong password is (an address someone else registered first must not
+        // answer differently from a free one); the owner gets a fresh link.
         failure("email not confirmed");
-        return Err(AppError::forbidden(EMAIL_NOT_CONFIRMED));
+        email_links::resend_after_refused_login(state, &user, client);
+        return Err(invalid_credentials(state));
     }
     let tokens = sessions::start(state, user.id, remember, client).await?;
     let device_id = device
         .map(|d| d.device_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let device_token = state.keys.issue_device(user.id, &device_id, now);
+    let device_token = state
+        .keys
+        .issue_device(user.id, user.created_at, &device_id, now);
     tracing::info!(user_id = user.id, session_id = %tokens.session_id, "logged in");
     state.audit.record(
         Event::new(EventKind::LoginSucceeded)

@@ -19,8 +19,11 @@ use crate::server::store::{users, Unique};
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const EMAIL_TAKEN: &str = "An account with this email already exists.";
 pub const USERNAME_TAKEN: &str = "This username is already taken.";
-pub const EMAIL_NOT_CONFIRMED: &str =
-    "Confirm your email address first: open the link we sent you when you registered.";
+/// `EMAIL_VERIFICATION=required`: a wrong password and an unconfirmed address answer alike.
+pub const INVALID_CREDENTIALS_OR_UNCONFIRMED: &str = "Invalid email or password, or the \
+     address is not confirmed yet: if you registered, open the link we emailed you (logging \
+     in with the right password sends a fresh one).";
+pub const LAST_ADMIN: &str = "The site needs at least one active administrator.";
 
 /// The field error that explains a broken unique index.
 pub fn taken(unique: Unique) -> AppError {

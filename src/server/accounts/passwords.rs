@@ -6,7 +6,7 @@ use crate::server::security::password::{PasswordHash, Verified};
 use crate::server::security::throttle::Attempt;
 use crate::server::sessions::{self, EndReason};
 use crate::server::startup::state::AppState;
-use crate::server::store::email_tokens::{self, Purpose};
+use crate::server::store::email_tokens;
 use crate::server::store::Conn;
 
 use super::User;
@@ -90,8 +90,9 @@ pub(super) async fn strong_new_password(
         .await?
 }
 
-/// After a new password is stored: every session but `keep` ends, pending reset links stop
-/// working, and the owner is told by mail (inside the caller's transaction).
+/// After a new password is stored: every session but `keep` ends, every pending emailed link
+/// (reset, confirmation, change of address) stops working, and the owner is told by mail
+/// (inside the caller's transaction).
 pub async fn after_password_change(
     conn: &mut Conn,
     state: &AppState,
@@ -100,7 +101,7 @@ pub async fn after_password_change(
     now: i64,
 ) -> Result<(), AppError> {
     let ended = sessions::end_all_in(conn, user.id, keep, EndReason::PasswordChanged, now).await?;
-    email_tokens::delete_for(conn, user.id, Purpose::Reset).await?;
+    email_tokens::delete_all_for(conn, user.id).await?;
     let origin = &state.config.public_url.origin;
     let notice = templates::password_changed(&user.email, &user.username, origin);
     mail::enqueue(conn, &notice, now).await?;

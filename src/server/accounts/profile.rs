@@ -3,12 +3,12 @@
 use crate::domain::{check_profile, AppError};
 use crate::server::accounts::audit::{Event, EventKind};
 use crate::server::security::password::PasswordHash;
-use crate::server::security::principal::CurrentUser;
+use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::startup::state::AppState;
-use crate::server::store::users;
+use crate::server::store::{email_tokens, users, Unique};
 
 use super::passwords::{after_password_change, require_current_password, strong_new_password};
-use super::{current, email_links, find_by_email, find_by_id, profile_of, taken, User};
+use super::{current, email_links, find_by_email, find_by_id, profile_of, taken, User, LAST_ADMIN};
 
 /// A change to a profile. Fields left `None` stay as they are.
 #[derive(Default)]
@@ -34,6 +34,7 @@ pub struct ProfileUpdated {
 pub async fn update_profile(
     state: &AppState,
     caller: &CurrentUser,
+    client: &Client,
     id: i64,
     changes: ProfileChanges<'_>,
 ) -> Result<ProfileUpdated, AppError> {
@@ -70,8 +71,11 @@ pub async fn update_profile(
     };
     // The owner's new address must prove itself first; an admin's correction applies at once.
     let confirm_new_email = own && email_changed;
-    if confirm_new_email && find_by_email(state, &email).await?.is_some() {
-        return Err(taken(crate::server::store::Unique::UsersEmail));
+    // With verification required, a taken address answers as a free one does: its owner is
+    // told instead, and no link is made.
+    let claims_taken = confirm_new_email && find_by_email(state, &email).await?.is_some();
+    if claims_taken && !state.config.mail.verification_required {
+        return Err(taken(Unique::UsersEmail));
     }
     let stored_email = if confirm_new_email {
         &user.email
@@ -91,8 +95,16 @@ pub async fn update_profile(
                 .session(&caller.session_id),
         );
     }
-    if confirm_new_email {
+    if email_changed && !own {
+        // An admin's correction: links sent to the old address must not outlive it.
+        email_tokens::delete_all_for(&mut tx, id).await?;
+    }
+    if claims_taken {
+        email_links::queue_change_notice(&mut tx, state, &user, &email, now).await?;
+    } else if confirm_new_email {
         email_links::request_email_change(&mut tx, state, &user, caller, &email, now).await?;
+    }
+    if confirm_new_email {
         state.audit.record(
             Event::new(EventKind::EmailChangeRequested)
                 .by(user.id)
@@ -102,6 +114,9 @@ pub async fn update_profile(
     }
     tx.commit().await?;
     state.mailer.wake();
+    if claims_taken {
+        email_links::address_claim_notice(state, &email, client).await?;
+    }
     let user = find_by_id(state, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -161,7 +176,9 @@ pub async fn delete_account(
         .await
         .map_err(|err| err.rename_field("current_password", "password"))?;
     let mut conn = state.db.acquire().await?;
-    users::delete(&mut conn, user.id).await?;
+    if !users::delete_unless_last_admin(&mut conn, user.id).await? {
+        return Err(AppError::forbidden(LAST_ADMIN));
+    }
     tracing::info!(user_id = user.id, "account deleted");
     state.audit.record(
         Event::new(EventKind::AccountDeleted)

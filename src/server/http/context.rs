@@ -32,3 +32,13 @@ pub fn cookie_jar() -> Result<Cookies, AppError> {
 pub fn client() -> Result<Client, AppError> {
     Ok(Client::from_parts(&parts()?))
 }
+
+/// A new login (or a new account) from this browser replaces the session its cookies
+/// belonged to, if any.
+pub async fn end_previous_session(state: &AppState) -> Result<(), AppError> {
+    if let Ok(previous) = current_user() {
+        let reason = crate::server::sessions::EndReason::ReplacedByLogin;
+        crate::server::sessions::end(state, &previous.session_id, reason).await?;
+    }
+    Ok(())
+}

@@ -12,11 +12,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine as _;
-use http::header::LOCATION;
+use http::header::{CONTENT_TYPE, LOCATION, REFERER};
 use http::{HeaderValue, Method, Uri};
 use tower_cookies::Cookies;
 
-use crate::domain::AppError;
+use crate::components::form::PAGE_FIELD;
+use crate::domain::{AppError, ErrorKind};
+use crate::server::http::error::{respond, Audience};
 use crate::server::startup::state::AppState;
 
 const ERR: &str = "__err";
@@ -89,6 +91,49 @@ fn restore_values(uri: &Uri, cookie_value: &str) -> Option<Uri> {
     format!("{}?{}", uri.path(), join_query(&pairs))
         .parse()
         .ok()
+}
+
+/// A plain form post without a `Referer` (the token pages send `Referrer-Policy: no-referrer`,
+/// and a browser may be set to send none): the page the form names (`__page`, written by
+/// `components::form::PageField`) becomes its referrer, so a refusal is answered on that
+/// page rather than on the home page. Only a path of this site is taken.
+pub async fn form_names_its_page(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_form_post = request.method() == Method::POST
+        && !request.headers().contains_key(REFERER)
+        && request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form_post {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let err = AppError::new(ErrorKind::PayloadTooLarge, "The request body is too large.");
+            return respond(err, Audience::of(parts.uri.path(), &parts.headers));
+        }
+    };
+    let page = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(name, _)| name == PAGE_FIELD)
+        .map(|(_, page)| page)
+        .filter(|page| page.starts_with('/') && !page.starts_with("//") && !page.contains('\\'));
+    if let Some(page) = page {
+        let referer = format!("{}{page}", state.config.public_url.origin);
+        if let Ok(value) = HeaderValue::from_str(&referer) {
+            parts.headers.insert(REFERER, value);
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 pub async fn keep_values_out_of_addresses(

@@ -143,6 +143,33 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     )
 }
 
+/// The methods the site serves. Anything else (`CONNECT`, `TRACE`, made-up tokens) is
+/// answered 405 here, before routing: no fallback ever sees it.
+const SERVED_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
+pub async fn served_methods(request: Request, next: Next) -> Response {
+    if SERVED_METHODS.contains(request.method()) {
+        return next.run(request).await;
+    }
+    let audience = Audience::of(request.uri().path(), request.headers());
+    let refusal = AppError::bad_request("This site does not accept that method.");
+    let mut answer = respond(refusal, audience);
+    *answer.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    answer.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    answer
+}
+
 /// Guests asking for a member page get a redirect to log in before any HTML is rendered;
 /// members asking for the login or register page go to their profile.
 pub async fn page_access(request: Request, next: Next) -> Response {

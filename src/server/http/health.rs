@@ -36,24 +36,29 @@ pub struct Readiness {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    match state.db.ping().await {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database: "ok",
-            }),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "degraded",
-                    database: "unreachable",
-                }),
-            )
-        }
+    let reachable = state.db.ping().await.map_err(|e| {
+        tracing::error!(error = %e, "health check: database unreachable");
+    });
+    let body = Health {
+        status: if reachable.is_ok() { "ok" } else { "degraded" },
+        database: database_word(reachable.is_ok()),
+    };
+    (status(reachable.is_ok()), Json(body))
+}
+
+fn database_word(reachable: bool) -> &'static str {
+    if reachable {
+        "ok"
+    } else {
+        "unreachable"
+    }
+}
+
+fn status(ok: bool) -> StatusCode {
+    if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     }
 }
 
@@ -68,33 +73,14 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    match state.db.pending_migrations().await {
-        Ok(0) => (
-            StatusCode::OK,
-            Json(Readiness {
-                status: "ready",
-                database: "ok",
-                pending_migrations: 0,
-            }),
-        ),
-        Ok(pending) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Readiness {
-                status: "not ready",
-                database: "ok",
-                pending_migrations: pending,
-            }),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "readiness check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Readiness {
-                    status: "not ready",
-                    database: "unreachable",
-                    pending_migrations: 0,
-                }),
-            )
-        }
-    }
+    let pending = state.db.pending_migrations().await.map_err(|e| {
+        tracing::error!(error = %e, "readiness check: database unreachable");
+    });
+    let ready = pending == Ok(0);
+    let body = Readiness {
+        status: if ready { "ready" } else { "not ready" },
+        database: database_word(pending.is_ok()),
+        pending_migrations: pending.unwrap_or(0),
+    };
+    (status(ready), Json(body))
 }

@@ -75,9 +75,10 @@ async fn files_or_not_found(files: ServeDir, state: AppState, request: Request) 
 }
 
 /// Wraps `routes` in the layers every request passes through, outermost first: sensitive
-/// headers → request id → access log → metrics → compression → security headers → panic
+/// headers → request id → access log → metrics → compression → security headers → served
+/// methods → panic
 /// shape → panic catcher → API error shape → timeout → body limit → cookies → form errors →
-/// server-function status → CSRF → who → page access.
+/// the page a form names → server-function status → CSRF → who → page access.
 ///
 /// One stack, added with one `layer` call: axum boxes what each call returns and clones every
 /// boxed level on each request, so seventeen separate calls cost a member page dozens of
@@ -92,6 +93,7 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), metrics::record))
         .layer(CompressionLayer::new())
         .layer(from_fn_with_state(state.clone(), guards::security_headers))
+        .layer(from_fn(guards::served_methods))
         .layer(from_fn(access::panic_shape))
         .layer(access::catch_panic())
         .layer(from_fn(error::api_error_shape))
@@ -109,6 +111,10 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn_with_state(
             state.clone(),
             form_errors::keep_values_out_of_addresses,
+        ))
+        .layer(from_fn_with_state(
+            state.clone(),
+            form_errors::form_names_its_page,
         ))
         .layer(from_fn(error::server_fn_status))
         .layer(from_fn_with_state(state.clone(), guards::csrf_guard))

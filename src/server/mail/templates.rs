@@ -65,6 +65,20 @@ pub fn address_change_requested(to: &str, username: &str, new_email: &str, origi
     )
 }
 
+/// To the owner of an address a member of another account asked to move to (when
+/// verification is required, that request answers the same for taken and free addresses).
+pub fn address_claimed(to: &str, origin: &str) -> Mail {
+    mail(
+        to,
+        "Someone tried to use your address",
+        format!(
+            "Hello,\n\nsomeone logged in to another Gatehouse account asked to change its email \
+             address to {to}, which already belongs to your account. Nothing was changed. If it \
+             was you, log in to your own account instead: {origin}/login\n"
+        ),
+    )
+}
+
 pub fn reset_password(to: &str, username: &str, link: &str, valid_minutes: i64) -> Mail {
     mail(
         to,

@@ -30,9 +30,12 @@ const DEVICE_LIMIT: u32 = 10;
 const ADDRESS_LIMIT: u32 = 30;
 const ADDRESS_WINDOW_SECS: i64 = 60;
 const REGISTRATION_WINDOW_SECS: i64 = 3600;
-/// Mails about one address or account: one a minute, five a day; a hundred an hour per client
-/// (a client may be a whole office behind one address).
+/// Mails about one address or account asked for by one client: one a minute, five a day. A
+/// stranger's requests therefore never use up the owner's allowance; all clients together get
+/// twenty a day (a client holding the account's device cookie is not held to that), and one
+/// client a hundred an hour (a client may be a whole office behind one address).
 const MAIL_DAILY_LIMIT: u32 = 5;
+const MAIL_SUBJECT_DAILY_LIMIT: u32 = 20;
 const MAIL_CLIENT_LIMIT: u32 = 100;
 /// Entries per table; each is 8 + 24 bytes plus the map's overhead, so about 5 MB a table.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -174,6 +177,7 @@ struct Tables {
     registrations: Table,
     mail_minute: Table,
     mail_day: Table,
+    mail_subject_day: Table,
     mail_clients: Table,
 }
 
@@ -193,6 +197,7 @@ impl Default for Throttle {
                 registrations: Table::new(REGISTRATION_WINDOW_SECS),
                 mail_minute: Table::new(60),
                 mail_day: Table::new(86_400),
+                mail_subject_day: Table::new(86_400),
                 mail_clients: Table::new(3600),
             }),
         }
@@ -364,20 +369,37 @@ impl Throttle {
     }
 
     /// Counts a mail about `subject` (an email address or an account) asked for by a client at
-    /// `address`: `Err(seconds)` once `subject` had one in the last minute or five today, or
-    /// the client a hundred in the last hour. Nothing is stored for a refused one.
-    pub fn mail(&self, subject: &str, address: &str, now: i64) -> Result<(), u64> {
-        let subject_key = self.key("mail", subject);
-        let client_key = self.key("mail-client", address_scope(address));
+    /// `address`: `Err(seconds)` once this client asked for one about `subject` in the last
+    /// minute or five today, all clients twenty about it today (not counted for a client with
+    /// the account's device cookie, `known_device`), or the client a hundred in the last hour.
+    /// Nothing is stored for a refused one.
+    pub fn mail(
+        &self,
+        subject: &str,
+        address: &str,
+        known_device: bool,
+        now: i64,
+    ) -> Result<(), u64> {
+        let scope = address_scope(address);
+        let pair_key = self.key("mail", (subject, scope.as_str()));
+        let subject_key = self.key("mail-subject", subject);
+        let client_key = self.key("mail-client", scope.as_str());
         let mut tables = self.lock();
-        let wait = window_full(tables.mail_minute.current(subject_key, now), 1, 60, now)
+        let wait = window_full(tables.mail_minute.current(pair_key, now), 1, 60, now)
             .or_else(|| {
                 window_full(
-                    tables.mail_day.current(subject_key, now),
+                    tables.mail_day.current(pair_key, now),
                     MAIL_DAILY_LIMIT,
                     86_400,
                     now,
                 )
+            })
+            .or_else(|| {
+                let subject_day = tables.mail_subject_day.current(subject_key, now);
+                let limit = MAIL_SUBJECT_DAILY_LIMIT;
+                (!known_device)
+                    .then(|| window_full(subject_day, limit, 86_400, now))
+                    .flatten()
             })
             .or_else(|| {
                 window_full(
@@ -390,8 +412,9 @@ impl Throttle {
         if let Some(secs) = wait {
             return Err(secs as u64);
         }
-        tables.mail_minute.record(subject_key, now);
-        tables.mail_day.record(subject_key, now);
+        tables.mail_minute.record(pair_key, now);
+        tables.mail_day.record(pair_key, now);
+        tables.mail_subject_day.record(subject_key, now);
         tables.mail_clients.record(client_key, now);
         Ok(())
     }
@@ -405,6 +428,7 @@ impl Throttle {
         tables.registrations.prune(now);
         tables.mail_minute.prune(now);
         tables.mail_day.prune(now);
+        tables.mail_subject_day.prune(now);
         tables.mail_clients.prune(now);
     }
 
@@ -592,27 +616,56 @@ mod tests {
     #[test]
     fn mails_are_limited_per_address_and_per_client() {
         let throttle = Throttle::default();
-        assert!(throttle.mail("a@x.io", "1.1.1.1", 0).is_ok());
+        assert!(throttle.mail("a@x.io", "1.1.1.1", false, 0).is_ok());
         assert_eq!(
-            throttle.mail("a@x.io", "2.2.2.2", 30).err(),
+            throttle.mail("a@x.io", "1.1.1.1", false, 30).err(),
             Some(30),
             "one a minute"
         );
         for minute in 1..5 {
-            assert!(throttle.mail("a@x.io", "1.1.1.1", minute * 60).is_ok());
+            assert!(throttle
+                .mail("a@x.io", "1.1.1.1", false, minute * 60)
+                .is_ok());
         }
         assert!(
-            throttle.mail("a@x.io", "1.1.1.1", 3600).is_err(),
+            throttle.mail("a@x.io", "1.1.1.1", false, 3600).is_err(),
             "five a day"
         );
         for i in 0..(MAIL_CLIENT_LIMIT - 5) {
-            throttle.mail(&format!("u{i}@x.io"), "1.1.1.1", 10).unwrap();
+            let subject = format!("u{i}@x.io");
+            throttle.mail(&subject, "1.1.1.1", false, 10).unwrap();
         }
         assert!(
-            throttle.mail("new@x.io", "1.1.1.1", 11).is_err(),
+            throttle.mail("new@x.io", "1.1.1.1", false, 11).is_err(),
             "a hundred an hour per client"
         );
-        assert!(throttle.mail("new@x.io", "3.3.3.3", 11).is_ok());
+        assert!(throttle.mail("new@x.io", "3.3.3.3", false, 11).is_ok());
+    }
+
+    #[test]
+    fn strangers_cannot_use_up_the_owners_mail() {
+        let throttle = Throttle::default();
+        for minute in 0..5 {
+            assert!(throttle
+                .mail("a@x.io", "6.6.6.6", false, minute * 60)
+                .is_ok());
+        }
+        assert!(throttle.mail("a@x.io", "6.6.6.6", false, 600).is_err());
+        assert!(
+            throttle.mail("a@x.io", "1.1.1.1", false, 600).is_ok(),
+            "the owner's own client still gets a link"
+        );
+        // Many clients together reach the address's cap; the device cookie still gets through.
+        let mut now = 700;
+        for client in 0..20 {
+            let address = format!("10.0.{client}.1");
+            if throttle.mail("a@x.io", &address, false, now).is_err() {
+                break;
+            }
+            now += 1;
+        }
+        assert!(throttle.mail("a@x.io", "10.9.9.1", false, now).is_err());
+        assert!(throttle.mail("a@x.io", "10.9.9.1", true, now).is_ok());
     }
 
     #[test]

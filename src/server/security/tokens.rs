@@ -72,6 +72,9 @@ impl AccessClaims {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct DeviceClaims {
     sub: String,
+    /// When the account was created: a token outlives no account, even if an id came back.
+    #[serde(default)]
+    acct: i64,
     jti: String,
     iat: i64,
     nbf: i64,
@@ -85,7 +88,16 @@ struct DeviceClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownDevice {
     pub user_id: i64,
+    /// The creation time of the account it was issued to.
+    pub account_created_at: i64,
     pub device_id: String,
+}
+
+impl KnownDevice {
+    /// Whether it was issued to this very account (same id, same creation).
+    pub fn belongs_to(&self, user_id: i64, account_created_at: i64) -> bool {
+        self.user_id == user_id && self.account_created_at == account_created_at
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -175,9 +187,16 @@ impl TokenKeys {
     }
 
     /// A signed statement that device `device_id` has logged in to `user_id`.
-    pub fn issue_device(&self, user_id: i64, device_id: &str, now: i64) -> String {
+    pub fn issue_device(
+        &self,
+        user_id: i64,
+        account_created_at: i64,
+        device_id: &str,
+        now: i64,
+    ) -> String {
         let claims = DeviceClaims {
             sub: user_id.to_string(),
+            acct: account_created_at,
             jti: device_id.to_string(),
             iat: now,
             nbf: now,
@@ -203,6 +222,7 @@ impl TokenKeys {
             claims.typ == DEVICE_TYPE && lifetime.check(now).is_ok() && !claims.jti.is_empty();
         Some(KnownDevice {
             user_id: claims.sub.parse().ok()?,
+            account_created_at: claims.acct,
             device_id: claims.jti,
         })
         .filter(|_| valid)
@@ -387,13 +407,21 @@ mod tests {
     #[test]
     fn device_tokens_name_their_account_and_are_no_access_tokens() {
         let keys = keys();
-        let token = keys.issue_device(7, "laptop", now());
+        let token = keys.issue_device(7, 1_700_000_000, "laptop", now());
+        let device = keys.verify_device(&token, now());
         assert_eq!(
-            keys.verify_device(&token, now()),
+            device,
             Some(KnownDevice {
                 user_id: 7,
+                account_created_at: 1_700_000_000,
                 device_id: "laptop".into()
             })
+        );
+        let device = device.unwrap();
+        assert!(device.belongs_to(7, 1_700_000_000));
+        assert!(
+            !device.belongs_to(7, 1_700_000_001),
+            "a later account with the same id is another account"
         );
         assert!(keys.verify_access(&token, now()).is_err());
         let access = keys.issue_access(7, "s", now());

@@ -491,6 +491,20 @@ mod tests {
         Client::new("", "127.0.0.1")
     }
 
+    /// The next pair for `pair`'s refresh token.
+    async fn renewed(state: &AppState, pair: &IssuedTokens) -> IssuedTokens {
+        refresh(state, &pair.refresh_token, &client())
+            .await
+            .unwrap()
+    }
+
+    /// Why `pair`'s refresh token is refused.
+    async fn refused(state: &AppState, pair: &IssuedTokens) -> RefreshError {
+        refresh(state, &pair.refresh_token, &client())
+            .await
+            .unwrap_err()
+    }
+
     #[tokio::test]
     async fn token_of_an_ended_session_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
@@ -511,30 +525,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
         let first = start(&state, 1, true, &client()).await.unwrap();
-        let second = refresh(&state, &first.refresh_token, &client())
-            .await
-            .unwrap();
+        let second = renewed(&state, &first).await;
         assert_eq!(second.session_id, first.session_id);
         assert_ne!(second.refresh_token, first.refresh_token);
         // Within the grace window the same pair comes back.
-        let again = refresh(&state, &first.refresh_token, &client())
-            .await
-            .unwrap();
+        let again = renewed(&state, &first).await;
         assert_eq!(again.refresh_token, second.refresh_token);
         // After it, reuse is theft: the whole session ends, newest token included.
         state.clock.advance(Duration::from_secs(60));
-        assert_eq!(
-            refresh(&state, &first.refresh_token, &client())
-                .await
-                .unwrap_err(),
-            RefreshError::Reused
-        );
-        assert_eq!(
-            refresh(&state, &second.refresh_token, &client())
-                .await
-                .unwrap_err(),
-            RefreshError::Invalid
-        );
+        assert_eq!(refused(&state, &first).await, RefreshError::Reused);
+        assert_eq!(refused(&state, &second).await, RefreshError::Invalid);
         assert!(authenticate(&state, &second.access_token).await.is_err());
     }
 
@@ -543,19 +543,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
         let first = start(&state, 1, true, &client()).await.unwrap();
-        let second = refresh(&state, &first.refresh_token, &client())
-            .await
-            .unwrap();
-        let third = refresh(&state, &second.refresh_token, &client())
-            .await
-            .unwrap();
+        let second = renewed(&state, &first).await;
+        let third = renewed(&state, &second).await;
         // `first` is two steps behind: walking the chain is theft, even within seconds.
-        assert_eq!(
-            refresh(&state, &first.refresh_token, &client())
-                .await
-                .unwrap_err(),
-            RefreshError::Reused
-        );
+        assert_eq!(refused(&state, &first).await, RefreshError::Reused);
         assert!(authenticate(&state, &third.access_token).await.is_err());
     }
 
@@ -564,18 +555,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = state(&dir).await;
         let first = start(&state, 1, true, &client()).await.unwrap();
-        refresh(&state, &first.refresh_token, &client())
-            .await
-            .unwrap();
+        renewed(&state, &first).await;
         end(&state, &first.session_id, EndReason::Logout)
             .await
             .unwrap();
-        assert_eq!(
-            refresh(&state, &first.refresh_token, &client())
-                .await
-                .unwrap_err(),
-            RefreshError::Invalid
-        );
+        assert_eq!(refused(&state, &first).await, RefreshError::Invalid);
     }
 
     #[tokio::test]
@@ -586,18 +570,11 @@ mod tests {
         // Renewed every 50 minutes, within the 1 h refresh lifetime, for 3 hours...
         for _ in 0..3 {
             state.clock.advance(Duration::from_secs(50 * 60));
-            pair = refresh(&state, &pair.refresh_token, &client())
-                .await
-                .unwrap();
+            pair = renewed(&state, &pair).await;
             assert!(pair.persist_for.unwrap() <= 3 * 3600);
         }
         // ...the session still ends 3 h after it started.
         state.clock.advance(Duration::from_secs(40 * 60));
-        assert_eq!(
-            refresh(&state, &pair.refresh_token, &client())
-                .await
-                .unwrap_err(),
-            RefreshError::Invalid
-        );
+        assert_eq!(refused(&state, &pair).await, RefreshError::Invalid);
     }
 }

@@ -123,15 +123,10 @@ pub async fn holder(
     .await
 }
 
-/// Voids the account's pending links of `purpose`.
-pub async fn delete_for(
-    conn: &mut Conn,
-    user_id: i64,
-    purpose: Purpose,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?")
+/// Voids every pending link of the account (its password or address changed).
+pub async fn delete_all_for(conn: &mut Conn, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM email_tokens WHERE user_id = ?")
         .bind(user_id)
-        .bind(purpose.as_str())
         .execute(conn)
         .await
         .map(drop)

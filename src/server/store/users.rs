@@ -97,7 +97,8 @@ pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>,
     Ok(row.map(User::from))
 }
 
-/// A new account; its id, or the unique index (email or username) it ran into.
+/// A new account; its id (never one given out before, also of a deleted account), or the
+/// unique index (email or username) it ran into.
 pub async fn insert(
     conn: &mut Conn,
     email: &str,
@@ -107,8 +108,9 @@ pub async fn insert(
 ) -> Written<i64> {
     unique_or(
         sqlx::query_scalar(
-            "INSERT INTO users (email, username, password_hash, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+            // Ids are never given out twice (`user_ids`, migration 0007).
+            "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
+             VALUES ((SELECT highest + 1 FROM user_ids), ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(email)
         .bind(username)
@@ -185,14 +187,19 @@ pub async fn mark_email_verified(conn: &mut Conn, id: i64, now: i64) -> Result<(
         .map(drop)
 }
 
-/// Deletes the account; its sessions, tokens, projects and tasks go with it (foreign keys
-/// cascade).
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM users WHERE id = ?")
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+/// Deletes the account unless it is the last active admin (one statement, as for
+/// deactivation); its sessions, tokens, projects and tasks go with it (foreign keys cascade).
+/// `false` when refused.
+pub async fn delete_unless_last_admin(conn: &mut Conn, id: i64) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM users WHERE id = ? AND (role <> 'admin' OR is_active = 0
+            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> ?))",
+    )
+    .bind(id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() == 1)
 }
 
 /// Deactivates the account unless it is the last active admin (one statement, so two admins

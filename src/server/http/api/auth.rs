@@ -147,12 +147,16 @@ async fn issue_pair(
     state: &AppState,
     client: &Client,
     jar: &Cookies,
-    credentials: Credentials<'_>,
+    (email, password): (&str, &str),
+    device_token: Option<&str>,
 ) -> Result<Json<TokenPair>, AppError> {
     let from_cookie = state.cookies.device_token(jar);
+    // Scripts keep their tokens: an API login is always remembered.
     let credentials = Credentials {
-        device_token: credentials.device_token.or(from_cookie.as_deref()),
-        ..credentials
+        email,
+        password,
+        remember: true,
+        device_token: device_token.or(from_cookie.as_deref()),
     };
     let logged_in = login::log_in(state, credentials, client).await?;
     state
@@ -189,13 +193,15 @@ pub async fn token(
             "Unsupported grant_type: only \"password\" is supported.",
         ));
     }
-    let credentials = Credentials {
-        email: &form.username,
-        password: &form.password,
-        remember: true,
-        device_token: form.device_token.as_deref(),
-    };
-    issue_pair(&state, &client, &jar, credentials).await
+    let presented = (form.username.as_str(), form.password.as_str());
+    issue_pair(
+        &state,
+        &client,
+        &jar,
+        presented,
+        form.device_token.as_deref(),
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -215,13 +221,15 @@ pub async fn login(
     jar: Cookies,
     ApiJson(login): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, AppError> {
-    let credentials = Credentials {
-        email: &login.email,
-        password: &login.password,
-        remember: true,
-        device_token: login.device_token.as_deref(),
-    };
-    issue_pair(&state, &client, &jar, credentials).await
+    let presented = (login.email.as_str(), login.password.as_str());
+    issue_pair(
+        &state,
+        &client,
+        &jar,
+        presented,
+        login.device_token.as_deref(),
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -302,9 +310,11 @@ const RESET_LINK_SENT: &str = "Check your inbox: if an account uses this address
 pub async fn forgot_password(
     State(state): State<AppState>,
     client: Client,
+    jar: Cookies,
     ApiJson(body): ApiJson<ForgotRequest>,
 ) -> Result<Response, AppError> {
-    email_links::request_reset(&state, &body.email, &client).await?;
+    let device_token = state.cookies.device_token(&jar);
+    email_links::request_reset(&state, &body.email, &client, device_token).await?;
     Ok(accepted(RESET_LINK_SENT))
 }
 

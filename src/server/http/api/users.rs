@@ -10,7 +10,7 @@ use crate::server::accounts::profile_of;
 use crate::server::http::api::responses::{NeedsAuth, TakesId, TakesJson};
 use crate::server::http::api::ApiJson;
 use crate::server::http::error::ErrorBody;
-use crate::server::security::principal::CurrentUser;
+use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::startup::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -77,12 +77,14 @@ pub async fn get_profile(
 pub async fn update_profile(
     State(state): State<AppState>,
     user: CurrentUser,
+    client: Client,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<ProfileUpdate>,
 ) -> Result<(StatusCode, Json<UserView>), AppError> {
     let updated = profile::update_profile(
         &state,
         &user,
+        &client,
         id,
         ProfileChanges {
             username: body.username.as_deref(),
