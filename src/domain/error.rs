@@ -24,6 +24,8 @@ pub enum ErrorKind {
     /// Logged in but not allowed (including a refused cross-site request).
     Forbidden,
     NotFound,
+    /// The method is not one this site or endpoint serves.
+    MethodNotAllowed,
     /// The request conflicts with existing data (e.g. an email already registered).
     Conflict,
     TooManyRequests,

@@ -61,6 +61,15 @@ async fn made_up_methods_are_refused_and_leave_no_trace_in_the_metrics() {
         assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(page.headers.contains_key("allow"));
     }
+    let api = browser
+        .request(
+            Method::from_bytes(b"XMADEUP").unwrap(),
+            "/api/v1/users/me",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(api.json()["error"]["code"], "method_not_allowed");
     let metrics = gatehouse::server::http::metrics::render(&app.state).await;
     assert!(!metrics.contains("XMADEUP"), "{metrics}");
     assert!(metrics.contains("method=\"other\""), "{metrics}");
@@ -500,4 +509,74 @@ async fn every_page_describes_the_site() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_cross_site_post_cannot_borrow_a_referrer_from_the_page_it_names() {
+    let app = spawn_app().await;
+    let ada = app.registered("ada@example.com", "ada").await;
+    // An old browser's cross-site form post: no Sec-Fetch-Site, no Origin, no Referer, but
+    // the field that names a page of this site.
+    let body = serde_urlencoded::to_string([("__page", "/profile")]).unwrap();
+    let forged = ada
+        .request(
+            Method::POST,
+            "/api/end_other_sessions",
+            &[("accept", "text/html")],
+            Some((body, "application/x-www-form-urlencoded")),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+}
+
+#[tokio::test]
+async fn with_required_verification_the_throttle_answers_an_unconfirmed_login_as_a_wrong_one() {
+    let app = spawn_app_with(&REQUIRED).await;
+    confirmed_member(&app, "bob@example.com").await;
+    let register = |email: &'static str| {
+        let body = json!({"email": email, "password": NEW_PASSWORD});
+        app.api(Method::POST, "/api/v1/auth/register", None, Some(body))
+    };
+    // Taken (Bob's) and free (now an unconfirmed account with this password).
+    register("bob@example.com").await;
+    register("free@example.com").await;
+    async fn sixth(app: &TestApp, email: &str) -> crate::common::Page {
+        for _ in 0..5 {
+            app.api_login(email, NEW_PASSWORD).await;
+        }
+        app.api_login(email, NEW_PASSWORD).await
+    }
+    let taken = sixth(&app, "bob@example.com").await;
+    let free = sixth(&app, "free@example.com").await;
+    assert_eq!(taken.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(free.status, taken.status, "{}", free.body);
+}
+
+#[tokio::test]
+async fn with_required_verification_asking_for_a_taken_email_voids_the_earlier_link_too() {
+    let app = spawn_app_with(&REQUIRED).await;
+    let ada = confirmed_member(&app, "ada@example.com").await;
+    confirmed_member(&app, "bob@example.com").await;
+    let me = app
+        .api(Method::GET, "/api/v1/users/me", Some(&ada), None)
+        .await
+        .json();
+    let path = format!("/api/v1/profile/{}", me["id"]);
+    let change = |email: &'static str| {
+        let body = json!({"email": email, "current_password": PASSWORD});
+        app.api(Method::PUT, &path, Some(&ada), Some(body))
+    };
+    change("mine@example.com").await;
+    let link = token_in(
+        &app.mail("mine@example.com", "Confirm your new email address")
+            .await,
+        "/verify-email",
+    );
+    app.advance(Duration::from_secs(61));
+    change("bob@example.com").await;
+    let used = app
+        .browser()
+        .submit("/verify-email", "/api/confirm_email", &[("token", &link)])
+        .await;
+    assert_ne!(used.location(), Some("/verify-email?done=email-changed"));
 }

@@ -89,23 +89,6 @@ pub async fn registration_attempt_notice(
     .await
 }
 
-/// Tells the owner of `email` that a member asked to move their account to it (when
-/// verification is required, that answers the same for taken and free addresses).
-pub async fn address_claim_notice(
-    state: &AppState,
-    email: &str,
-    client: &Client,
-) -> Result<(), AppError> {
-    let origin = &state.config.public_url.origin;
-    notice_if_allowed(
-        state,
-        email,
-        client,
-        templates::address_claimed(email, origin),
-    )
-    .await
-}
-
 /// Queues `mail` about `email` unless the mail limits for it are reached (silently: the
 /// answer is the same either way).
 async fn notice_if_allowed(
@@ -115,16 +98,25 @@ async fn notice_if_allowed(
     mail: mail::Mail,
 ) -> Result<(), AppError> {
     let now = state.now();
-    if state
-        .throttle
-        .mail(email, &client.ip_address, false, now)
-        .is_err()
-    {
-        tracing::info!("notice not sent: too many asked for this address or client");
+    if !notice_allowed(state, email, client, now) {
         return Ok(());
     }
     let mut conn = state.db.acquire().await?;
     Ok(state.mailer.send(&mut conn, &mail, now).await?)
+}
+
+/// Whether a notice to `email` (not a link) is within the mail limits. Notices have their
+/// own count, so they never use up the address's reset links.
+pub fn notice_allowed(state: &AppState, email: &str, client: &Client, now: i64) -> bool {
+    let subject = format!("notice:{}", email.to_lowercase());
+    let allowed = state
+        .throttle
+        .mail(&subject, &client.ip_address, false, now)
+        .is_ok();
+    if !allowed {
+        tracing::info!("notice not sent: too many asked for this address or client");
+    }
+    allowed
 }
 
 /// A login was refused because the address is not confirmed yet, with the right password:
@@ -248,7 +240,7 @@ pub async fn confirm(state: &AppState, raw_token: &str) -> Result<Confirmed, App
 }
 
 /// Tells `user`'s current address that a change to `new_email` was asked for.
-pub async fn queue_change_notice(
+async fn queue_change_notice(
     conn: &mut Conn,
     state: &AppState,
     user: &User,
@@ -261,22 +253,46 @@ pub async fn queue_change_notice(
     mail::enqueue(conn, &notice, now).await
 }
 
+/// Who gets what when a member asks to move to another address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewAddress {
+    /// A free address: it gets the link.
+    Free,
+    /// Another account's (verification required): no link is mailed; its owner is told,
+    /// unless the mail limits for the address are reached.
+    Taken { notify_owner: bool },
+}
+
 /// Asks to move `user` to `new_email`: a link goes to the new address, a notice to the old one,
-/// and the account keeps its address until the link is used from the session `caller`.
+/// and the account keeps its address until the link is used from the session `caller`. For a
+/// taken address everything the member can observe is the same (an earlier link stops
+/// working, the old address gets its notice); the link is made but never mailed.
 pub async fn request_email_change(
     conn: &mut Conn,
     state: &AppState,
     user: &User,
     caller: &CurrentUser,
     new_email: &str,
+    new_address: NewAddress,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let lifetime = secs(state.config.mail.verify_ttl);
     let change = Some((new_email, caller.session_id.as_str()));
     let token = issue(conn, user.id, Purpose::ChangeEmail, change, lifetime, now).await?;
-    let link = link(state, "/verify-email", &token);
-    let confirm = templates::confirm_new_address(new_email, &user.username, &link, lifetime / 3600);
-    mail::enqueue(conn, &confirm, now).await?;
+    match new_address {
+        NewAddress::Free => {
+            let link = link(state, "/verify-email", &token);
+            let confirm =
+                templates::confirm_new_address(new_email, &user.username, &link, lifetime / 3600);
+            mail::enqueue(conn, &confirm, now).await?;
+        }
+        NewAddress::Taken { notify_owner } => {
+            if notify_owner {
+                let origin = &state.config.public_url.origin;
+                mail::enqueue(conn, &templates::address_claimed(new_email, origin), now).await?;
+            }
+        }
+    }
     queue_change_notice(conn, state, user, new_email, now).await
 }
 

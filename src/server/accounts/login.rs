@@ -141,7 +141,9 @@ async fn check_and_start(
         Err(refusal) => return Err(refused(state, client, refusal, subject).await),
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = verify_and_settle(state, password, stored, attempt).await?;
+    let unconfirmed =
+        state.config.mail.verification_required && user.as_ref().is_some_and(|u| !u.email_verified);
+    let verified = verify_and_settle(state, password, stored, attempt, unconfirmed).await?;
     let user = match (user, verified) {
         (Some(user), Verified::Yes | Verified::YesButRehash) => user,
         (Some(_), _) => {
@@ -153,11 +155,6 @@ async fn check_and_start(
             return Err(invalid_credentials(state));
         }
     };
-    if verified == Verified::YesButRehash {
-        let fresh = state.hasher.hash(password).await?;
-        let mut conn = state.db.acquire().await?;
-        users::set_password_hash(&mut conn, user.id, &fresh, now).await?;
-    }
     if !user.is_active {
         failure("account deactivated");
         return Err(AppError::forbidden("This account has been deactivated."));
@@ -168,6 +165,11 @@ async fn check_and_start(
         failure("email not confirmed");
         email_links::resend_after_refused_login(state, &user, client);
         return Err(invalid_credentials(state));
+    }
+    if verified == Verified::YesButRehash {
+        let fresh = state.hasher.hash(password).await?;
+        let mut conn = state.db.acquire().await?;
+        users::set_password_hash(&mut conn, user.id, &fresh, now).await?;
     }
     let tokens = sessions::start(state, user.id, remember, client).await?;
     let device_id = device

@@ -13,17 +13,22 @@ use super::User;
 
 /// Verifies a password and settles its throttle attempt in a task of its own, so the attempt
 /// is settled by the real outcome even if the client goes away mid-check.
+/// `refused_anyway`: a right password that will still be refused (an unconfirmed address
+/// with verification required) counts as a failure, so the throttle answers it as it answers
+/// a wrong one.
 pub(super) async fn verify_and_settle(
     state: &AppState,
     password: &str,
     stored: Option<PasswordHash>,
     attempt: Attempt,
+    refused_anyway: bool,
 ) -> Result<Verified, AppError> {
     let state = state.clone();
     let password = password.to_string();
     tokio::spawn(async move {
         let outcome = state.hasher.verify(&password, stored.as_ref()).await;
         match &outcome {
+            Ok(Verified::Yes | Verified::YesButRehash) if refused_anyway => {}
             Ok(Verified::Yes | Verified::YesButRehash) => state.throttle.succeeded(attempt),
             Ok(Verified::No) => {}
             Err(_) => state.throttle.cancelled(attempt),
@@ -52,7 +57,7 @@ pub async fn require_current_password(
         .begin_password_check(user.id, state.now())
         .map_err(AppError::too_many_requests)?;
     let stored = Some(user.password_hash.clone());
-    match verify_and_settle(state, current_password, stored, attempt).await? {
+    match verify_and_settle(state, current_password, stored, attempt, false).await? {
         Verified::No => Err(AppError::field(
             "current_password",
             "Your current password is not correct.",

@@ -7,6 +7,7 @@ use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::startup::state::AppState;
 use crate::server::store::{email_tokens, users, Unique};
 
+use super::email_links::NewAddress;
 use super::passwords::{after_password_change, require_current_password, strong_new_password};
 use super::{current, email_links, find_by_email, find_by_id, profile_of, taken, User, LAST_ADMIN};
 
@@ -99,12 +100,15 @@ pub async fn update_profile(
         // An admin's correction: links sent to the old address must not outlive it.
         email_tokens::delete_all_for(&mut tx, id).await?;
     }
-    if claims_taken {
-        email_links::queue_change_notice(&mut tx, state, &user, &email, now).await?;
-    } else if confirm_new_email {
-        email_links::request_email_change(&mut tx, state, &user, caller, &email, now).await?;
-    }
     if confirm_new_email {
+        let new_address = if claims_taken {
+            let notify_owner = email_links::notice_allowed(state, &email, client, now);
+            NewAddress::Taken { notify_owner }
+        } else {
+            NewAddress::Free
+        };
+        email_links::request_email_change(&mut tx, state, &user, caller, &email, new_address, now)
+            .await?;
         state.audit.record(
             Event::new(EventKind::EmailChangeRequested)
                 .by(user.id)
@@ -114,9 +118,6 @@ pub async fn update_profile(
     }
     tx.commit().await?;
     state.mailer.wake();
-    if claims_taken {
-        email_links::address_claim_notice(state, &email, client).await?;
-    }
     let user = find_by_id(state, id)
         .await?
         .ok_or_else(AppError::not_found)?;

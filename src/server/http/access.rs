@@ -74,7 +74,7 @@ fn request_span(request: &Request) -> Span {
     tracing::info_span!(
         "request",
         request_id = %id,
-        method = %request.method(),
+        method = crate::server::http::metrics::method_label(request.method()),
         path = %request.uri().path(),
     )
 }

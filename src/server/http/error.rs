@@ -45,6 +45,7 @@ pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ErrorKind::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
         ErrorKind::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -57,9 +58,10 @@ pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str) {
 pub fn for_status(status: StatusCode) -> AppError {
     match status {
         StatusCode::NOT_FOUND => AppError::new(ErrorKind::NotFound, "No such endpoint."),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            AppError::bad_request("This endpoint does not accept that method.")
-        }
+        StatusCode::METHOD_NOT_ALLOWED => AppError::new(
+            ErrorKind::MethodNotAllowed,
+            "This endpoint does not accept that method.",
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::new(ErrorKind::PayloadTooLarge, "The request body is too large.")
         }
@@ -231,6 +233,7 @@ mod tests {
             ErrorKind::Unauthenticated,
             ErrorKind::Forbidden,
             ErrorKind::NotFound,
+            ErrorKind::MethodNotAllowed,
             ErrorKind::Conflict,
             ErrorKind::TooManyRequests,
             ErrorKind::Unavailable,

@@ -96,7 +96,8 @@ fn restore_values(uri: &Uri, cookie_value: &str) -> Option<Uri> {
 /// A plain form post without a `Referer` (the token pages send `Referrer-Policy: no-referrer`,
 /// and a browser may be set to send none): the page the form names (`__page`, written by
 /// `components::form::PageField`) becomes its referrer, so a refusal is answered on that
-/// page rather than on the home page. Only a path of this site is taken.
+/// page rather than on the home page. Only a path of this site is taken, and only after the
+/// CSRF check has passed the request on its own headers (this layer runs inside it).
 pub async fn form_names_its_page(
     State(state): State<AppState>,
     request: Request,

@@ -160,9 +160,11 @@ pub async fn served_methods(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let audience = Audience::of(request.uri().path(), request.headers());
-    let refusal = AppError::bad_request("This site does not accept that method.");
+    let refusal = AppError::new(
+        crate::domain::ErrorKind::MethodNotAllowed,
+        "This site does not accept that method.",
+    );
     let mut answer = respond(refusal, audience);
-    *answer.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
     answer.headers_mut().insert(
         http::header::ALLOW,
         HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),

@@ -78,7 +78,7 @@ async fn files_or_not_found(files: ServeDir, state: AppState, request: Request) 
 /// headers → request id → access log → metrics → compression → security headers → served
 /// methods → panic
 /// shape → panic catcher → API error shape → timeout → body limit → cookies → form errors →
-/// the page a form names → server-function status → CSRF → who → page access.
+/// server-function status → CSRF → the page a form names → who → page access.
 ///
 /// One stack, added with one `layer` call: axum boxes what each call returns and clones every
 /// boxed level on each request, so seventeen separate calls cost a member page dozens of
@@ -112,12 +112,13 @@ pub fn layered(routes: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             form_errors::keep_values_out_of_addresses,
         ))
+        .layer(from_fn(error::server_fn_status))
+        .layer(from_fn_with_state(state.clone(), guards::csrf_guard))
+        // After the CSRF check, which must judge the request's own headers.
         .layer(from_fn_with_state(
             state.clone(),
             form_errors::form_names_its_page,
         ))
-        .layer(from_fn(error::server_fn_status))
-        .layer(from_fn_with_state(state.clone(), guards::csrf_guard))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
         .layer(from_fn(guards::page_access));
     routes.layer(stack).with_state(state)

@@ -441,6 +441,7 @@ impl Throttle {
             + tables.registrations.entries.len()
             + tables.mail_minute.entries.len()
             + tables.mail_day.entries.len()
+            + tables.mail_subject_day.entries.len()
             + tables.mail_clients.entries.len()
     }
 

@@ -73,6 +73,10 @@ impl ChangeStamps {
         let (file, number) = self.index_file(index)?;
         let mut header = [0u8; 2 * HEADER_BYTES];
         file.read_exact_at(&mut header, 0).ok()?;
+        // Unlinked (and perhaps replaced) between the check and the read: not trusted.
+        if !file.metadata().is_ok_and(|status| status.nlink() > 0) {
+            return None;
+        }
         let (first, second) = header.split_at(HEADER_BYTES);
         // SQLite writes the second copy, then the first: a read that overlaps a commit sees
         // them differ, and is not trusted. A fresh index (change counter zero) is not either.
