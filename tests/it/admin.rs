@@ -328,17 +328,7 @@ async fn every_security_event_is_recorded_once_with_actor_and_subject() {
     renew(refresh.clone()).await;
     app.advance(Duration::from_secs(30));
     renew(refresh).await;
-    bob_browser
-        .submit(
-            "/profile",
-            "/api/change_password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("confirm_new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    bob_browser.change_password(PASSWORD, NEW_PASSWORD).await;
     bob_browser
         .submit(
             "/profile",

@@ -583,6 +583,17 @@ impl Browser {
         self.submit("/login", "/api/login", &fields).await
     }
 
+    /// The profile page's "Change password" form.
+    pub async fn change_password(&self, current: &str, new: &str) -> Page {
+        let fields = [
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_new_password", new),
+        ];
+        self.submit("/profile", "/api/change_password", &fields)
+            .await
+    }
+
     pub async fn log_out(&self) -> Page {
         self.submit("/profile", "/api/logout", &[]).await
     }

@@ -110,20 +110,39 @@ async fn confirmed_member(app: &TestApp, email: &str) -> String {
     pair.json()["access_token"].as_str().unwrap().to_string()
 }
 
+/// Asks for a reset link for `email` and returns its token.
+async fn reset_link(app: &TestApp, email: &str) -> String {
+    let forgot = json!({ "email": email });
+    app.api(
+        Method::POST,
+        "/api/v1/auth/password/forgot",
+        None,
+        Some(forgot),
+    )
+    .await;
+    token_in(
+        &app.mail(email, "Reset your password").await,
+        "/reset-password",
+    )
+}
+
+/// The API's change of the caller's own email address.
+async fn change_email(app: &TestApp, token: &str, email: &str) -> crate::common::Page {
+    let me = app
+        .api(Method::GET, "/api/v1/users/me", Some(token), None)
+        .await
+        .json();
+    let path = format!("/api/v1/profile/{}", me["id"]);
+    let body = json!({"email": email, "current_password": PASSWORD});
+    app.api(Method::PUT, &path, Some(token), Some(body)).await
+}
+
 #[tokio::test]
 async fn with_required_verification_a_new_email_answers_the_same_taken_or_free() {
     let app = spawn_app_with(&REQUIRED).await;
     let ada = confirmed_member(&app, "ada@example.com").await;
     confirmed_member(&app, "bob@example.com").await;
-    let me = app
-        .api(Method::GET, "/api/v1/users/me", Some(&ada), None)
-        .await
-        .json();
-    let path = format!("/api/v1/profile/{}", me["id"]);
-    let change = |email: &'static str| {
-        let body = json!({"email": email, "current_password": PASSWORD});
-        app.api(Method::PUT, &path, Some(&ada), Some(body))
-    };
+    let change = |email: &'static str| change_email(&app, &ada, email);
     let free = change("new@example.com").await;
     app.advance(Duration::from_secs(61));
     let taken = change("bob@example.com").await;
@@ -204,18 +223,7 @@ async fn a_refused_unconfirmed_login_sends_a_fresh_link_and_a_reset_confirms_the
     assert_eq!(queued(&app, "Confirm your email address").await, 2);
 
     // A reset link proves the mailbox as well as a confirmation link does.
-    let forgot = json!({"email": "ada@example.com"});
-    app.api(
-        Method::POST,
-        "/api/v1/auth/password/forgot",
-        None,
-        Some(forgot),
-    )
-    .await;
-    let reset = token_in(
-        &app.mail("ada@example.com", "Reset your password").await,
-        "/reset-password",
-    );
+    let reset = reset_link(&app, "ada@example.com").await;
     let body = json!({"token": reset, "password": NEW_PASSWORD});
     let done = app
         .api(
@@ -303,17 +311,7 @@ async fn a_password_change_voids_a_pending_email_change() {
             .await,
         "/verify-email",
     );
-    let password = ada
-        .submit(
-            "/profile",
-            "/api/change_password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("confirm_new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let password = ada.change_password(PASSWORD, NEW_PASSWORD).await;
     assert!(password.status.is_redirection(), "{}", password.body);
     let used = ada
         .submit("/verify-email", "/api/confirm_email", &[("token", &link)])
@@ -327,18 +325,7 @@ async fn a_password_change_voids_a_pending_email_change() {
 async fn an_email_change_voids_the_links_sent_to_the_old_address() {
     let app = spawn_app().await;
     let ada = app.registered("ada@example.com", "ada").await;
-    let forgot = json!({"email": "ada@example.com"});
-    app.api(
-        Method::POST,
-        "/api/v1/auth/password/forgot",
-        None,
-        Some(forgot),
-    )
-    .await;
-    let reset = token_in(
-        &app.mail("ada@example.com", "Reset your password").await,
-        "/reset-password",
-    );
+    let reset = reset_link(&app, "ada@example.com").await;
     ada.submit(
         "/profile",
         "/api/update_profile",
@@ -374,18 +361,7 @@ async fn an_email_change_voids_the_links_sent_to_the_old_address() {
 async fn a_refused_form_on_a_link_page_comes_back_to_that_page() {
     let app = spawn_app().await;
     app.api_register("ada@example.com").await;
-    let forgot = json!({"email": "ada@example.com"});
-    app.api(
-        Method::POST,
-        "/api/v1/auth/password/forgot",
-        None,
-        Some(forgot),
-    )
-    .await;
-    let reset = token_in(
-        &app.mail("ada@example.com", "Reset your password").await,
-        "/reset-password",
-    );
+    let reset = reset_link(&app, "ada@example.com").await;
     let browser = app.browser();
     let page = browser.get(&format!("/reset-password?token={reset}")).await;
     let named = page
@@ -557,15 +533,7 @@ async fn with_required_verification_asking_for_a_taken_email_voids_the_earlier_l
     let app = spawn_app_with(&REQUIRED).await;
     let ada = confirmed_member(&app, "ada@example.com").await;
     confirmed_member(&app, "bob@example.com").await;
-    let me = app
-        .api(Method::GET, "/api/v1/users/me", Some(&ada), None)
-        .await
-        .json();
-    let path = format!("/api/v1/profile/{}", me["id"]);
-    let change = |email: &'static str| {
-        let body = json!({"email": email, "current_password": PASSWORD});
-        app.api(Method::PUT, &path, Some(&ada), Some(body))
-    };
+    let change = |email: &'static str| change_email(&app, &ada, email);
     change("mine@example.com").await;
     let link = token_in(
         &app.mail("mine@example.com", "Confirm your new email address")

@@ -321,17 +321,7 @@ async fn password_change_ends_every_other_session() {
         wrong.form_error().unwrap()["fields"]["current_password"],
         "Your current password is not correct."
     );
-    let res = first
-        .submit(
-            "/profile",
-            "/api/change_password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("confirm_new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let res = first.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.location(), Some("/profile?saved=password"));
     assert!(first.is_member().await, "the current session stays");
     assert!(!second.is_member().await, "other sessions end");
