@@ -200,7 +200,7 @@ async fn main() {
 
     // Seed 1,000 projects and a project with 5,000 tasks.
     let now = state.now();
-    let mut tx = state.db.begin().await.unwrap();
+    let mut tx = state.db.sqlite_pool().begin().await.unwrap();
     for i in 0..1000 {
         sqlx::query("INSERT INTO projects (owner_id, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
             .bind(user.id)
@@ -315,7 +315,7 @@ async fn admin_list_timing(base: &str, state: &AppState, admin_id: i64) {
         .await
         .unwrap();
     let now = state.now();
-    let mut tx = state.db.begin().await.unwrap();
+    let mut tx = state.db.sqlite_pool().begin().await.unwrap();
     for i in 0..100_000i64 {
         sqlx::query(
             "INSERT INTO users (email, username, password_hash, created_at, updated_at)

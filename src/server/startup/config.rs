@@ -9,6 +9,7 @@ use std::time::Duration;
 use rand::RngCore;
 
 use crate::domain::DEFAULT_PASSWORD_MIN_LENGTH;
+use crate::server::store::is_postgres_url;
 
 const MIN_SECRET_BYTES: usize = 32;
 const SECRET_FILE: &str = "jwt_secret";
@@ -222,11 +223,12 @@ impl Config {
             )
         })?;
         let database_url = match get("DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") => url,
+            Some(url) if url.starts_with("sqlite:") || is_postgres_url(&url) => url,
             Some(_) => {
                 return Err(invalid(
                     "DATABASE_URL",
-                    "must be a sqlite: URL, like sqlite://data/gatehouse.db",
+                    "must be a sqlite: URL, like sqlite://data/gatehouse.db, or a postgres:// \
+                     (postgresql://) URL",
                 ))
             }
             None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
@@ -409,6 +411,9 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
 /// Creates the SQLite file with mode 0600 before SQLite does (SQLite would use the umask);
 /// its `-wal` and `-shm` files then take the same mode.
 fn create_private_database(database_url: &str) -> std::io::Result<()> {
+    if is_postgres_url(database_url) {
+        return Ok(());
+    }
     let path = database_url
         .trim_start_matches("sqlite:")
         .trim_start_matches("//")
@@ -562,7 +567,7 @@ mod tests {
             ("ACCESS_TOKEN_TTL", "later"),
             ("PUBLIC_URL", "ftp://example.com"),
             ("PASSWORD_MIN_LENGTH", "-1"),
-            ("DATABASE_URL", "postgres://x"),
+            ("DATABASE_URL", "mysql://x"),
         ] {
             let err = load(&[("DATA_DIR", data), (name, value)]).unwrap_err();
             assert_eq!(err.name, name);

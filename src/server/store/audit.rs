@@ -1,5 +1,6 @@
 //! The `audit_events` table: who did what to which account, from where.
 
+use super::on;
 use super::Conn;
 
 /// An event about to be written.
@@ -16,9 +17,9 @@ pub struct NewEvent<'a> {
 }
 
 pub async fn insert(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    on!(conn, |c| sqlx::query(
         "INSERT INTO audit_events (at, actor_id, subject_id, event, ip_address, user_agent, session_id, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(event.at)
     .bind(event.actor)
@@ -28,8 +29,9 @@ pub async fn insert(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), sqlx::E
     .bind(event.user_agent)
     .bind(event.session_id)
     .bind(event.details)
-    .execute(conn)
-    .await
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -55,24 +57,27 @@ pub async fn for_subject(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
+    on!(conn, |c| sqlx::query_as(
         "SELECT e.id, e.at, e.actor_id, e.subject_id, e.event, e.ip_address, e.user_agent,
                 e.details, a.email AS actor_email, a.username AS actor_username
          FROM audit_events e LEFT JOIN users a ON a.id = e.actor_id
-         WHERE e.subject_id = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?",
+         WHERE e.subject_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3",
     )
     .bind(subject)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(c)
+    .await)
 }
 
 /// Deletes events from before `before`.
 pub async fn delete_before(conn: &mut Conn, before: i64) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM audit_events WHERE at < ?")
-        .bind(before)
-        .execute(conn)
-        .await?;
-    Ok(result.rows_affected())
+    let result = on!(conn, |c| sqlx::query(
+        "DELETE FROM audit_events WHERE at < $1"
+    )
+    .bind(before)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(result)
 }

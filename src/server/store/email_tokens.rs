@@ -1,6 +1,7 @@
 //! The `email_tokens` table: single-use tokens of emailed links, by SHA-256 digest, each bound
 //! to one purpose and one account.
 
+use super::on;
 use super::Conn;
 
 /// What a link is for (the `purpose` column).
@@ -40,14 +41,17 @@ pub struct NewToken<'a> {
 
 /// Stores a token; the account's unused ones of the same purpose stop working.
 pub async fn replace(conn: &mut Conn, token: &NewToken<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?")
-        .bind(token.user_id)
-        .bind(token.purpose.as_str())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
+    on!(conn, |c| sqlx::query(
+        "DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2"
+    )
+    .bind(token.user_id)
+    .bind(token.purpose.as_str())
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    on!(conn, |c| sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, session_id, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(token.digest)
     .bind(token.user_id)
@@ -56,8 +60,9 @@ pub async fn replace(conn: &mut Conn, token: &NewToken<'_>) -> Result<(), sqlx::
     .bind(token.change.map(|(_, session)| session))
     .bind(token.now)
     .bind(token.expires_at)
-    .execute(conn)
-    .await
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -85,17 +90,17 @@ pub async fn spend(
     purposes: (Purpose, Purpose),
     now: i64,
 ) -> Result<Option<Spent>, sqlx::Error> {
-    let row: Option<SpentRow> = sqlx::query_as(
+    let row: Option<SpentRow> = on!(conn, |c| sqlx::query_as(
         "DELETE FROM email_tokens
-         WHERE token_hash = ? AND (purpose = ? OR purpose = ?) AND expires_at > ?
+         WHERE token_hash = $1 AND (purpose = $2 OR purpose = $3) AND expires_at > $4
          RETURNING user_id, purpose, new_email, session_id",
     )
     .bind(digest)
     .bind(purposes.0.as_str())
     .bind(purposes.1.as_str())
     .bind(now)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.and_then(|row| {
         Some(Spent {
             user_id: row.user_id,
@@ -113,21 +118,26 @@ pub async fn holder(
     purpose: Purpose,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT user_id FROM email_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ?",
+    on!(conn, |c| {
+        sqlx::query_scalar(
+        "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
     )
     .bind(digest)
     .bind(purpose.as_str())
     .bind(now)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(c)
+        .await
+    })
 }
 
 /// Voids every pending link of the account (its password or address changed).
 pub async fn delete_all_for(conn: &mut Conn, user_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM email_tokens WHERE user_id = ?")
-        .bind(user_id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "DELETE FROM email_tokens WHERE user_id = $1"
+    )
+    .bind(user_id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }

@@ -31,27 +31,118 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-/// A connection (or a transaction, through `DerefMut`) that store functions run on.
-pub type Conn = sqlx::SqliteConnection;
-/// A transaction: commit it, or dropping it rolls back.
-pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
-/// A connection lent by the pool.
-pub type PooledConn = sqlx::pool::PoolConnection<sqlx::Sqlite>;
-
-/// The schema, embedded in the binary.
+/// The SQLite schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// The PostgreSQL schema: the same tables and rules in PostgreSQL's types.
+pub static PG_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// One backend's connection, borrowed for one statement.
+pub enum Db<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// What store functions run on: a pooled connection or a transaction.
+pub trait Exec: Send {
+    fn db(&mut self) -> Db<'_>;
+}
+
+/// A connection (or a transaction) that store functions run on.
+pub type Conn = dyn Exec;
+
+/// A connection lent by the pool.
+pub enum PooledConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Exec for PooledConn {
+    fn db(&mut self) -> Db<'_> {
+        match self {
+            Self::Sqlite(c) => Db::Sqlite(c),
+            Self::Postgres(c) => Db::Postgres(c),
+        }
+    }
+}
+
+/// A transaction: commit it, or dropping it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Exec for Tx {
+    fn db(&mut self) -> Db<'_> {
+        match self {
+            Self::Sqlite(c) => Db::Sqlite(c),
+            Self::Postgres(c) => Db::Postgres(c),
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await,
+            Self::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the backend's connection. With one SQL text it serves both
+/// (placeholders are `$1`, `$2`, …, which SQLite reads too); with two, `$sql` is the one of
+/// the backend at hand.
+macro_rules! on {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn.db() {
+            $crate::server::store::Db::Sqlite($c) => $body,
+            $crate::server::store::Db::Postgres($c) => $body,
+        }
+    };
+    ($conn:expr, [$lite:expr, $pg:expr], |$c:ident, $sql:ident| $body:expr) => {
+        match $conn.db() {
+            $crate::server::store::Db::Sqlite($c) => {
+                let $sql: &'static str = $lite;
+                $body
+            }
+            $crate::server::store::Db::Postgres($c) => {
+                let $sql: &'static str = $pg;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
 
 /// The database: a pool of connections with the schema migrated. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: sqlx::SqlitePool,
+    pool: Pool,
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 impl Store {
-    /// Opens `database_url` (WAL journaling, foreign keys on) and runs the migrations.
+    /// Opens `database_url` and runs the migrations: SQLite (WAL journaling, foreign keys on)
+    /// for `sqlite:` URLs, PostgreSQL for `postgres://` and `postgresql://`.
     pub async fn connect(database_url: &str) -> Result<Self, String> {
+        if is_postgres_url(database_url) {
+            return Self::connect_postgres(database_url).await;
+        }
         let options = SqliteConnectOptions::from_str(database_url)
             .map_err(|e| format!("DATABASE_URL: {e}"))?
             .create_if_missing(true)
@@ -71,79 +162,156 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| format!("database migration failed: {e}"))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
     }
 
-    /// The pool itself, for tests and benchmarks that inspect or arrange rows directly.
+    async fn connect_postgres(database_url: &str) -> Result<Self, String> {
+        // sqlx's error may quote the URL, which may hold a password.
+        let options = PgConnectOptions::from_str(database_url)
+            .map_err(|_| "DATABASE_URL: not a valid postgres:// URL".to_string())?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| format!("DATABASE_URL: cannot reach the database: {}", redacted(&e)))?;
+        PG_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| format!("database migration failed: {e}"))?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// The SQLite pool, for tests and benchmarks that inspect or arrange rows directly.
     /// Server code goes through the functions of this folder.
-    pub fn sqlite_pool(&self) -> &sqlx::SqlitePool {
-        &self.pool
+    pub fn sqlite_pool(&self) -> &SqlitePool {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool,
+            Pool::Postgres(_) => panic!("sqlite_pool() on a PostgreSQL store"),
+        }
     }
 
     pub async fn acquire(&self) -> Result<PooledConn, sqlx::Error> {
-        self.pool.acquire().await
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => PooledConn::Sqlite(pool.acquire().await?),
+            Pool::Postgres(pool) => PooledConn::Postgres(pool.acquire().await?),
+        })
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
     }
 
-    /// The database file (empty for an in-memory database).
+    /// The SQLite database file (empty for an in-memory database and for PostgreSQL).
     pub fn file(&self) -> PathBuf {
-        self.pool.connect_options().get_filename().to_path_buf()
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.connect_options().get_filename().to_path_buf(),
+            Pool::Postgres(_) => PathBuf::new(),
+        }
     }
 
     /// Answers a trivial query: the database is reachable.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+        let mut conn = self.acquire().await?;
+        on!(conn, |c| sqlx::query("SELECT 1").execute(c).await.map(drop))
     }
 
     /// How many of the binary's migrations the database has not applied successfully.
     pub async fn pending_migrations(&self) -> Result<usize, sqlx::Error> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = 1")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(MIGRATOR
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+        let (applied, migrator): (Vec<i64>, &Migrator) = match &self.pool {
+            Pool::Sqlite(pool) => (
+                sqlx::query_scalar(APPLIED).fetch_all(pool).await?,
+                &MIGRATOR,
+            ),
+            Pool::Postgres(pool) => (
+                sqlx::query_scalar(APPLIED).fetch_all(pool).await?,
+                &PG_MIGRATOR,
+            ),
+        };
+        Ok(migrator
             .iter()
             .filter(|m| !applied.contains(&m.version))
             .count())
     }
 
-    /// Writes a consistent copy of the live database to `path` (`VACUUM INTO`: one read
-    /// transaction, writers go on).
-    pub async fn copy_to(&self, path: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("VACUUM INTO ?")
-            .bind(path)
-            .execute(&self.pool)
-            .await
-            .map(drop)
+    /// Writes a consistent copy of the live database to `path` (SQLite's `VACUUM INTO`: one
+    /// read transaction, writers go on). PostgreSQL is backed up with its own tools.
+    pub async fn copy_to(&self, path: &str) -> Result<(), String> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query("VACUUM INTO $1")
+                .bind(path)
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Pool::Postgres(_) => Err("gatehouse backup copies SQLite databases; back up \
+                 PostgreSQL with pg_dump (see README, \"Running several nodes\")"
+                .to_string()),
+        }
+    }
+
+    /// Moves every committed change from the WAL into the database file and empties the WAL
+    /// (SQLite, at shutdown: the pool may not close its last connection, which would do it).
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .map(drop),
+            Pool::Postgres(_) => Ok(()),
+        }
     }
 
     /// Open connections, and how many of them are idle.
     pub fn connections(&self) -> (u32, u32) {
-        (self.pool.size(), self.pool.num_idle() as u32)
+        match &self.pool {
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle() as u32),
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
+        }
     }
 
     pub fn max_connections(&self) -> u32 {
-        self.pool.options().get_max_connections()
-    }
-
-    /// Moves every committed change from the WAL into the database file and empties the WAL
-    /// (at shutdown: the pool may not close its last connection, which would do it).
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await
-            .map(drop)
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.options().get_max_connections(),
+            Pool::Postgres(pool) => pool.options().get_max_connections(),
+        }
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     pub fn is_closed(&self) -> bool {
-        self.pool.is_closed()
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.is_closed(),
+            Pool::Postgres(pool) => pool.is_closed(),
+        }
+    }
+}
+
+/// A connection error in words, without the URL it may quote.
+fn redacted(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Io(e) => e.to_string(),
+        sqlx::Error::Tls(_) => "TLS failed".to_string(),
+        sqlx::Error::PoolTimedOut => "timed out".to_string(),
+        sqlx::Error::Database(db) => db.message().to_string(),
+        _ => "connection failed".to_string(),
     }
 }
 
@@ -218,27 +386,21 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
         let store = Store::connect(&url).await.unwrap();
         let mut conn = store.acquire().await.unwrap();
-        let insert = |email: &'static str, username: &'static str| {
-            sqlx::query(
-                "INSERT INTO users (email, username, password_hash, created_at, updated_at)
-                 VALUES (?, ?, 'x', 0, 0)",
-            )
-            .bind(email)
-            .bind(username)
+        let hash = crate::server::security::password::PasswordHash::from_stored("x".into());
+        let mut insert = async |email: &'static str, username: &'static str| {
+            users::insert(&mut conn, email, username, &hash, 0)
+                .await
+                .unwrap()
+                .map(drop)
         };
-        insert("a@example.com", "ada")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        let email = insert("A@example.com", "other")
-            .execute(&mut *conn)
-            .await
-            .map(drop);
-        assert_eq!(unique_or(email).unwrap(), Err(Unique::UsersEmail));
-        let username = insert("b@example.com", "ada")
-            .execute(&mut *conn)
-            .await
-            .map(drop);
-        assert_eq!(unique_or(username).unwrap(), Err(Unique::UsersUsername));
+        assert_eq!(insert("a@example.com", "ada").await, Ok(()));
+        assert_eq!(
+            insert("A@example.com", "other").await,
+            Err(Unique::UsersEmail)
+        );
+        assert_eq!(
+            insert("b@example.com", "ada").await,
+            Err(Unique::UsersUsername)
+        );
     }
 }

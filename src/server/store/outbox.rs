@@ -1,5 +1,6 @@
 //! The `outbox` table: mail queued in the same transaction as the change that caused it.
 
+use super::on;
 use super::Conn;
 
 /// Delivery attempts before a message is given up (logged, kept in the table).
@@ -12,17 +13,18 @@ pub async fn enqueue(
     body: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    on!(conn, |c| sqlx::query(
         "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(to)
     .bind(subject)
     .bind(body)
     .bind(now)
     .bind(now)
-    .execute(conn)
+    .execute(c)
     .await
+    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -38,26 +40,29 @@ pub struct Queued {
 
 /// Up to `limit` messages due now, oldest first.
 pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
-    sqlx::query_as(
+    on!(conn, |c| sqlx::query_as(
         "SELECT id, recipient, subject, body, attempts FROM outbox
-         WHERE sent_at IS NULL AND attempts < ? AND next_attempt_at <= ?
-         ORDER BY next_attempt_at, id LIMIT ?",
+         WHERE sent_at IS NULL AND attempts < $1 AND next_attempt_at <= $2
+         ORDER BY next_attempt_at, id LIMIT $3",
     )
     .bind(MAX_ATTEMPTS)
     .bind(now)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(c)
+    .await)
 }
 
 /// Delivered: the body is not kept.
 pub async fn mark_sent(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET sent_at = ?, body = '', last_error = NULL WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE outbox SET sent_at = $1, body = '', last_error = NULL WHERE id = $2"
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 pub async fn mark_failed(
@@ -67,20 +72,25 @@ pub async fn mark_failed(
     next_attempt_at: i64,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?")
-        .bind(attempts)
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4"
+    )
+    .bind(attempts)
+    .bind(next_attempt_at)
+    .bind(error)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// Messages still waiting for delivery.
 pub async fn backlog(conn: &mut Conn) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts < ?")
-        .bind(MAX_ATTEMPTS)
-        .fetch_one(conn)
-        .await
+    on!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts < $1"
+    )
+    .bind(MAX_ATTEMPTS)
+    .fetch_one(c)
+    .await)
 }

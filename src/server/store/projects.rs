@@ -1,6 +1,7 @@
 //! The `projects` and `tasks` tables. Every statement is scoped to the owner, so another
 //! person's project or task is indistinguishable from a missing one.
 
+use super::on;
 use super::Conn;
 
 #[derive(sqlx::FromRow)]
@@ -30,7 +31,7 @@ macro_rules! project_select {
         concat!(
             "SELECT p.id, p.name, p.description, p.created_at, p.updated_at,
                 (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id) AS task_count,
-                (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id AND t.done = 1) AS done_count
+                (SELECT COUNT(*) FROM tasks t WHERE t.project_id = p.id AND t.done) AS done_count
              FROM projects p ",
             $where
         )
@@ -53,21 +54,23 @@ pub async fn page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<ProjectRow>, sqlx::Error> {
-    sqlx::query_as(project_select!(
-        "WHERE p.owner_id = ? ORDER BY p.id DESC LIMIT ? OFFSET ?"
+    on!(conn, |c| sqlx::query_as(project_select!(
+        "WHERE p.owner_id = $1 ORDER BY p.id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(owner_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(conn)
-    .await
+    .fetch_all(c)
+    .await)
 }
 
 pub async fn count(conn: &mut Conn, owner_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE owner_id = ?")
-        .bind(owner_id)
-        .fetch_one(conn)
-        .await
+    on!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM projects WHERE owner_id = $1"
+    )
+    .bind(owner_id)
+    .fetch_one(c)
+    .await)
 }
 
 pub async fn get(
@@ -75,11 +78,13 @@ pub async fn get(
     owner_id: i64,
     id: i64,
 ) -> Result<Option<ProjectRow>, sqlx::Error> {
-    sqlx::query_as(project_select!("WHERE p.id = ? AND p.owner_id = ?"))
-        .bind(id)
-        .bind(owner_id)
-        .fetch_optional(conn)
-        .await
+    on!(conn, |c| sqlx::query_as(project_select!(
+        "WHERE p.id = $1 AND p.owner_id = $2"
+    ))
+    .bind(id)
+    .bind(owner_id)
+    .fetch_optional(c)
+    .await)
 }
 
 pub async fn insert(
@@ -89,17 +94,17 @@ pub async fn insert(
     description: &str,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    on!(conn, |c| sqlx::query_scalar(
         "INSERT INTO projects (owner_id, name, description, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(owner_id)
     .bind(name)
     .bind(description)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await
+    .fetch_one(c)
+    .await)
 }
 
 /// Changes what is given; `false` when the owner has no such project.
@@ -111,38 +116,47 @@ pub async fn update(
     description: Option<&str>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE projects SET name = COALESCE(?, name), description = COALESCE(?, description),
-                updated_at = ?
-         WHERE id = ? AND owner_id = ?",
+    let result = on!(conn, |c| {
+        sqlx::query(
+        "UPDATE projects SET name = COALESCE($1, name), description = COALESCE($2, description),
+                updated_at = $3
+         WHERE id = $4 AND owner_id = $5",
     )
     .bind(name)
     .bind(description)
     .bind(now)
     .bind(id)
     .bind(owner_id)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(result == 1)
 }
 
 /// Deletes the project and, by cascade, its tasks; `false` when the owner has no such project.
 pub async fn delete(conn: &mut Conn, owner_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM projects WHERE id = ? AND owner_id = ?")
-        .bind(id)
-        .bind(owner_id)
-        .execute(conn)
-        .await?;
-    Ok(result.rows_affected() == 1)
+    let result = on!(conn, |c| sqlx::query(
+        "DELETE FROM projects WHERE id = $1 AND owner_id = $2"
+    )
+    .bind(id)
+    .bind(owner_id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(result == 1)
 }
 
 pub async fn touch(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projects SET updated_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE projects SET updated_at = $1 WHERE id = $2"
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// Up to `limit` of a project's tasks from `offset`, in list order; `done` keeps only done
@@ -154,28 +168,28 @@ pub async fn task_page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<TaskRow>, sqlx::Error> {
-    sqlx::query_as(task_select!(
-        "FROM tasks t WHERE t.project_id = ? AND (? IS NULL OR t.done = ?)
-         ORDER BY t.position, t.id LIMIT ? OFFSET ?"
+    on!(conn, |c| sqlx::query_as(task_select!(
+        "FROM tasks t WHERE t.project_id = $1 AND ($2 IS NULL OR t.done = $3)
+         ORDER BY t.position, t.id LIMIT $4 OFFSET $5"
     ))
     .bind(project_id)
     .bind(done)
     .bind(done)
     .bind(limit)
     .bind(offset)
-    .fetch_all(conn)
-    .await
+    .fetch_all(c)
+    .await)
 }
 
 /// Task `id` if its project is the owner's.
 pub async fn task(conn: &mut Conn, owner_id: i64, id: i64) -> Result<Option<TaskRow>, sqlx::Error> {
-    sqlx::query_as(task_select!(
-        "FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.id = ? AND p.owner_id = ?"
+    on!(conn, |c| sqlx::query_as(task_select!(
+        "FROM tasks t JOIN projects p ON p.id = t.project_id WHERE t.id = $1 AND p.owner_id = $2"
     ))
     .bind(id)
     .bind(owner_id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(c)
+    .await)
 }
 
 /// A task at the end of the project's list.
@@ -185,9 +199,10 @@ pub async fn insert_task(
     title: &str,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    on!(conn, |c| {
+        sqlx::query_scalar(
         "INSERT INTO tasks (project_id, title, position, created_at, updated_at)
-         VALUES (?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM tasks WHERE project_id = ?), ?, ?)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(position), 0) + 1 FROM tasks WHERE project_id = $3), $4, $5)
          RETURNING id",
     )
     .bind(project_id)
@@ -195,8 +210,9 @@ pub async fn insert_task(
     .bind(project_id)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await
+    .fetch_one(c)
+        .await
+    })
 }
 
 pub async fn update_task(
@@ -206,23 +222,25 @@ pub async fn update_task(
     done: Option<bool>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), updated_at = ?
-         WHERE id = ?",
+    on!(conn, |c| sqlx::query(
+        "UPDATE tasks SET title = COALESCE($1, title), done = COALESCE($2, done), updated_at = $3
+         WHERE id = $4",
     )
     .bind(title)
     .bind(done)
     .bind(now)
     .bind(id)
-    .execute(conn)
+    .execute(c)
     .await
+    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
 pub async fn delete_task(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM tasks WHERE id = ?")
+    on!(conn, |c| sqlx::query("DELETE FROM tasks WHERE id = $1")
         .bind(id)
-        .execute(conn)
+        .execute(c)
         .await
-        .map(drop)
+        .map(|done| done.rows_affected()))
+    .map(drop)
 }

@@ -1,6 +1,7 @@
 //! The `sessions` table and its `refresh_tokens`: one row per login, and every refresh token
 //! the session was given (by SHA-256 digest; the unspent one is current).
 
+use super::on;
 use super::users::{user_columns, User, UserRow};
 use super::Conn;
 
@@ -19,9 +20,10 @@ pub struct NewSession<'a> {
 
 /// Stores a new session and its first refresh token (run it in a transaction).
 pub async fn insert(conn: &mut Conn, session: &NewSession<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    on!(conn, |c| {
+        sqlx::query(
         "INSERT INTO sessions (id, user_id, remember, user_agent, ip_address, created_at, last_used_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -31,8 +33,10 @@ pub async fn insert(conn: &mut Conn, session: &NewSession<'_>) -> Result<(), sql
     .bind(session.now)
     .bind(session.now)
     .bind(session.expires_at)
-    .execute(&mut *conn)
-    .await?;
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
     insert_refresh_token(conn, session.refresh_digest, session.id, session.now).await
 }
 
@@ -42,13 +46,16 @@ async fn insert_refresh_token(
     session_id: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)")
-        .bind(digest)
-        .bind(session_id)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)"
+    )
+    .bind(digest)
+    .bind(session_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// A live session and its (active) account.
@@ -75,19 +82,19 @@ pub async fn live_with_user(
     now: i64,
     idle_limit: i64,
 ) -> Result<Option<LiveSession>, sqlx::Error> {
-    let row: Option<SessionUserRow> = sqlx::query_as(concat!(
+    let row: Option<SessionUserRow> = on!(conn, |c| sqlx::query_as(concat!(
         "SELECT s.last_used_at, s.expires_at, ",
         user_columns!(),
         " FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ? AND s.user_id = ? AND s.ended_at IS NULL AND s.expires_at > ?
-           AND s.last_used_at > ? AND u.is_active = 1"
+         WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3
+           AND s.last_used_at > $4 AND u.is_active"
     ))
     .bind(id)
     .bind(user_id)
     .bind(now)
     .bind(idle_limit)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.map(|row| LiveSession {
         last_used_at: row.last_used_at,
         expires_at: row.expires_at,
@@ -96,12 +103,15 @@ pub async fn live_with_user(
 }
 
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET last_used_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE sessions SET last_used_at = $1 WHERE id = $2"
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// A refresh token as presented, with its session and account.
@@ -124,7 +134,7 @@ pub async fn presented_token(
     conn: &mut Conn,
     digest: &str,
 ) -> Result<Option<PresentedToken>, sqlx::Error> {
-    sqlx::query_as(
+    on!(conn, |c| sqlx::query_as(
         "SELECT rt.session_id, rt.spent_at, s.user_id, s.remember, s.created_at, s.expires_at,
                 s.last_used_at, s.ended_at, u.is_active,
                 EXISTS (SELECT 1 FROM refresh_tokens n
@@ -133,11 +143,11 @@ pub async fn presented_token(
          FROM refresh_tokens rt
          JOIN sessions s ON s.id = rt.session_id
          JOIN users u ON u.id = s.user_id
-         WHERE rt.token_hash = ?",
+         WHERE rt.token_hash = $1",
     )
     .bind(digest)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(c)
+    .await)
 }
 
 /// One renewal: the presented token, its successor and the session's new state.
@@ -154,43 +164,45 @@ pub struct Rotation<'a> {
 /// Spends `spent` and stores its successor (run it in a transaction). `false` when `spent`
 /// was already spent (a parallel renewal won).
 pub async fn rotate(conn: &mut Conn, rotation: &Rotation<'_>) -> Result<bool, sqlx::Error> {
-    let spent = sqlx::query(
-        "UPDATE refresh_tokens SET spent_at = ?, replaced_by = ?
-         WHERE token_hash = ? AND spent_at IS NULL",
+    let spent = on!(conn, |c| sqlx::query(
+        "UPDATE refresh_tokens SET spent_at = $1, replaced_by = $2
+         WHERE token_hash = $3 AND spent_at IS NULL",
     )
     .bind(rotation.now)
     .bind(rotation.successor)
     .bind(rotation.spent)
-    .execute(&mut *conn)
-    .await?;
-    if spent.rows_affected() != 1 {
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    if spent != 1 {
         return Ok(false);
     }
     insert_refresh_token(conn, rotation.successor, rotation.session_id, rotation.now).await?;
-    sqlx::query(
-        "UPDATE sessions SET last_used_at = ?, expires_at = ?, user_agent = ?, ip_address = ?
-         WHERE id = ?",
+    on!(conn, |c| sqlx::query(
+        "UPDATE sessions SET last_used_at = $1, expires_at = $2, user_agent = $3, ip_address = $4
+         WHERE id = $5",
     )
     .bind(rotation.now)
     .bind(rotation.expires_at)
     .bind(rotation.user_agent)
     .bind(rotation.ip_address)
     .bind(rotation.session_id)
-    .execute(conn)
-    .await?;
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(true)
 }
 
 /// Whether a session has neither ended nor expired, and its account is active.
 pub async fn is_live(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let row: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.is_active = 1",
+    let row: Option<bool> = on!(conn, |c| sqlx::query_scalar(
+        "SELECT TRUE FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND u.is_active",
     )
     .bind(id)
     .bind(now)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.is_some())
 }
 
@@ -202,9 +214,9 @@ pub async fn end(
     reason: &str,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE sessions SET ended_at = ?, end_reason = ?
-         WHERE id = ? AND (? IS NULL OR user_id = ?) AND ended_at IS NULL
+    on!(conn, |c| sqlx::query_scalar(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2
+         WHERE id = $3 AND ($4 IS NULL OR user_id = $5) AND ended_at IS NULL
          RETURNING user_id",
     )
     .bind(now)
@@ -212,8 +224,8 @@ pub async fn end(
     .bind(id)
     .bind(owner)
     .bind(owner)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(c)
+    .await)
 }
 
 /// Ends every live session of `user_id` except `keep`; how many ended.
@@ -224,17 +236,18 @@ pub async fn end_all(
     reason: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE sessions SET ended_at = ?, end_reason = ?
-         WHERE user_id = ? AND ended_at IS NULL AND id IS NOT ?",
+    let result = on!(conn, |c| sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2
+         WHERE user_id = $3 AND ended_at IS NULL AND id IS DISTINCT FROM $4",
     )
     .bind(now)
     .bind(reason)
     .bind(user_id)
     .bind(keep)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(result)
 }
 
 #[derive(sqlx::FromRow)]
@@ -253,27 +266,29 @@ pub async fn list_live(
     now: i64,
     idle_limit: i64,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(
+    on!(conn, |c| sqlx::query_as(
         "SELECT id, user_agent, ip_address, created_at, last_used_at FROM sessions
-         WHERE user_id = ? AND ended_at IS NULL AND expires_at > ? AND last_used_at > ?
+         WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 AND last_used_at > $3
          ORDER BY last_used_at DESC, created_at DESC",
     )
     .bind(user_id)
     .bind(now)
     .bind(idle_limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(c)
+    .await)
 }
 
 /// Sessions that are usable now (not ended, not expired, used after `idle_limit`).
 pub async fn count_live(conn: &mut Conn, now: i64, idle_limit: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND expires_at > ? AND last_used_at > ?",
+    on!(conn, |c| {
+        sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1 AND last_used_at > $2",
     )
     .bind(now)
     .bind(idle_limit)
-    .fetch_one(conn)
-    .await
+    .fetch_one(c)
+        .await
+    })
 }
 
 /// Deletes sessions that expired, went idle, or ended before `ended_before`.
@@ -283,13 +298,14 @@ pub async fn delete_stale(
     idle_limit: i64,
     ended_before: i64,
 ) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
-        "DELETE FROM sessions WHERE expires_at <= ? OR last_used_at <= ? OR ended_at <= ?",
+    let result = on!(conn, |c| sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at <= $2 OR ended_at <= $3",
     )
     .bind(now)
     .bind(idle_limit)
     .bind(ended_before)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(result)
 }

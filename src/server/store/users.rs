@@ -1,6 +1,6 @@
 //! The `users` table: accounts.
 
-use super::{unique_or, Conn, Written};
+use super::{on, unique_or, Conn, Db, Written};
 use crate::domain::{Role, UserView};
 use crate::server::security::password::PasswordHash;
 use crate::server::startup::clock::rfc3339;
@@ -73,27 +73,27 @@ impl From<UserRow> for User {
 }
 
 pub async fn find_by_id(conn: &mut Conn, id: i64) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> = sqlx::query_as(concat!(
+    let row: Option<UserRow> = on!(conn, |c| sqlx::query_as(concat!(
         "SELECT ",
         user_columns!(),
-        " FROM users u WHERE u.id = ?"
+        " FROM users u WHERE u.id = $1"
     ))
     .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.map(User::from))
 }
 
 /// Emails compare case-insensitively (the column is `NOCASE`).
 pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> = sqlx::query_as(concat!(
+    let row: Option<UserRow> = on!(conn, |c| sqlx::query_as(concat!(
         "SELECT ",
         user_columns!(),
-        " FROM users u WHERE u.email = ?"
+        " FROM users u WHERE u.email = $1"
     ))
     .bind(email)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.map(User::from))
 }
 
@@ -106,20 +106,25 @@ pub async fn insert(
     hash: &PasswordHash,
     now: i64,
 ) -> Written<i64> {
-    unique_or(
-        sqlx::query_scalar(
-            // Ids are never given out twice (`user_ids`, migration 0007).
+    unique_or(on!(
+        conn,
+        [
+            // Ids are never given out twice: SQLite's `user_ids` (migration 0007), and
+            // PostgreSQL's identity column.
             "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
-             VALUES ((SELECT highest + 1 FROM user_ids), ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(email)
-        .bind(username)
-        .bind(hash.as_stored())
-        .bind(now)
-        .bind(now)
-        .fetch_one(conn)
-        .await,
-    )
+             VALUES ((SELECT highest + 1 FROM user_ids), $1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO users (email, username, password_hash, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        ],
+        |c, sql| sqlx::query_scalar(sql)
+            .bind(email)
+            .bind(username)
+            .bind(hash.as_stored())
+            .bind(now)
+            .bind(now)
+            .fetch_one(c)
+            .await
+    ))
 }
 
 pub async fn set_password_hash(
@@ -128,13 +133,16 @@ pub async fn set_password_hash(
     hash: &PasswordHash,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-        .bind(hash.as_stored())
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(hash.as_stored())
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// Username and email (unconfirmed again when it changed), and a new password hash if given.
@@ -147,11 +155,11 @@ pub async fn update_profile(
     now: i64,
 ) -> Written<()> {
     unique_or(
-        sqlx::query(
-            "UPDATE users SET username = ?, email = ?, updated_at = ?,
-                    email_verified = CASE WHEN email <> ? THEN 0 ELSE email_verified END,
-                    password_hash = COALESCE(?, password_hash)
-             WHERE id = ?",
+        on!(conn, |c| sqlx::query(
+            "UPDATE users SET username = $1, email = $2, updated_at = $3,
+                    email_verified = CASE WHEN email <> $4 THEN FALSE ELSE email_verified END,
+                    password_hash = COALESCE($5, password_hash)
+             WHERE id = $6",
         )
         .bind(username)
         .bind(email)
@@ -159,8 +167,9 @@ pub async fn update_profile(
         .bind(email)
         .bind(new_hash.map(PasswordHash::as_stored))
         .bind(id)
-        .execute(conn)
+        .execute(c)
         .await
+        .map(|done| done.rows_affected()))
         .map(drop),
     )
 }
@@ -168,38 +177,47 @@ pub async fn update_profile(
 /// The account now uses `email`, confirmed by the link that was sent there.
 pub async fn set_confirmed_email(conn: &mut Conn, id: i64, email: &str, now: i64) -> Written<()> {
     unique_or(
-        sqlx::query("UPDATE users SET email = ?, email_verified = 1, updated_at = ? WHERE id = ?")
-            .bind(email)
-            .bind(now)
-            .bind(id)
-            .execute(conn)
-            .await
-            .map(drop),
+        on!(conn, |c| sqlx::query(
+            "UPDATE users SET email = $1, email_verified = TRUE, updated_at = $2 WHERE id = $3"
+        )
+        .bind(email)
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|done| done.rows_affected()))
+        .map(drop),
     )
 }
 
 pub async fn mark_email_verified(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2"
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// Deletes the account unless it is the last active admin (one statement, as for
 /// deactivation); its sessions, tokens, projects and tasks go with it (foreign keys cascade).
 /// `false` when refused.
 pub async fn delete_unless_last_admin(conn: &mut Conn, id: i64) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query(
-        "DELETE FROM users WHERE id = ? AND (role <> 'admin' OR is_active = 0
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> ?))",
+    let deleted = on!(conn, |c| {
+        sqlx::query(
+        "DELETE FROM users WHERE id = $1 AND (role <> 'admin' OR NOT is_active
+            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> $2))",
     )
     .bind(id)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(deleted.rows_affected() == 1)
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(deleted == 1)
 }
 
 /// Deactivates the account unless it is the last active admin (one statement, so two admins
@@ -209,25 +227,31 @@ pub async fn deactivate_unless_last_admin(
     id: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
-        "UPDATE users SET is_active = 0, updated_at = ? WHERE id = ? AND (role <> 'admin'
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> ?))",
+    let changed = on!(conn, |c| {
+        sqlx::query(
+        "UPDATE users SET is_active = FALSE, updated_at = $1 WHERE id = $2 AND (role <> 'admin'
+            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> $3))",
     )
     .bind(now)
     .bind(id)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(changed.rows_affected() == 1)
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(changed == 1)
 }
 
 pub async fn reactivate(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET is_active = 1, updated_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(drop)
+    on!(conn, |c| sqlx::query(
+        "UPDATE users SET is_active = TRUE, updated_at = $1 WHERE id = $2"
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|done| done.rows_affected()))
+    .map(drop)
 }
 
 /// Sets the role unless that demotes the last active admin. `false` when refused.
@@ -237,18 +261,21 @@ pub async fn set_role_unless_last_admin(
     role: Role,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
-        "UPDATE users SET role = ?, updated_at = ? WHERE id = ? AND (? = 'admin'
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active = 1 AND o.id <> ?))",
+    let changed = on!(conn, |c| {
+        sqlx::query(
+        "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 AND ($4 = 'admin'
+            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> $5))",
     )
     .bind(role.as_str())
     .bind(now)
     .bind(id)
     .bind(role.as_str())
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(changed.rows_affected() == 1)
+    .execute(c)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(changed == 1)
 }
 
 /// What the admins' list of accounts shows.
@@ -276,31 +303,52 @@ struct ListRow {
     live_sessions: i64,
 }
 
+/// The admins' list, its conditions numbered from `$from` on: `$from` … `$from+1` the cursor,
+/// then active, role, verified and the limit.
 macro_rules! list_query {
-    ($from:literal) => {
+    ($from:literal, $matching:literal, $n:literal, $m:literal, $a:literal, $r:literal, $v:literal, $l:literal) => {
         concat!(
             "SELECT ",
             user_columns!(),
             ",
                 (SELECT MAX(s.last_used_at) FROM sessions s WHERE s.user_id = u.id) AS last_seen_at,
                 (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.ended_at IS NULL
-                    AND s.expires_at > ?) AS live_sessions
+                    AND s.expires_at > $1) AS live_sessions
              FROM ",
             $from,
-            "
-             WHERE (u.created_at, u.id) < (?, ?)
-               AND (? IS NULL OR u.is_active = ?)
-               AND (? IS NULL OR u.role = ?)
-               AND (? IS NULL OR u.email_verified = ?)
+            " WHERE ",
+            $matching,
+            " (u.created_at, u.id) < (",
+            $n,
+            ", ",
+            $m,
+            ")
+               AND (",
+            $a,
+            " IS NULL OR u.is_active = ",
+            $a,
+            ")
+               AND (",
+            $r,
+            " IS NULL OR u.role = ",
+            $r,
+            ")
+               AND (",
+            $v,
+            " IS NULL OR u.email_verified = ",
+            $v,
+            ")
              ORDER BY u.created_at DESC, u.id DESC
-             LIMIT ?"
+             LIMIT ",
+            $l
         )
     };
 }
 
 /// Up to `limit` accounts created before `before` (created_at, id), newest first. With a
-/// prefix, the matching emails and usernames come from their indexes (CROSS JOIN makes SQLite
-/// start from the matches); without one, the newest-first index is walked from the cursor.
+/// prefix (lower-cased), only accounts whose email or username starts with it. On SQLite the
+/// matches come from the NOCASE indexes (a half-open range; CROSS JOIN makes SQLite start from
+/// them); without a prefix the newest-first index is walked from the cursor.
 pub async fn list(
     conn: &mut Conn,
     filter: &Filter<'_>,
@@ -308,43 +356,84 @@ pub async fn list(
     limit: i64,
     now: i64,
 ) -> Result<Vec<Listed>, sqlx::Error> {
-    const ALL: &str = list_query!("users u");
-    const MATCHING: &str = list_query!(
-        "(SELECT id FROM users WHERE email >= ? AND email < ?
-          UNION SELECT id FROM users WHERE username >= ? AND username < ?) AS m
-         CROSS JOIN users u ON u.id = m.id"
+    const ALL: &str = list_query!("users u", "", "$2", "$3", "$4", "$5", "$6", "$7");
+    const LITE_MATCHING: &str = list_query!(
+        "(SELECT id FROM users WHERE email >= $2 AND email < $3
+          UNION SELECT id FROM users WHERE username >= $2 AND username < $3) AS m
+         CROSS JOIN users u ON u.id = m.id",
+        "",
+        "$4",
+        "$5",
+        "$6",
+        "$7",
+        "$8",
+        "$9"
+    );
+    const PG_MATCHING: &str = list_query!(
+        "users u",
+        "(starts_with(lower(u.email), $2) OR starts_with(lower(u.username), $2)) AND",
+        "$3",
+        "$4",
+        "$5",
+        "$6",
+        "$7",
+        "$8"
     );
     let role = filter.role.map(Role::as_str);
-    let mut select = match filter.prefix {
-        Some(prefix) => {
+    let (active, verified) = (filter.active, filter.verified);
+    let Some(prefix) = filter.prefix else {
+        let rows: Vec<ListRow> = on!(conn, |c| sqlx::query_as(ALL)
+            .bind(now)
+            .bind(before.0)
+            .bind(before.1)
+            .bind(active)
+            .bind(role)
+            .bind(verified)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?;
+        return Ok(rows.into_iter().map(Listed::from).collect());
+    };
+    let rows: Vec<ListRow> = match conn.db() {
+        Db::Sqlite(c) => {
             // The half-open range of strings that start with `prefix`.
             let high = format!("{prefix}{}", char::MAX);
-            sqlx::query_as::<_, ListRow>(MATCHING)
+            sqlx::query_as(LITE_MATCHING)
                 .bind(now)
-                .bind(prefix.to_string())
-                .bind(high.clone())
-                .bind(prefix.to_string())
+                .bind(prefix)
                 .bind(high)
+                .bind(before.0)
+                .bind(before.1)
+                .bind(active)
+                .bind(role)
+                .bind(verified)
+                .bind(limit)
+                .fetch_all(c)
+                .await?
         }
-        None => sqlx::query_as::<_, ListRow>(ALL).bind(now),
+        Db::Postgres(c) => {
+            sqlx::query_as(PG_MATCHING)
+                .bind(now)
+                .bind(prefix)
+                .bind(before.0)
+                .bind(before.1)
+                .bind(active)
+                .bind(role)
+                .bind(verified)
+                .bind(limit)
+                .fetch_all(c)
+                .await?
+        }
     };
-    select = select
-        .bind(before.0)
-        .bind(before.1)
-        .bind(filter.active)
-        .bind(filter.active)
-        .bind(role)
-        .bind(role)
-        .bind(filter.verified)
-        .bind(filter.verified)
-        .bind(limit);
-    let rows = select.fetch_all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Listed {
+    Ok(rows.into_iter().map(Listed::from).collect())
+}
+
+impl From<ListRow> for Listed {
+    fn from(row: ListRow) -> Self {
+        Self {
             user: User::from(row.user),
             last_seen_at: row.last_seen_at,
             live_sessions: row.live_sessions,
-        })
-        .collect())
+        }
+    }
 }
