@@ -15,6 +15,7 @@ pub(crate) async fn admin_command(app: &TestApp, verb: &str, email: &str) -> std
     command
         .args(["admin", verb, email])
         .env("DATA_DIR", app.data_dir())
+        .env("DATABASE_URL", &app.state.config.database_url)
         .env("PUBLIC_URL", &app.base)
         .env("RUST_LOG", "warn");
     tokio::task::spawn_blocking(move || command.output().expect("run gatehouse"))
@@ -45,22 +46,24 @@ async fn act(browser: &Browser, id: i64, action: &str) -> common::Page {
 }
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
-        .bind(email)
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap()
+    crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT id FROM users WHERE email = $1"
+    )
+    .bind(email)
+    .fetch_one(c)
+    .await)
+    .unwrap()
 }
 
 /// (event, actor, subject) rows, once the audit writer has stored every event recorded so far.
 async fn events(app: &TestApp) -> Vec<(String, Option<i64>, Option<i64>, String)> {
     app.state.audit.flush().await;
-    sqlx::query_as(
+    crate::on_db!(&app.state.db, |c| sqlx::query_as(
         "SELECT event, actor_id, subject_id, details || ' ' || ip_address || ' ' || user_agent
          FROM audit_events ORDER BY id",
     )
-    .fetch_all(app.state.db.sqlite_pool())
-    .await
+    .fetch_all(c)
+    .await)
     .unwrap()
 }
 
@@ -233,21 +236,21 @@ async fn paging_shows_every_account_once_while_accounts_are_added() {
         .as_str()
         .unwrap()
         .to_string();
-    let insert = |i: i64, created: i64| {
-        sqlx::query(
+    let insert = async |i: i64, created: i64| {
+        crate::on_db!(&app.state.db, |c| sqlx::query(
             "INSERT INTO users (email, username, password_hash, created_at, updated_at)
-             VALUES (?, ?, 'x', ?, ?)",
+             VALUES ($1, $2, 'x', $3, $4)",
         )
         .bind(format!("user{i}@example.com"))
         .bind(format!("user{i}"))
         .bind(created)
         .bind(created)
+        .execute(c)
+        .await
+        .map(drop))
     };
     for i in 0..130 {
-        insert(i, 1_000 + i / 3)
-            .execute(app.state.db.sqlite_pool())
-            .await
-            .unwrap();
+        insert(i, 1_000 + i / 3).await.unwrap();
     }
     let mut seen = BTreeSet::new();
     let mut cursor = String::new();
@@ -263,10 +266,7 @@ async fn paging_shows_every_account_once_while_accounts_are_added() {
         }
         pages += 1;
         // Newcomers arrive while the admin pages through; they are newer than every page.
-        insert(1_000 + pages, app.state.now())
-            .execute(app.state.db.sqlite_pool())
-            .await
-            .unwrap();
+        insert(1_000 + pages, app.state.now()).await.unwrap();
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_string(),
             None => break,

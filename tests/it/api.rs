@@ -334,11 +334,14 @@ async fn profiles_are_own_or_admin_only() {
         .await;
     assert_error(&taken, StatusCode::CONFLICT, "conflict");
 
-    sqlx::query("UPDATE users SET role = 'admin' WHERE id = ?")
-        .bind(bob["id"].as_i64())
-        .execute(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    crate::on_db!(&app.state.db, |c| sqlx::query(
+        "UPDATE users SET role = 'admin' WHERE id = $1"
+    )
+    .bind(bob["id"].as_i64())
+    .execute(c)
+    .await
+    .map(drop))
+    .unwrap();
     let as_admin = app
         .api(Method::GET, &ada_path, Some(&bob_token), None)
         .await;

@@ -37,6 +37,46 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 
 /// Serves the real application, with routes added by `routes` (tests add, e.g., a handler
 /// that panics) and every layer the real router has.
+/// Runs `$body` with `$c` bound to a connection of `$store` (a `&Store`), on whichever backend
+/// it has: tests that look at rows directly write their SQL once, with `$1`-style
+/// placeholders, which SQLite reads too.
+#[macro_export]
+macro_rules! on_db {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        let mut conn = $store.acquire().await.unwrap();
+        match gatehouse::server::store::Exec::db(&mut conn) {
+            gatehouse::server::store::Db::Sqlite($c) => $body,
+            gatehouse::server::store::Db::Postgres($c) => $body,
+        }
+    }};
+}
+
+/// With `GATEHOUSE_TEST_POSTGRES` set (a PostgreSQL server's URL, its `postgres` database),
+/// every test app gets a fresh database of its own there instead of a SQLite file: the same
+/// tests run on both backends (`make test` runs them twice).
+async fn postgres_database() -> Option<String> {
+    use sqlx::Executor as _;
+    let server = std::env::var("GATEHOUSE_TEST_POSTGRES").ok()?;
+    let name = format!("gh_{}", uuid_like());
+    let admin = sqlx::PgPool::connect(&server)
+        .await
+        .expect("GATEHOUSE_TEST_POSTGRES reachable");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create a test database");
+    admin.close().await;
+    let (base, _) = server.rsplit_once('/').expect("a URL ending in /DATABASE");
+    Some(format!("{base}/{name}"))
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}_{n}", std::process::id())
+}
+
 pub async fn spawn(
     settings: &[(&str, &str)],
     routes: fn(&AppState) -> axum::Router<AppState>,
@@ -48,6 +88,9 @@ pub async fn spawn(
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("DATA_DIR".into(), dir.path().display().to_string());
     vars.insert("PUBLIC_URL".into(), base.clone());
+    if let Some(url) = postgres_database().await {
+        vars.insert("DATABASE_URL".into(), url);
+    }
     for (k, v) in settings {
         vars.insert(k.to_string(), v.to_string());
     }

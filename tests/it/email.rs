@@ -38,11 +38,13 @@ async fn api_forgot(app: &common::TestApp, email: &str) -> common::Page {
 
 /// Messages to `to` in the outbox table, delivered or not.
 async fn queued_for(app: &common::TestApp, to: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient = ?")
-        .bind(to)
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap()
+    crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE recipient = $1"
+    )
+    .bind(to)
+    .fetch_one(c)
+    .await)
+    .unwrap()
 }
 
 /// Waits until ada@example.com has been sent `count` reset links; they come oldest first.
@@ -257,24 +259,28 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
     assert!(weak.json()["error"]["fields"]["password"].is_string());
     // Trying the confirmation token on the reset form did not burn it.
     let pending = |purpose: &'static str| {
-        let db = app.state.db.sqlite_pool().clone();
+        let db = app.state.db.clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM email_tokens WHERE purpose = ?")
-                .bind(purpose)
-                .fetch_one(&db)
-                .await
-                .unwrap()
+            crate::on_db!(&db, |c| sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM email_tokens WHERE purpose = $1"
+            )
+            .bind(purpose)
+            .fetch_one(c)
+            .await
+            .unwrap())
         }
     };
     assert_eq!(pending("verify").await, 1);
     let verified = || {
-        let db = app.state.db.sqlite_pool().clone();
+        let db = app.state.db.clone();
         async move {
-            sqlx::query_scalar::<_, bool>("SELECT email_verified FROM users WHERE email = ?")
-                .bind("ada@example.com")
-                .fetch_one(&db)
-                .await
-                .unwrap()
+            crate::on_db!(&db, |c| sqlx::query_scalar::<_, bool>(
+                "SELECT email_verified FROM users WHERE email = $1"
+            )
+            .bind("ada@example.com")
+            .fetch_one(c)
+            .await
+            .unwrap())
         }
     };
     assert!(!verified().await);
@@ -531,12 +537,12 @@ async fn mail_waits_for_a_dead_smtp_server_and_arrives_when_it_is_back() {
     );
     // The worker has tried, failed and kept the message for later.
     let error = eventually("a failed delivery of the reset link", || async {
-        sqlx::query_scalar::<_, String>(
+        crate::on_db!(&app.state.db, |c| sqlx::query_scalar::<_, String>(
             "SELECT last_error FROM outbox
              WHERE subject = 'Reset your password' AND attempts >= 1 AND last_error IS NOT NULL",
         )
-        .fetch_optional(app.state.db.sqlite_pool())
-        .await
+        .fetch_optional(c)
+        .await)
         .unwrap()
     })
     .await;

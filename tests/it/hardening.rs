@@ -54,11 +54,13 @@ async fn a_flood_of_refused_guesses_is_audited_once() {
     let count = |event: &'static str| {
         let db = app.state.db.clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = ?")
-                .bind(event)
-                .fetch_one(db.sqlite_pool())
-                .await
-                .unwrap()
+            crate::on_db!(&db, |c| sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM audit_events WHERE event = $1"
+            )
+            .bind(event)
+            .fetch_one(c)
+            .await)
+            .unwrap()
         }
     };
     // The audit log is written in the background: every event of the answered requests is

@@ -144,10 +144,12 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
         )
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let orphans: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tasks"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     assert_eq!(orphans, 0);
 
     let browser = app.registered("bob@example.com", "bob").await;
@@ -158,10 +160,12 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
             &[("name", "Attic"), ("description", "")],
         )
         .await;
-    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT id FROM projects"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     browser
         .submit(
             &format!("/projects/{pid}"),
@@ -172,11 +176,12 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
     browser
         .submit("/profile", "/api/delete_account", &[("password", PASSWORD)])
         .await;
-    let left: (i64, i64) =
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM projects), (SELECT COUNT(*) FROM tasks)")
-            .fetch_one(app.state.db.sqlite_pool())
-            .await
-            .unwrap();
+    let left: (i64, i64) = crate::on_db!(&app.state.db, |c| sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM projects), (SELECT COUNT(*) FROM tasks)"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     assert_eq!(left, (0, 0));
 }
 
@@ -343,10 +348,12 @@ async fn project_pages_work_with_plain_form_posts() {
     assert_eq!(created.status, StatusCode::FOUND);
     let list = browser.get("/projects").await;
     assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
-    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT id FROM projects"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     let here = format!("/projects/{pid}");
     browser
         .submit(
@@ -355,10 +362,12 @@ async fn project_pages_work_with_plain_form_posts() {
             &[("project_id", &pid.to_string()), ("title", "Dig")],
         )
         .await;
-    let tid: i64 = sqlx::query_scalar("SELECT id FROM tasks")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let tid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT id FROM tasks"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     browser
         .submit(
             &here,
@@ -413,10 +422,12 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     let (a, b) = tokio::join!(create(), create());
     assert_eq!((a.status, b.status), (StatusCode::FOUND, StatusCode::FOUND));
     let count = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM projects")
-            .fetch_one(app.state.db.sqlite_pool())
-            .await
-            .unwrap()
+        crate::on_db!(&app.state.db, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM projects"
+        )
+        .fetch_one(c)
+        .await)
+        .unwrap()
     };
     assert_eq!(count().await, 1, "a double click creates one project");
     assert_eq!(create().await.status, StatusCode::FOUND);
@@ -426,19 +437,23 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     create().await;
     assert_eq!(count().await, 2);
 
-    let pid: i64 = sqlx::query_scalar("SELECT MIN(id) FROM projects")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT MIN(id) FROM projects"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     let here = format!("/projects/{pid}");
     let pid = pid.to_string();
     let fields = [("project_id", pid.as_str()), ("title", "Dig")];
     browser.submit(&here, "/api/add_task", &fields).await;
     browser.submit(&here, "/api/add_task", &fields).await;
-    let tasks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let tasks: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tasks"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     assert_eq!(tasks, 1);
     // The API is exact: scripts that create twice get two.
     let token = app.api_login("ada@example.com", PASSWORD).await.json()["access_token"]
@@ -470,21 +485,24 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
             &[("name", "Big"), ("description", "")],
         )
         .await;
-    let pid: i64 = sqlx::query_scalar("SELECT id FROM projects")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT id FROM projects"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     for n in 1..=250 {
-        sqlx::query(
+        crate::on_db!(&app.state.db, |c| sqlx::query(
             "INSERT INTO tasks (project_id, title, position, done, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 0, 0)",
+             VALUES ($1, $2, $3, $4, 0, 0)",
         )
         .bind(pid)
         .bind(format!("Task number {n:03}"))
         .bind(n)
         .bind(n % 5 == 0)
-        .execute(app.state.db.sqlite_pool())
+        .execute(c)
         .await
+        .map(drop))
         .unwrap();
     }
     let rows = |body: &str| body.matches("aria-pressed=").count();
@@ -520,19 +538,22 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
 async fn many_projects_are_shown_fifty_at_a_time() {
     let app = spawn_app().await;
     let browser = app.registered("ada@example.com", "ada").await;
-    let owner: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap();
+    let owner: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT id FROM users"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
     for n in 1..=120 {
-        sqlx::query(
+        crate::on_db!(&app.state.db, |c| sqlx::query(
             "INSERT INTO projects (owner_id, name, description, created_at, updated_at)
-             VALUES (?, ?, '', 0, 0)",
+             VALUES ($1, $2, '', 0, 0)",
         )
         .bind(owner)
         .bind(format!("Project number {n:03}"))
-        .execute(app.state.db.sqlite_pool())
+        .execute(c)
         .await
+        .map(drop))
         .unwrap();
     }
     let items = |body: &str| body.matches(r#"class="project-name""#).count();

@@ -15,11 +15,13 @@ const REQUIRED: [(&str, &str); 1] = [("EMAIL_VERIFICATION", "required")];
 /// How many messages with `subject` are queued or sent (the outbox table: the worker may still
 /// be writing the files).
 async fn queued(app: &TestApp, subject: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE subject = ?")
-        .bind(subject)
-        .fetch_one(app.state.db.sqlite_pool())
-        .await
-        .unwrap()
+    crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE subject = $1"
+    )
+    .bind(subject)
+    .fetch_one(c)
+    .await)
+    .unwrap()
 }
 
 /// Sends `head` as the whole request on a fresh connection and returns the status line (or

@@ -44,6 +44,12 @@ async fn expired_access_token_is_renewed_on_the_same_response() {
 #[tokio::test]
 async fn a_remembered_access_token_still_expires_on_time() {
     let app = spawn_app_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
+    if app.state.db.is_postgres() {
+        // The check cache reads SQLite's WAL index; on PostgreSQL every request asks the
+        // database (see README, "Running several nodes").
+        assert!(app.state.session_cache.stamp().is_none());
+        return;
+    }
     let (_, access, _) = app.api_member("ada@example.com").await;
     let me = || {
         app.api(

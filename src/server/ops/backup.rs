@@ -16,6 +16,10 @@ const SUFFIX: &str = ".db";
 /// it under a temporary name (mode 0600) and renamed when complete, so `target` is never a
 /// partial file. Returns its size in bytes.
 pub async fn backup_to(db: &Store, target: &Path) -> Result<u64, String> {
+    if db.is_postgres() {
+        // Refused before any file is made (PostgreSQL has its own backup tools).
+        return db.copy_to("").await.map(|()| 0);
+    }
     if target.exists() {
         return Err(format!(
             "{} already exists; choose a new file name",

@@ -98,7 +98,9 @@ pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>,
 }
 
 /// A new account; its id (never one given out before, also of a deleted account), or the
-/// unique index (email or username) it ran into.
+/// unique index (email or username) it ran into. Run it in a transaction: on PostgreSQL a
+/// refused insert is rolled back to a savepoint, so the transaction goes on (the derived
+/// username's next candidate).
 pub async fn insert(
     conn: &mut Conn,
     email: &str,
@@ -106,25 +108,46 @@ pub async fn insert(
     hash: &PasswordHash,
     now: i64,
 ) -> Written<i64> {
-    unique_or(on!(
-        conn,
-        [
-            // Ids are never given out twice: SQLite's `user_ids` (migration 0007), and
-            // PostgreSQL's identity column.
-            "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
-             VALUES ((SELECT highest + 1 FROM user_ids), $1, $2, $3, $4, $5) RETURNING id",
-            "INSERT INTO users (email, username, password_hash, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id"
-        ],
-        |c, sql| sqlx::query_scalar(sql)
-            .bind(email)
-            .bind(username)
-            .bind(hash.as_stored())
-            .bind(now)
-            .bind(now)
+    macro_rules! insert {
+        ($sql:expr) => {
+            sqlx::query_scalar($sql)
+                .bind(email)
+                .bind(username)
+                .bind(hash.as_stored())
+                .bind(now)
+                .bind(now)
+        };
+    }
+    match conn.db() {
+        // Ids are never given out twice: SQLite's `user_ids` (migration 0007), and
+        // PostgreSQL's identity column.
+        Db::Sqlite(c) => unique_or(
+            insert!(
+                "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
+                 VALUES ((SELECT highest + 1 FROM user_ids), $1, $2, $3, $4, $5) RETURNING id"
+            )
             .fetch_one(c)
-            .await
-    ))
+            .await,
+        ),
+        Db::Postgres(c) => {
+            sqlx::query("SAVEPOINT insert_user")
+                .execute(&mut *c)
+                .await?;
+            let inserted = insert!(
+                "INSERT INTO users (email, username, password_hash, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id"
+            )
+            .fetch_one(&mut *c)
+            .await;
+            let end = if inserted.is_ok() {
+                "RELEASE SAVEPOINT insert_user"
+            } else {
+                "ROLLBACK TO SAVEPOINT insert_user"
+            };
+            sqlx::query(end).execute(c).await?;
+            unique_or(inserted)
+        }
+    }
 }
 
 pub async fn set_password_hash(
