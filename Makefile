@@ -16,11 +16,11 @@ CHROMIUM ?= /usr/bin/chromium
 RELEASE_TOOLS := $(HOME)/.cache/gatehouse-tools
 BINARYEN_VERSION := 132
 
-.PHONY: help tools release-tools browser e2e-deps bench-deps fuzz-deps run watch build release release-smoke lint unit e2e fuzz bench bench-detail bench-hostile test clean
+.PHONY: help tools release-tools browser e2e-deps bench-deps fuzz-deps postgres-deps run watch build release release-smoke lint unit unit-postgres e2e fuzz bench bench-detail bench-hostile test clean
 
 help:
 	@echo "make run    install what is missing, build optimised, serve on http://127.0.0.1:3000"
-	@echo "make test   install what is missing, run fmt, clippy, Rust tests, API fuzzing and Playwright"
+	@echo "make test   install what is missing, run fmt, clippy, Rust tests (SQLite and PostgreSQL), API fuzzing and Playwright"
 	@echo "make watch  rebuild and reload on change (cargo leptos watch)"
 	@echo "make release  optimised build with hashed, precompressed files, packaged in dist/gatehouse"
 	@echo "make bench  one table: pages, API, logins and memory against a bare axum server"
@@ -45,6 +45,10 @@ browser:
 e2e-deps:
 	@[ -d end2end/node_modules/@axe-core/playwright ] || (cd end2end && npm ci --no-audit --no-fund)
 	@[ -x .venv/bin/aiosmtpd ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r end2end/requirements-mail.txt; }
+
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y postgresql; }
 
 bench-deps:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
@@ -85,6 +89,10 @@ lint:
 unit:
 	cargo test --features ssr
 
+# The same integration tests against a throwaway PostgreSQL (tests/postgres.sh).
+unit-postgres: postgres-deps
+	tests/postgres.sh cargo test --features ssr --test it
+
 e2e: build browser e2e-deps
 	cd end2end && CHROMIUM_PATH=$(CHROMIUM) npx playwright test
 
@@ -108,6 +116,7 @@ bench-hostile:
 test: tools
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) unit-postgres
 	$(MAKE) e2e
 	$(MAKE) fuzz
 	$(MAKE) release-smoke

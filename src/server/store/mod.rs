@@ -7,16 +7,16 @@
 //! Services never write SQL, never name the backend, and never read a database error's text:
 //! they get typed rows and typed outcomes (`Unique` for a broken unique index). Every store
 //! function takes `&mut Conn`: a connection from `Store::acquire` or a transaction from
-//! `Store::begin` (which derefs to one), so one function serves a single statement and a
-//! statement inside a larger transaction alike.
+//! `Store::begin` (both lend their connection through `Exec`), so one function serves a single
+//! statement and a statement inside a larger transaction alike.
 //!
-//! How a backend is chosen: today `Conn` is SQLite's connection and `Store` wraps SQLite's
-//! pool. The PostgreSQL sibling turns `Store` and `Conn` into enums over the two pools and
-//! their connections, and each function here matches on them (the SQL that differs —
-//! placeholders, booleans, `RETURNING`, upserts, case-insensitive uniqueness — differs only
-//! in this folder). An enum rather than a trait or generics: services stay free of type
-//! parameters, both backends are compiled into one binary chosen by `DATABASE_URL`, and the
-//! compiler checks that each statement has both forms.
+//! How a backend is chosen: `Store`, `PooledConn` and `Tx` are enums over SQLite and
+//! PostgreSQL, chosen by `DATABASE_URL`, and each function here runs its statement on the
+//! backend at hand (`on!`). Where the two agree (most statements: `$1` placeholders, booleans
+//! written as `TRUE`/`FALSE` or tested bare), one SQL text serves both; where they differ (ids
+//! that are never reused, case-insensitive prefix search, savepoints) there are two. An enum
+//! rather than a trait or generics: services stay free of type parameters, both backends are
+//! compiled into one binary, and the compiler checks that every statement runs on both.
 
 pub mod audit;
 pub mod change_stamp;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL server (Debian's `postgresql` package) on a
+# loopback port, with GATEHOUSE_TEST_POSTGRES naming it; the server and its files are gone
+# afterwards. `make unit-postgres` runs the integration tests this way.
+set -euo pipefail
+pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+port=${PG_PORT:-55432}
+dir=$(mktemp -d)
+as_postgres() {
+    # initdb refuses to run as root.
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+[ "$(id -u)" = 0 ] && chown postgres "$dir"
+stop() {
+    as_postgres "$pgbin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap stop EXIT
+as_postgres "$pgbin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+as_postgres "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+    start >/dev/null
+GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres" "$@"
