@@ -4,7 +4,8 @@
 # afterwards. `make unit-postgres` runs the integration tests this way.
 set -euo pipefail
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-port=${PG_PORT:-55432}
+# A free loopback port, unless one is given.
+port=${PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 dir=$(mktemp -d)
 as_postgres() {
     # initdb refuses to run as root.
@@ -17,7 +18,11 @@ stop() {
 }
 trap stop EXIT
 as_postgres "$pgbin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
-as_postgres "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+if ! as_postgres "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-    start >/dev/null
+    start >/dev/null; then
+    echo "tests/postgres.sh: PostgreSQL did not start; its log:" >&2
+    cat "$dir/log" >&2
+    exit 1
+fi
 GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres" "$@"
