@@ -567,3 +567,47 @@ async fn mail_waits_for_a_dead_smtp_server_and_arrives_when_it_is_back() {
     assert!(reset.contains(&format!("{}/reset-password?token=", app.base)));
     assert!(reset.contains("From: Gatehouse <accounts@example.com>"));
 }
+
+#[tokio::test]
+async fn workers_sharing_the_outbox_never_take_the_same_message() {
+    use gatehouse::server::mail::{self, Mail};
+    use gatehouse::server::store::outbox;
+    let app = spawn_app().await;
+    let now = app.state.now();
+    let mut tx = app.state.db.begin().await.unwrap();
+    for i in 0..60 {
+        let mail = Mail {
+            to: format!("user{i}@example.com"),
+            subject: "Queued".into(),
+            body: "Hello".into(),
+        };
+        mail::enqueue(&mut tx, &mail, now).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Four claimers at once (as four nodes' workers would be), beside the app's own worker.
+    let claimers = (0..4).map(|_| {
+        let db = app.state.db.clone();
+        tokio::spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                let mut conn = db.acquire().await.unwrap();
+                let claimed = outbox::claim_due(&mut conn, now, 60, 5).await.unwrap();
+                if claimed.is_empty() {
+                    return taken;
+                }
+                taken.extend(claimed.into_iter().map(|mail| mail.id));
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    let distinct: std::collections::BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "a message was claimed twice: {all:?}"
+    );
+    assert!(!all.is_empty());
+}

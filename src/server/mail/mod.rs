@@ -18,6 +18,9 @@ use crate::server::store::outbox::{self, MAX_ATTEMPTS};
 use crate::server::store::{Conn, Store};
 
 pub mod templates;
+/// How long a claimed message is left to the worker that claimed it (longer than the SMTP
+/// timeout) before another may take it.
+const LEASE_SECS: i64 = 60;
 /// Messages taken per round of the worker.
 const BATCH: i64 = 20;
 /// How often the worker looks for retries that have come due.
@@ -153,7 +156,7 @@ impl Mailer {
     /// Delivers what is due now; returns how many were delivered.
     pub async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
         let mut conn = self.store.acquire().await?;
-        let due = outbox::due(&mut conn, self.clock.now(), BATCH).await?;
+        let due = outbox::claim_due(&mut conn, self.clock.now(), LEASE_SECS, BATCH).await?;
         let mut delivered = 0;
         for mail in due {
             let outcome = match self.message(&mail.recipient, &mail.subject, &mail.body) {

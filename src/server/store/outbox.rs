@@ -38,18 +38,43 @@ pub struct Queued {
     pub attempts: i64,
 }
 
-/// Up to `limit` messages due now, oldest first.
-pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
-    on!(conn, |c| sqlx::query_as(
-        "SELECT id, recipient, subject, body, attempts FROM outbox
-         WHERE sent_at IS NULL AND attempts < $1 AND next_attempt_at <= $2
-         ORDER BY next_attempt_at, id LIMIT $3",
-    )
-    .bind(MAX_ATTEMPTS)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(c)
-    .await)
+/// Claims up to `limit` messages due now, oldest first: each is due again only after
+/// `lease` seconds, so workers sharing the outbox (several nodes, or a test beside the worker)
+/// never take the same message, and a worker that dies mid-delivery leaves it to another
+/// once the lease runs out. On PostgreSQL, claims running at the same moment skip each
+/// other's rows (`FOR UPDATE SKIP LOCKED`); SQLite has one writer at a time.
+pub async fn claim_due(
+    conn: &mut Conn,
+    now: i64,
+    lease: i64,
+    limit: i64,
+) -> Result<Vec<Queued>, sqlx::Error> {
+    macro_rules! claim {
+        ($lock:literal) => {
+            concat!(
+                "UPDATE outbox SET next_attempt_at = $2 + $4
+                 WHERE id IN (SELECT id FROM outbox
+                              WHERE sent_at IS NULL AND attempts < $1 AND next_attempt_at <= $2
+                              ORDER BY next_attempt_at, id LIMIT $3 ",
+                $lock,
+                ")
+                 RETURNING id, recipient, subject, body, attempts"
+            )
+        };
+    }
+    let mut claimed: Vec<Queued> = on!(
+        conn,
+        [claim!(""), claim!("FOR UPDATE SKIP LOCKED")],
+        |c, sql| sqlx::query_as(sql)
+            .bind(MAX_ATTEMPTS)
+            .bind(now)
+            .bind(limit)
+            .bind(lease)
+            .fetch_all(c)
+            .await
+    )?;
+    claimed.sort_by_key(|mail| mail.id);
+    Ok(claimed)
 }
 
 /// Delivered: the body is not kept.
