@@ -1,7 +1,7 @@
 //! The `audit_events` table: who did what to which account, from where.
 
-use super::on;
 use super::Conn;
+use super::{execute, on};
 
 /// An event about to be written.
 pub struct NewEvent<'a> {
@@ -17,21 +17,8 @@ pub struct NewEvent<'a> {
 }
 
 pub async fn insert(conn: &mut Conn, event: &NewEvent<'_>) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "INSERT INTO audit_events (at, actor_id, subject_id, event, ip_address, user_agent, session_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(event.at)
-    .bind(event.actor)
-    .bind(event.subject)
-    .bind(event.kind)
-    .bind(event.ip_address)
-    .bind(event.user_agent)
-    .bind(event.session_id)
-    .bind(event.details)
-    .execute(c)
-        .await
-        .map(|done| done.rows_affected()))
+    execute!(conn, "INSERT INTO audit_events (at, actor_id, subject_id, event, ip_address, user_agent, session_id, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", event.at, event.actor, event.subject, event.kind, event.ip_address, event.user_agent, event.session_id, event.details)
     .map(drop)
 }
 
@@ -72,12 +59,6 @@ pub async fn for_subject(
 
 /// Deletes events from before `before`.
 pub async fn delete_before(conn: &mut Conn, before: i64) -> Result<u64, sqlx::Error> {
-    let result = on!(conn, |c| sqlx::query(
-        "DELETE FROM audit_events WHERE at < $1"
-    )
-    .bind(before)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
+    let result = execute!(conn, "DELETE FROM audit_events WHERE at < $1", before)?;
     Ok(result)
 }

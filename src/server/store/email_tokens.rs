@@ -1,8 +1,8 @@
 //! The `email_tokens` table: single-use tokens of emailed links, by SHA-256 digest, each bound
 //! to one purpose and one account.
 
-use super::on;
 use super::Conn;
+use super::{execute, on};
 
 /// What a link is for (the `purpose` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,28 +41,14 @@ pub struct NewToken<'a> {
 
 /// Stores a token; the account's unused ones of the same purpose stop working.
 pub async fn replace(conn: &mut Conn, token: &NewToken<'_>) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2"
-    )
-    .bind(token.user_id)
-    .bind(token.purpose.as_str())
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
-    on!(conn, |c| sqlx::query(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, session_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(token.digest)
-    .bind(token.user_id)
-    .bind(token.purpose.as_str())
-    .bind(token.change.map(|(email, _)| email))
-    .bind(token.change.map(|(_, session)| session))
-    .bind(token.now)
-    .bind(token.expires_at)
-    .execute(c)
-        .await
-        .map(|done| done.rows_affected()))
+    execute!(
+        conn,
+        "DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2",
+        token.user_id,
+        token.purpose.as_str()
+    )?;
+    execute!(conn, "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, session_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)", token.digest, token.user_id, token.purpose.as_str(), token.change.map(|(email, _)| email), token.change.map(|(_, session)| session), token.now, token.expires_at)
     .map(drop)
 }
 
@@ -132,12 +118,5 @@ pub async fn holder(
 
 /// Voids every pending link of the account (its password or address changed).
 pub async fn delete_all_for(conn: &mut Conn, user_id: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "DELETE FROM email_tokens WHERE user_id = $1"
-    )
-    .bind(user_id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
-    .map(drop)
+    execute!(conn, "DELETE FROM email_tokens WHERE user_id = $1", user_id).map(drop)
 }

@@ -119,6 +119,18 @@ macro_rules! on {
 }
 pub(crate) use on;
 
+/// Runs one statement with its arguments on either backend; how many rows it changed.
+macro_rules! execute {
+    ($conn:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::server::store::on!($conn, |c| sqlx::query($sql)
+            $(.bind($arg))*
+            .execute(c)
+            .await
+            .map(|done| done.rows_affected()))
+    };
+}
+pub(crate) use execute;
+
 #[derive(Clone, Debug)]
 enum Pool {
     Sqlite(SqlitePool),

@@ -1,7 +1,7 @@
 //! The `outbox` table: mail queued in the same transaction as the change that caused it.
 
-use super::on;
 use super::Conn;
+use super::{execute, on};
 
 /// Delivery attempts before a message is given up (logged, kept in the table).
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -13,18 +13,16 @@ pub async fn enqueue(
     body: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
+    execute!(
+        conn,
         "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at)
          VALUES ($1, $2, $3, $4, $5)",
+        to,
+        subject,
+        body,
+        now,
+        now
     )
-    .bind(to)
-    .bind(subject)
-    .bind(body)
-    .bind(now)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -79,14 +77,12 @@ pub async fn claim_due(
 
 /// Delivered: the body is not kept.
 pub async fn mark_sent(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE outbox SET sent_at = $1, body = '', last_error = NULL WHERE id = $2"
+    execute!(
+        conn,
+        "UPDATE outbox SET sent_at = $1, body = '', last_error = NULL WHERE id = $2",
+        now,
+        id
     )
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -97,16 +93,14 @@ pub async fn mark_failed(
     next_attempt_at: i64,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4"
+    execute!(
+        conn,
+        "UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
+        attempts,
+        next_attempt_at,
+        error,
+        id
     )
-    .bind(attempts)
-    .bind(next_attempt_at)
-    .bind(error)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 

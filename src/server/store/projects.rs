@@ -1,8 +1,8 @@
 //! The `projects` and `tasks` tables. Every statement is scoped to the owner, so another
 //! person's project or task is indistinguishable from a missing one.
 
-use super::on;
 use super::Conn;
+use super::{execute, on};
 
 #[derive(sqlx::FromRow)]
 pub struct ProjectRow {
@@ -136,26 +136,22 @@ pub async fn update(
 
 /// Deletes the project and, by cascade, its tasks; `false` when the owner has no such project.
 pub async fn delete(conn: &mut Conn, owner_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-    let result = on!(conn, |c| sqlx::query(
-        "DELETE FROM projects WHERE id = $1 AND owner_id = $2"
-    )
-    .bind(id)
-    .bind(owner_id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
+    let result = execute!(
+        conn,
+        "DELETE FROM projects WHERE id = $1 AND owner_id = $2",
+        id,
+        owner_id
+    )?;
     Ok(result == 1)
 }
 
 pub async fn touch(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE projects SET updated_at = $1 WHERE id = $2"
+    execute!(
+        conn,
+        "UPDATE projects SET updated_at = $1 WHERE id = $2",
+        now,
+        id
     )
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -222,25 +218,18 @@ pub async fn update_task(
     done: Option<bool>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
+    execute!(
+        conn,
         "UPDATE tasks SET title = COALESCE($1, title), done = COALESCE($2, done), updated_at = $3
          WHERE id = $4",
+        title,
+        done,
+        now,
+        id
     )
-    .bind(title)
-    .bind(done)
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
 pub async fn delete_task(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query("DELETE FROM tasks WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|done| done.rows_affected()))
-    .map(drop)
+    execute!(conn, "DELETE FROM tasks WHERE id = $1", id).map(drop)
 }

@@ -1,9 +1,9 @@
 //! The `sessions` table and its `refresh_tokens`: one row per login, and every refresh token
 //! the session was given (by SHA-256 digest; the unspent one is current).
 
-use super::on;
 use super::users::{user_columns, User, UserRow};
 use super::Conn;
+use super::{execute, on};
 
 /// A login about to be stored.
 pub struct NewSession<'a> {
@@ -46,15 +46,13 @@ async fn insert_refresh_token(
     session_id: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)"
+    execute!(
+        conn,
+        "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)",
+        digest,
+        session_id,
+        now
     )
-    .bind(digest)
-    .bind(session_id)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -103,14 +101,12 @@ pub async fn live_with_user(
 }
 
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE sessions SET last_used_at = $1 WHERE id = $2"
+    execute!(
+        conn,
+        "UPDATE sessions SET last_used_at = $1 WHERE id = $2",
+        now,
+        id
     )
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -164,32 +160,28 @@ pub struct Rotation<'a> {
 /// Spends `spent` and stores its successor (run it in a transaction). `false` when `spent`
 /// was already spent (a parallel renewal won).
 pub async fn rotate(conn: &mut Conn, rotation: &Rotation<'_>) -> Result<bool, sqlx::Error> {
-    let spent = on!(conn, |c| sqlx::query(
+    let spent = execute!(
+        conn,
         "UPDATE refresh_tokens SET spent_at = $1, replaced_by = $2
          WHERE token_hash = $3 AND spent_at IS NULL",
-    )
-    .bind(rotation.now)
-    .bind(rotation.successor)
-    .bind(rotation.spent)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
+        rotation.now,
+        rotation.successor,
+        rotation.spent
+    )?;
     if spent != 1 {
         return Ok(false);
     }
     insert_refresh_token(conn, rotation.successor, rotation.session_id, rotation.now).await?;
-    on!(conn, |c| sqlx::query(
+    execute!(
+        conn,
         "UPDATE sessions SET last_used_at = $1, expires_at = $2, user_agent = $3, ip_address = $4
          WHERE id = $5",
-    )
-    .bind(rotation.now)
-    .bind(rotation.expires_at)
-    .bind(rotation.user_agent)
-    .bind(rotation.ip_address)
-    .bind(rotation.session_id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
+        rotation.now,
+        rotation.expires_at,
+        rotation.user_agent,
+        rotation.ip_address,
+        rotation.session_id
+    )?;
     Ok(true)
 }
 
@@ -236,17 +228,15 @@ pub async fn end_all(
     reason: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let result = on!(conn, |c| sqlx::query(
+    let result = execute!(
+        conn,
         "UPDATE sessions SET ended_at = $1, end_reason = $2
          WHERE user_id = $3 AND ended_at IS NULL AND id IS DISTINCT FROM $4",
-    )
-    .bind(now)
-    .bind(reason)
-    .bind(user_id)
-    .bind(keep)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
+        now,
+        reason,
+        user_id,
+        keep
+    )?;
     Ok(result)
 }
 
@@ -298,14 +288,12 @@ pub async fn delete_stale(
     idle_limit: i64,
     ended_before: i64,
 ) -> Result<u64, sqlx::Error> {
-    let result = on!(conn, |c| sqlx::query(
+    let result = execute!(
+        conn,
         "DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at <= $2 OR ended_at <= $3",
-    )
-    .bind(now)
-    .bind(idle_limit)
-    .bind(ended_before)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))?;
+        now,
+        idle_limit,
+        ended_before
+    )?;
     Ok(result)
 }

@@ -1,6 +1,6 @@
 //! The `users` table: accounts.
 
-use super::{on, unique_or, Conn, Db, Written};
+use super::{execute, on, unique_or, Conn, Db, Written};
 use crate::domain::{Role, UserView};
 use crate::server::security::password::PasswordHash;
 use crate::server::startup::clock::rfc3339;
@@ -156,15 +156,13 @@ pub async fn set_password_hash(
     hash: &PasswordHash,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3"
+    execute!(
+        conn,
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+        hash.as_stored(),
+        now,
+        id
     )
-    .bind(hash.as_stored())
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -178,21 +176,19 @@ pub async fn update_profile(
     now: i64,
 ) -> Written<()> {
     unique_or(
-        on!(conn, |c| sqlx::query(
+        execute!(
+            conn,
             "UPDATE users SET username = $1, email = $2, updated_at = $3,
                     email_verified = CASE WHEN email <> $4 THEN FALSE ELSE email_verified END,
                     password_hash = COALESCE($5, password_hash)
              WHERE id = $6",
+            username,
+            email,
+            now,
+            email,
+            new_hash.map(PasswordHash::as_stored),
+            id
         )
-        .bind(username)
-        .bind(email)
-        .bind(now)
-        .bind(email)
-        .bind(new_hash.map(PasswordHash::as_stored))
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|done| done.rows_affected()))
         .map(drop),
     )
 }
@@ -200,28 +196,24 @@ pub async fn update_profile(
 /// The account now uses `email`, confirmed by the link that was sent there.
 pub async fn set_confirmed_email(conn: &mut Conn, id: i64, email: &str, now: i64) -> Written<()> {
     unique_or(
-        on!(conn, |c| sqlx::query(
-            "UPDATE users SET email = $1, email_verified = TRUE, updated_at = $2 WHERE id = $3"
+        execute!(
+            conn,
+            "UPDATE users SET email = $1, email_verified = TRUE, updated_at = $2 WHERE id = $3",
+            email,
+            now,
+            id
         )
-        .bind(email)
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|done| done.rows_affected()))
         .map(drop),
     )
 }
 
 pub async fn mark_email_verified(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2"
+    execute!(
+        conn,
+        "UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2",
+        now,
+        id
     )
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
@@ -266,14 +258,12 @@ pub async fn deactivate_unless_last_admin(
 }
 
 pub async fn reactivate(conn: &mut Conn, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    on!(conn, |c| sqlx::query(
-        "UPDATE users SET is_active = TRUE, updated_at = $1 WHERE id = $2"
+    execute!(
+        conn,
+        "UPDATE users SET is_active = TRUE, updated_at = $1 WHERE id = $2",
+        now,
+        id
     )
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await
-    .map(|done| done.rows_affected()))
     .map(drop)
 }
 
