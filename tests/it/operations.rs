@@ -837,3 +837,36 @@ async fn backups_are_refused_on_postgres(app: &TestApp) -> bool {
     assert!(leftovers.is_empty(), "no partial file");
     true
 }
+
+#[tokio::test]
+async fn processes_sharing_a_database_take_turns_at_scheduled_jobs() {
+    use gatehouse::server::store::{jobs, Store};
+    let first = spawn_app().await;
+    let url = first.state.config.database_url.clone();
+    let second = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    // Two processes' pools on one database; a job of the test's own (the apps' clean-up runs
+    // on its own schedule).
+    let take = |db: Store, now: i64| async move {
+        let mut conn = db.acquire().await.unwrap();
+        jobs::take_turn(&mut conn, "probe", now, 600).await.unwrap()
+    };
+    let both = |now: i64| {
+        let (a, b) = (first.state.db.clone(), second.state.db.clone());
+        async move {
+            let (x, y) = tokio::join!(take(a, now), take(b, now));
+            u8::from(x) + u8::from(y)
+        }
+    };
+    let start = first.state.now();
+    assert_eq!(both(start).await, 1, "exactly one takes the first turn");
+    assert_eq!(
+        both(start + 599).await,
+        0,
+        "nobody before the interval is over"
+    );
+    assert_eq!(
+        both(start + 600).await,
+        1,
+        "exactly one takes the next turn"
+    );
+}

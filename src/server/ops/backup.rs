@@ -112,6 +112,23 @@ pub fn spawn_scheduled(state: AppState) {
             if state.db.is_closed() {
                 break;
             }
+            // One backup per interval among all processes on the database.
+            let interval = crate::server::store::secs(schedule.interval);
+            let turn = match state.db.acquire().await {
+                Ok(mut conn) => {
+                    crate::server::store::jobs::take_turn(
+                        &mut conn,
+                        "backup",
+                        state.now(),
+                        interval,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            if !turn.unwrap_or(false) {
+                continue;
+            }
             match take_scheduled(&state, &schedule).await {
                 Ok(file) => tracing::info!(file = %file.display(), "backup written"),
                 Err(e) => tracing::error!(error = %e, "scheduled backup failed"),

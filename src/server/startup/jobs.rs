@@ -1,12 +1,26 @@
 //! Background work: every ten minutes, delete expired and long-ended sessions and audit events
-//! past their retention, and forget old login failures.
+//! past their retention (once per interval among all processes on the database:
+//! `store::jobs`), and forget this process's old login failures.
 
 use std::time::Duration;
 
 use crate::server::startup::state::AppState;
-use crate::server::{accounts::audit, sessions};
+use crate::server::{accounts::audit, sessions, store};
 
 const EVERY: Duration = Duration::from_secs(600);
+
+/// Whether this process runs this interval's clean-up (another may have taken the turn).
+pub async fn cleanup_turn(state: &AppState) -> bool {
+    let turn = async {
+        let mut conn = state.db.acquire().await?;
+        let interval = store::secs(EVERY);
+        store::jobs::take_turn(&mut conn, "cleanup", state.now(), interval).await
+    };
+    turn.await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "clean-up: cannot take the turn");
+        false
+    })
+}
 
 pub fn spawn_cleanup(state: AppState) {
     tokio::spawn(async move {
@@ -17,12 +31,15 @@ pub fn spawn_cleanup(state: AppState) {
                 break;
             }
             state.throttle.prune(state.clock.now());
+            if !cleanup_turn(&state).await {
+                continue;
+            }
             match sessions::delete_stale(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "stale sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
             }
-            let keep = crate::server::store::secs(state.config.audit_retention);
+            let keep = store::secs(state.config.audit_retention);
             match audit::delete_before(&state.db, state.now() - keep).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "old audit events deleted"),

@@ -1,7 +1,8 @@
 //! The store: every SQL statement of the server, one owner per table.
 //!
 //! - `users` (accounts), `sessions` (sessions and their refresh tokens), `email_tokens`,
-//!   `outbox` (queued mail), `audit` (the audit trail), `projects` (projects and tasks)
+//!   `outbox` (queued mail), `audit` (the audit trail), `projects` (projects and tasks),
+//!   `jobs` (whose turn a scheduled job is)
 //! - `change_stamp`: SQLite's WAL-index header, read to tell whether anything was committed
 //!
 //! Services never write SQL, never name the backend, and never read a database error's text:
@@ -21,6 +22,7 @@
 pub mod audit;
 pub mod change_stamp;
 pub mod email_tokens;
+pub mod jobs;
 pub mod outbox;
 pub mod projects;
 pub mod sessions;
