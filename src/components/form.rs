@@ -12,7 +12,7 @@ use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 
 use crate::components::FocusLink;
-use crate::domain::AppError;
+use crate::domain::{AppError, PAGE_FIELD};
 
 /// A page's form that posts to server function `S`: its address and the server's answer to
 /// its last submission. Nothing of it runs in a browser, so it is only a name for `S`.
@@ -87,9 +87,6 @@ where
         </form>
     }
 }
-
-/// The name of the form field that says which page a form was sent from.
-pub const PAGE_FIELD: &str = "__page";
 
 /// Names the page the form is on, so a refusal comes back to it even when the browser sends
 /// no `Referer` (the token pages forbid one; so may a browser's privacy settings): the server

@@ -180,6 +180,10 @@ pub struct ProjectFields {
     pub description: Option<String>,
 }
 
+/// The form field that names the page a form was sent from (`components::form::PageField`):
+/// a plain post without a `Referer` is answered on that page.
+pub const PAGE_FIELD: &str = "__page";
+
 pub fn check_project(
     name: Option<&str>,
     description: Option<&str>,

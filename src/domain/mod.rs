@@ -15,7 +15,7 @@ pub use error::{AppError, ErrorKind};
 pub use forms::{
     check_form, check_login, check_new_password, check_password_change, check_profile,
     check_project, check_registration, check_task_title, safe_next, NewAccount, ProfileUpdate,
-    ProjectFields, CHECK_INBOX,
+    ProjectFields, CHECK_INBOX, PAGE_FIELD,
 };
 pub use validation::{
     check_confirmation, Description, Email, Password, ProjectName, TaskTitle, Username,

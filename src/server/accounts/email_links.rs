@@ -126,32 +126,37 @@ pub fn resend_after_refused_login(state: &AppState, user: &User, client: &Client
     let (state, client, user) = (state.clone(), client.clone(), user.clone());
     let background = state.background.clone();
     background.spawn(async move {
-        let now = state.now();
-        let subject = format!("verify:{}", user.id);
-        if state
-            .throttle
-            .mail(&subject, &client.ip_address, false, now)
-            .is_err()
-        {
-            return;
-        }
-        let queued = async {
-            let mut tx = state.db.begin().await?;
-            queue_verification(&mut tx, &state, user.id, &user.email, now).await?;
-            tx.commit().await
-        };
-        match queued.await {
-            Ok(()) => {
-                state.mailer.wake();
-                state.audit.record(
-                    Event::new(EventKind::VerificationSent)
-                        .subject(user.id)
-                        .client(&client),
-                );
-            }
+        match queue_fresh_link(&state, &user, &client, false).await {
+            Ok(()) => state.audit.record(
+                Event::new(EventKind::VerificationSent)
+                    .subject(user.id)
+                    .client(&client),
+            ),
+            Err(e) if e.kind == ErrorKind::TooManyRequests => {}
             Err(e) => tracing::warn!(error = %e, "could not queue a confirmation link"),
         }
     });
+}
+
+/// Queues a fresh confirmation link to `user`'s address, within the mail limits
+/// (`Throttle::mail`; `known_device` as there): 429 when they are reached.
+async fn queue_fresh_link(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    known_device: bool,
+) -> Result<(), AppError> {
+    let now = state.now();
+    let subject = format!("verify:{}", user.id);
+    state
+        .throttle
+        .mail(&subject, &client.ip_address, known_device, now)
+        .map_err(AppError::too_many_requests)?;
+    let mut tx = state.db.begin().await?;
+    queue_verification(&mut tx, state, user.id, &user.email, now).await?;
+    tx.commit().await?;
+    state.mailer.wake();
+    Ok(())
 }
 
 /// Sends a fresh confirmation link to the caller's address: at most one a minute.
@@ -164,20 +169,8 @@ pub async fn resend_verification(
     if user.email_verified {
         return Ok(());
     }
-    let now = state.now();
-    state
-        .throttle
-        .mail(
-            &format!("verify:{}", user.id),
-            &client.ip_address,
-            true,
-            now,
-        )
-        .map_err(AppError::too_many_requests)?;
-    let mut tx = state.db.begin().await?;
-    queue_verification(&mut tx, state, user.id, &user.email, now).await?;
-    tx.commit().await?;
-    state.mailer.wake();
+    // A logged-in member: not held to the address-wide cap.
+    queue_fresh_link(state, &user, client, true).await?;
     state.audit.record(
         Event::new(EventKind::VerificationSent)
             .by(user.id)

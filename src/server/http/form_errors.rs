@@ -16,8 +16,7 @@ use http::header::{CONTENT_TYPE, LOCATION, REFERER};
 use http::{HeaderValue, Method, Uri};
 use tower_cookies::Cookies;
 
-use crate::components::form::PAGE_FIELD;
-use crate::domain::{AppError, ErrorKind};
+use crate::domain::{AppError, ErrorKind, PAGE_FIELD};
 use crate::server::http::error::{respond, Audience};
 use crate::server::startup::state::AppState;
 

@@ -382,62 +382,43 @@ pub async fn list(
         "$8",
         "$9"
     );
+    // The same range on PostgreSQL, over lower-cased columns in byte order (where
+    // `char::MAX` sorts after every other character).
     const PG_MATCHING: &str = list_query!(
         "users u",
-        "(starts_with(lower(u.email), $2) OR starts_with(lower(u.username), $2)) AND",
-        "$3",
+        "((lower(u.email) COLLATE \"C\" >= $2 AND lower(u.email) COLLATE \"C\" < $3)
+          OR (lower(u.username) COLLATE \"C\" >= $2 AND lower(u.username) COLLATE \"C\" < $3)) AND",
         "$4",
         "$5",
         "$6",
         "$7",
-        "$8"
+        "$8",
+        "$9"
     );
     let role = filter.role.map(Role::as_str);
-    let (active, verified) = (filter.active, filter.verified);
-    let Some(prefix) = filter.prefix else {
-        let rows: Vec<ListRow> = on!(conn, |c| sqlx::query_as(ALL)
-            .bind(now)
+    // The half-open range of strings that start with the prefix.
+    let range = filter
+        .prefix
+        .map(|prefix| (prefix.to_string(), format!("{prefix}{}", char::MAX)));
+    let (lite, pg) = match range {
+        Some(_) => (LITE_MATCHING, PG_MATCHING),
+        None => (ALL, ALL),
+    };
+    let rows: Vec<ListRow> = on!(conn, [lite, pg], |c, sql| {
+        let mut select = sqlx::query_as(sql).bind(now);
+        if let Some((low, high)) = &range {
+            select = select.bind(low.as_str()).bind(high.as_str());
+        }
+        select
             .bind(before.0)
             .bind(before.1)
-            .bind(active)
+            .bind(filter.active)
             .bind(role)
-            .bind(verified)
+            .bind(filter.verified)
             .bind(limit)
             .fetch_all(c)
-            .await)?;
-        return Ok(rows.into_iter().map(Listed::from).collect());
-    };
-    let rows: Vec<ListRow> = match conn.db() {
-        Db::Sqlite(c) => {
-            // The half-open range of strings that start with `prefix`.
-            let high = format!("{prefix}{}", char::MAX);
-            sqlx::query_as(LITE_MATCHING)
-                .bind(now)
-                .bind(prefix)
-                .bind(high)
-                .bind(before.0)
-                .bind(before.1)
-                .bind(active)
-                .bind(role)
-                .bind(verified)
-                .bind(limit)
-                .fetch_all(c)
-                .await?
-        }
-        Db::Postgres(c) => {
-            sqlx::query_as(PG_MATCHING)
-                .bind(now)
-                .bind(prefix)
-                .bind(before.0)
-                .bind(before.1)
-                .bind(active)
-                .bind(role)
-                .bind(verified)
-                .bind(limit)
-                .fetch_all(c)
-                .await?
-        }
-    };
+            .await
+    })?;
     Ok(rows.into_iter().map(Listed::from).collect())
 }
 
