@@ -700,3 +700,14 @@ async fn interactive_docs_are_served_from_the_binary() {
     assert_eq!(bundle.status, StatusCode::OK);
     assert!(bundle.body.len() > 100_000);
 }
+
+#[tokio::test]
+async fn the_store_finds_an_account_by_email_whatever_its_case_on_either_backend() {
+    let app = spawn_app().await;
+    let (user, _, _) = app.api_member("ada@example.com").await;
+    let found = gatehouse::server::accounts::find_by_email(&app.state, "ADA@Example.com")
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(Some(found.id), user["id"].as_i64());
+}

@@ -72,29 +72,29 @@ impl From<UserRow> for User {
     }
 }
 
-pub async fn find_by_id(conn: &mut Conn, id: i64) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> = on!(conn, |c| sqlx::query_as(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users u WHERE u.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(c)
-    .await)?;
-    Ok(row.map(User::from))
+/// The one account matching `$where` (SQLite's form, then PostgreSQL's) with `$arg` as `$1`.
+macro_rules! find_user {
+    ($conn:expr, $lite:literal, $pg:literal, $arg:expr) => {{
+        let row: Option<UserRow> = on!(
+            $conn,
+            [
+                concat!("SELECT ", user_columns!(), " FROM users u WHERE ", $lite),
+                concat!("SELECT ", user_columns!(), " FROM users u WHERE ", $pg)
+            ],
+            |c, sql| sqlx::query_as(sql).bind($arg).fetch_optional(c).await
+        )?;
+        Ok(row.map(User::from))
+    }};
 }
 
-/// Emails compare case-insensitively (the column is `NOCASE`).
+pub async fn find_by_id(conn: &mut Conn, id: i64) -> Result<Option<User>, sqlx::Error> {
+    find_user!(conn, "u.id = $1", "u.id = $1", id)
+}
+
+/// Emails compare case-insensitively: SQLite's column is `NOCASE`; on PostgreSQL the
+/// comparison is the one its unique index (`lower(email)`) is built on.
 pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> = on!(conn, |c| sqlx::query_as(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users u WHERE u.email = $1"
-    ))
-    .bind(email)
-    .fetch_optional(c)
-    .await)?;
-    Ok(row.map(User::from))
+    find_user!(conn, "u.email = $1", "lower(u.email) = lower($1)", email)
 }
 
 /// A new account; its id (never one given out before, also of a deleted account), or the
