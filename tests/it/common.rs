@@ -207,6 +207,43 @@ impl TestApp {
         self.browser().api(method, path, token, body).await
     }
 
+    /// `GET /api/v1/users/me` with `token`.
+    pub async fn me(&self, token: &str) -> serde_json::Value {
+        self.api(Method::GET, "/api/v1/users/me", Some(token), None)
+            .await
+            .json()
+    }
+
+    pub async fn api_forgot(&self, email: &str) -> Page {
+        let body = serde_json::json!({ "email": email });
+        self.api(
+            Method::POST,
+            "/api/v1/auth/password/forgot",
+            None,
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn api_reset(&self, token: &str, password: &str) -> Page {
+        let body = serde_json::json!({"token": token, "password": password});
+        self.api(
+            Method::POST,
+            "/api/v1/auth/password/reset",
+            None,
+            Some(body),
+        )
+        .await
+    }
+
+    /// A query without arguments that answers one integer (a count, an id).
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        crate::on_db!(&self.state.db, |c| sqlx::query_scalar(sql)
+            .fetch_one(c)
+            .await)
+        .unwrap()
+    }
+
     pub async fn api_register(&self, email: &str) -> serde_json::Value {
         let body = serde_json::json!({"email": email, "password": PASSWORD});
         let res = self

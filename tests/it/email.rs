@@ -10,32 +10,6 @@ use crate::common::{
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-async fn me(app: &common::TestApp, token: &str) -> serde_json::Value {
-    app.api(Method::GET, "/api/v1/users/me", Some(token), None)
-        .await
-        .json()
-}
-
-async fn api_reset(app: &common::TestApp, token: &str, password: &str) -> common::Page {
-    app.api(
-        Method::POST,
-        "/api/v1/auth/password/reset",
-        None,
-        Some(json!({"token": token, "password": password})),
-    )
-    .await
-}
-
-async fn api_forgot(app: &common::TestApp, email: &str) -> common::Page {
-    app.api(
-        Method::POST,
-        "/api/v1/auth/password/forgot",
-        None,
-        Some(json!({"email": email})),
-    )
-    .await
-}
-
 /// Messages to `to` in the outbox table, delivered or not.
 async fn queued_for(app: &common::TestApp, to: &str) -> i64 {
     crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
@@ -185,8 +159,8 @@ async fn a_forgotten_password_is_reset_from_the_mailed_link() {
 async fn forgot_password_answers_the_same_for_known_and_unknown_addresses() {
     let app = spawn_app().await;
     app.api_register("ada@example.com").await;
-    let known = api_forgot(&app, "ada@example.com").await;
-    let unknown = api_forgot(&app, "nobody@example.com").await;
+    let known = app.api_forgot("ada@example.com").await;
+    let unknown = app.api_forgot("nobody@example.com").await;
     assert_eq!(known.status, StatusCode::ACCEPTED);
     assert_eq!(
         (known.status, known.body.clone()),
@@ -221,7 +195,7 @@ async fn forgot_password_answers_the_same_for_known_and_unknown_addresses() {
     }
     // A malformed address is a form error, whoever asks.
     assert_eq!(
-        api_forgot(&app, "not an email").await.status,
+        app.api_forgot("not an email").await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
@@ -235,10 +209,10 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
         "/verify-email",
     );
     // A confirmation token is no reset token, and trying it does not burn it.
-    let wrong = api_reset(&app, &verify, NEW_PASSWORD).await;
+    let wrong = app.api_reset(&verify, NEW_PASSWORD).await;
     assert_eq!(wrong.status, StatusCode::NOT_FOUND, "{}", wrong.body);
 
-    api_forgot(&app, "ada@example.com").await;
+    app.api_forgot("ada@example.com").await;
     let reset = token_in(
         &app.mail("ada@example.com", "Reset your password").await,
         "/reset-password",
@@ -247,10 +221,10 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(
-        api_reset(&app, &tampered, NEW_PASSWORD).await.status,
+        app.api_reset(&tampered, NEW_PASSWORD).await.status,
         StatusCode::NOT_FOUND
     );
-    let weak = api_reset(&app, &reset, "password").await;
+    let weak = app.api_reset(&reset, "password").await;
     assert_eq!(
         weak.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -285,7 +259,7 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
     };
     assert!(!verified().await);
     assert_eq!(
-        api_reset(&app, &reset, NEW_PASSWORD).await.status,
+        app.api_reset(&reset, NEW_PASSWORD).await.status,
         StatusCode::NO_CONTENT
     );
     // The reset proved the mailbox: the address is confirmed, and every other pending link
@@ -297,7 +271,7 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
         .await;
     assert_ne!(res.location(), Some("/verify-email?done=verified"));
     assert_eq!(pending("verify").await, 0);
-    let again = api_reset(&app, &reset, "another lantern orbit 99").await;
+    let again = app.api_reset(&reset, "another lantern orbit 99").await;
     assert_eq!(again.status, StatusCode::NOT_FOUND, "single use");
     assert!(again.json()["error"]["message"]
         .as_str()
@@ -305,13 +279,13 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
         .contains("invalid"));
 
     app.advance(Duration::from_secs(61));
-    api_forgot(&app, "ada@example.com").await;
+    app.api_forgot("ada@example.com").await;
     let newest = resets_to_ada(&app, 2).await.pop().unwrap();
     let expiring = token_in(&newest, "/reset-password");
     assert_ne!(expiring, reset);
     app.advance(Duration::from_secs(3601));
     assert_eq!(
-        api_reset(&app, &expiring, NEW_PASSWORD).await.status,
+        app.api_reset(&expiring, NEW_PASSWORD).await.status,
         StatusCode::NOT_FOUND,
         "expired"
     );
@@ -321,17 +295,17 @@ async fn reset_links_expire_work_once_and_only_for_their_purpose() {
 async fn a_new_reset_link_replaces_the_older_one() {
     let app = spawn_app().await;
     app.api_register("ada@example.com").await;
-    api_forgot(&app, "ada@example.com").await;
+    app.api_forgot("ada@example.com").await;
     let first = token_in(
         &app.mail("ada@example.com", "Reset your password").await,
         "/reset-password",
     );
     app.advance(Duration::from_secs(61));
-    api_forgot(&app, "ada@example.com").await;
+    app.api_forgot("ada@example.com").await;
     let second = token_in(&resets_to_ada(&app, 2).await[1], "/reset-password");
     assert_ne!(second, first);
     assert_eq!(
-        api_reset(&app, &first, NEW_PASSWORD).await.status,
+        app.api_reset(&first, NEW_PASSWORD).await.status,
         StatusCode::NOT_FOUND
     );
 }
@@ -340,7 +314,7 @@ async fn a_new_reset_link_replaces_the_older_one() {
 async fn parallel_use_of_one_link_succeeds_exactly_once() {
     let app = spawn_app().await;
     app.api_register("ada@example.com").await;
-    api_forgot(&app, "ada@example.com").await;
+    app.api_forgot("ada@example.com").await;
     let token = token_in(
         &app.mail("ada@example.com", "Reset your password").await,
         "/reset-password",
@@ -443,7 +417,7 @@ async fn an_address_taken_meanwhile_is_refused_at_confirmation() {
         .await;
     let err = res.form_error().expect("refused");
     assert_eq!(err["kind"], "Conflict");
-    assert_eq!(me(&app, &token).await["email"], "ada@example.com");
+    assert_eq!(app.me(&token).await["email"], "ada@example.com");
 }
 
 #[tokio::test]
@@ -529,7 +503,7 @@ async fn mail_waits_for_a_dead_smtp_server_and_arrives_when_it_is_back() {
     .await;
     app.api_register("ada@example.com").await;
     let started = Instant::now();
-    let answer = api_forgot(&app, "ada@example.com").await;
+    let answer = app.api_forgot("ada@example.com").await;
     assert_eq!(answer.status, StatusCode::ACCEPTED);
     assert!(
         started.elapsed() < Duration::from_secs(1),

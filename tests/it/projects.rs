@@ -144,12 +144,7 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
         )
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let orphans: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM tasks"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let orphans: i64 = app.scalar("SELECT COUNT(*) FROM tasks").await;
     assert_eq!(orphans, 0);
 
     let browser = app.registered("bob@example.com", "bob").await;
@@ -160,12 +155,7 @@ async fn deleting_a_project_deletes_its_tasks_and_deleting_an_account_deletes_bo
             &[("name", "Attic"), ("description", "")],
         )
         .await;
-    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT id FROM projects"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let pid: i64 = app.scalar("SELECT id FROM projects").await;
     browser
         .submit(
             &format!("/projects/{pid}"),
@@ -348,12 +338,7 @@ async fn project_pages_work_with_plain_form_posts() {
     assert_eq!(created.status, StatusCode::FOUND);
     let list = browser.get("/projects").await;
     assert!(list.body.contains("Garden") && list.body.contains("0 / 0 done"));
-    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT id FROM projects"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let pid: i64 = app.scalar("SELECT id FROM projects").await;
     let here = format!("/projects/{pid}");
     browser
         .submit(
@@ -362,12 +347,7 @@ async fn project_pages_work_with_plain_form_posts() {
             &[("project_id", &pid.to_string()), ("title", "Dig")],
         )
         .await;
-    let tid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT id FROM tasks"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let tid: i64 = app.scalar("SELECT id FROM tasks").await;
     browser
         .submit(
             &here,
@@ -437,23 +417,13 @@ async fn a_form_posted_twice_in_a_row_creates_once() {
     create().await;
     assert_eq!(count().await, 2);
 
-    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT MIN(id) FROM projects"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let pid: i64 = app.scalar("SELECT MIN(id) FROM projects").await;
     let here = format!("/projects/{pid}");
     let pid = pid.to_string();
     let fields = [("project_id", pid.as_str()), ("title", "Dig")];
     browser.submit(&here, "/api/add_task", &fields).await;
     browser.submit(&here, "/api/add_task", &fields).await;
-    let tasks: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM tasks"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let tasks: i64 = app.scalar("SELECT COUNT(*) FROM tasks").await;
     assert_eq!(tasks, 1);
     // The API is exact: scripts that create twice get two.
     let token = app.api_login("ada@example.com", PASSWORD).await.json()["access_token"]
@@ -485,12 +455,7 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
             &[("name", "Big"), ("description", "")],
         )
         .await;
-    let pid: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT id FROM projects"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let pid: i64 = app.scalar("SELECT id FROM projects").await;
     for n in 1..=250 {
         crate::on_db!(&app.state.db, |c| sqlx::query(
             "INSERT INTO tasks (project_id, title, position, done, created_at, updated_at)
@@ -538,12 +503,7 @@ async fn a_long_task_list_is_shown_a_hundred_at_a_time() {
 async fn many_projects_are_shown_fifty_at_a_time() {
     let app = spawn_app().await;
     let browser = app.registered("ada@example.com", "ada").await;
-    let owner: i64 = crate::on_db!(&app.state.db, |c| sqlx::query_scalar(
-        "SELECT id FROM users"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let owner: i64 = app.scalar("SELECT id FROM users").await;
     for n in 1..=120 {
         crate::on_db!(&app.state.db, |c| sqlx::query(
             "INSERT INTO projects (owner_id, name, description, created_at, updated_at)

@@ -114,14 +114,7 @@ async fn confirmed_member(app: &TestApp, email: &str) -> String {
 
 /// Asks for a reset link for `email` and returns its token.
 async fn reset_link(app: &TestApp, email: &str) -> String {
-    let forgot = json!({ "email": email });
-    app.api(
-        Method::POST,
-        "/api/v1/auth/password/forgot",
-        None,
-        Some(forgot),
-    )
-    .await;
+    app.api_forgot(email).await;
     token_in(
         &app.mail(email, "Reset your password").await,
         "/reset-password",
@@ -130,10 +123,7 @@ async fn reset_link(app: &TestApp, email: &str) -> String {
 
 /// The API's change of the caller's own email address.
 async fn change_email(app: &TestApp, token: &str, email: &str) -> crate::common::Page {
-    let me = app
-        .api(Method::GET, "/api/v1/users/me", Some(token), None)
-        .await
-        .json();
+    let me = app.me(token).await;
     let path = format!("/api/v1/profile/{}", me["id"]);
     let body = json!({"email": email, "current_password": PASSWORD});
     app.api(Method::PUT, &path, Some(token), Some(body)).await
@@ -170,12 +160,7 @@ async fn account_ids_are_never_given_out_again() {
     let bob_id = app.api_login("bob@example.com", PASSWORD).await;
     let bob_token = bob_id.json()["access_token"].as_str().unwrap().to_string();
     let old_device = bob_id.json()["device_token"].as_str().unwrap().to_string();
-    let bob_id = app
-        .api(Method::GET, "/api/v1/users/me", Some(&bob_token), None)
-        .await
-        .json()["id"]
-        .as_i64()
-        .unwrap();
+    let bob_id = app.me(&bob_token).await["id"].as_i64().unwrap();
     let deleted = bob
         .submit("/profile", "/api/delete_account", &[("password", PASSWORD)])
         .await;
@@ -226,15 +211,7 @@ async fn a_refused_unconfirmed_login_sends_a_fresh_link_and_a_reset_confirms_the
 
     // A reset link proves the mailbox as well as a confirmation link does.
     let reset = reset_link(&app, "ada@example.com").await;
-    let body = json!({"token": reset, "password": NEW_PASSWORD});
-    let done = app
-        .api(
-            Method::POST,
-            "/api/v1/auth/password/reset",
-            None,
-            Some(body),
-        )
-        .await;
+    let done = app.api_reset(&reset, NEW_PASSWORD).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
     let login = app.api_login("ada@example.com", NEW_PASSWORD).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
@@ -347,15 +324,7 @@ async fn an_email_change_voids_the_links_sent_to_the_old_address() {
         .submit("/verify-email", "/api/confirm_email", &[("token", &link)])
         .await;
     assert!(confirmed.status.is_redirection());
-    let body = json!({"token": reset, "password": NEW_PASSWORD});
-    let late = app
-        .api(
-            Method::POST,
-            "/api/v1/auth/password/reset",
-            None,
-            Some(body),
-        )
-        .await;
+    let late = app.api_reset(&reset, NEW_PASSWORD).await;
     assert_eq!(late.status, StatusCode::NOT_FOUND, "{}", late.body);
 }
 
