@@ -217,21 +217,30 @@ pub async fn mark_email_verified(conn: &mut Conn, id: i64, now: i64) -> Result<(
     .map(drop)
 }
 
+/// Another active admin than the account `$id` names exists (the guard that keeps one).
+macro_rules! another_active_admin {
+    ($id:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> ",
+            $id,
+            ")"
+        )
+    };
+}
+
 /// Deletes the account unless it is the last active admin (one statement, as for
 /// deactivation); its sessions, tokens, projects and tasks go with it (foreign keys cascade).
 /// `false` when refused.
 pub async fn delete_unless_last_admin(conn: &mut Conn, id: i64) -> Result<bool, sqlx::Error> {
-    let deleted = on!(conn, |c| {
-        sqlx::query(
-        "DELETE FROM users WHERE id = $1 AND (role <> 'admin' OR NOT is_active
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> $2))",
-    )
-    .bind(id)
-    .bind(id)
-    .execute(c)
-        .await
-        .map(|done| done.rows_affected())
-    })?;
+    let deleted = execute!(
+        conn,
+        concat!(
+            "DELETE FROM users WHERE id = $1 AND (role <> 'admin' OR NOT is_active OR ",
+            another_active_admin!("$1"),
+            ")"
+        ),
+        id
+    )?;
     Ok(deleted == 1)
 }
 
@@ -242,18 +251,17 @@ pub async fn deactivate_unless_last_admin(
     id: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on!(conn, |c| {
-        sqlx::query(
-        "UPDATE users SET is_active = FALSE, updated_at = $1 WHERE id = $2 AND (role <> 'admin'
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> $3))",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(id)
-    .execute(c)
-        .await
-        .map(|done| done.rows_affected())
-    })?;
+    let changed = execute!(
+        conn,
+        concat!(
+            "UPDATE users SET is_active = FALSE, updated_at = $1
+             WHERE id = $2 AND (role <> 'admin' OR ",
+            another_active_admin!("$2"),
+            ")"
+        ),
+        now,
+        id
+    )?;
     Ok(changed == 1)
 }
 
@@ -274,20 +282,17 @@ pub async fn set_role_unless_last_admin(
     role: Role,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let changed = on!(conn, |c| {
-        sqlx::query(
-        "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 AND ($4 = 'admin'
-            OR EXISTS (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.is_active AND o.id <> $5))",
-    )
-    .bind(role.as_str())
-    .bind(now)
-    .bind(id)
-    .bind(role.as_str())
-    .bind(id)
-    .execute(c)
-        .await
-        .map(|done| done.rows_affected())
-    })?;
+    let changed = execute!(
+        conn,
+        concat!(
+            "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 AND ($1 = 'admin' OR ",
+            another_active_admin!("$3"),
+            ")"
+        ),
+        role.as_str(),
+        now,
+        id
+    )?;
     Ok(changed == 1)
 }
 
