@@ -480,6 +480,11 @@ async fn metrics_are_served_only_on_their_own_address() {
     );
     app.api(Method::GET, "/api/v1/projects/12345", None, None)
         .await;
+    // The registration's confirmation mail is on its way: read the gauges once it is sent.
+    eventually("the confirmation mail to be delivered", || async {
+        (app.state.mailer.backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
 
     let res = raw_client()
         .get(format!("http://{address}/metrics"))
