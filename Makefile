@@ -16,7 +16,7 @@ CHROMIUM ?= /usr/bin/chromium
 RELEASE_TOOLS := $(HOME)/.cache/gatehouse-tools
 BINARYEN_VERSION := 132
 
-.PHONY: help tools release-tools browser e2e-deps bench-deps fuzz-deps postgres-deps run watch build release release-smoke lint unit unit-postgres e2e fuzz bench bench-detail bench-hostile test clean
+.PHONY: help tools release-tools browser e2e-deps bench-deps fuzz-deps postgres-deps nodes-deps nodes run watch build release release-smoke lint unit unit-postgres e2e fuzz bench bench-detail bench-hostile test clean
 
 help:
 	@echo "make run    install what is missing, build optimised, serve on http://127.0.0.1:3000"
@@ -49,6 +49,9 @@ e2e-deps:
 postgres-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y postgresql; }
+
+nodes-deps: postgres-deps
+	@command -v nginx >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nginx-light || $(SUDO) apt-get install -y nginx; }
 
 bench-deps:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
@@ -93,6 +96,10 @@ unit:
 unit-postgres: postgres-deps
 	tests/postgres.sh cargo test --features ssr --test it
 
+# Two nodes on one throwaway PostgreSQL behind nginx (tests/nodes.py, SPEC §10).
+nodes: build nodes-deps e2e-deps
+	tests/postgres.sh python3 tests/nodes.py
+
 e2e: build browser e2e-deps
 	cd end2end && CHROMIUM_PATH=$(CHROMIUM) npx playwright test
 
@@ -100,10 +107,10 @@ fuzz: build fuzz-deps
 	bench/fuzz-api.sh
 
 # One table: Gatehouse (packaged release) against a bare axum hello page, memory after floods,
-# the wasm size (see bench/README.md).
-bench: release bench-deps
+# the wasm size; then SQLite vs PostgreSQL vs two nodes behind nginx (see bench/README.md).
+bench: release bench-deps nodes-deps
 	cargo build --release --features ssr --example table --example hello
-	$(CARGO_TARGET_DIR)/release/examples/table dist/gatehouse/gatehouse \
+	tests/postgres.sh $(CARGO_TARGET_DIR)/release/examples/table dist/gatehouse/gatehouse \
 		$(CARGO_TARGET_DIR)/release/examples/hello dist/gatehouse/site
 
 # The detailed in-process benchmarks: session-check cost, large lists, admin search.
@@ -118,6 +125,7 @@ test: tools
 	$(MAKE) unit
 	$(MAKE) unit-postgres
 	$(MAKE) e2e
+	$(MAKE) nodes
 	$(MAKE) fuzz
 	$(MAKE) release-smoke
 

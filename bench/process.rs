@@ -64,3 +64,29 @@ pub async fn post_json(
         .await
         .unwrap()
 }
+
+/// User + system CPU seconds of every running PostgreSQL process (the server and its
+/// backends; 0 without one). A backend that exited meanwhile takes its time with it, so keep
+/// connections pooled while measuring.
+#[allow(dead_code)] // used by table.rs, not by hostile.rs
+pub fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let name = &stat[stat.find('(')? + 1..stat.rfind(')')?];
+            if name != "postgres" {
+                return None;
+            }
+            let after = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .sum()
+}

@@ -45,13 +45,29 @@ impl Drop for Process {
     }
 }
 
+/// Whose CPU time a row is charged with: one server, or several nodes together.
+trait Cpu {
+    fn cpu_seconds(&self) -> f64;
+}
+
+impl Cpu for Process {
+    fn cpu_seconds(&self) -> f64 {
+        process::cpu_seconds(self.child.id())
+    }
+}
+
+/// Several nodes behind one proxy, charged together.
+struct Nodes<'a>(&'a [Process]);
+
+impl Cpu for Nodes<'_> {
+    fn cpu_seconds(&self) -> f64 {
+        self.0.iter().map(Cpu::cpu_seconds).sum()
+    }
+}
+
 impl Process {
     async fn wait_until_up(&self, path: &str) {
         process::wait_until_up(&format!("{}{path}", self.base)).await;
-    }
-
-    fn cpu_seconds(&self) -> f64 {
-        process::cpu_seconds(self.child.id())
     }
 
     fn rss_mb(&self) -> f64 {
@@ -125,7 +141,8 @@ impl Call {
                 "password": password
             })),
             Self::Register { url } => client.post(url).json(&json!({
-                "email": format!("flood{n}-{}@example.com", std::process::id()),
+                // Unique over every row of the run, whichever server it goes to.
+                "email": format!("flood{}-{}@example.com", next_registration(), std::process::id()),
                 "password": PASSWORD,
             })),
         };
@@ -140,6 +157,11 @@ impl Call {
     }
 }
 
+fn next_registration() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 struct Row {
     answered: usize,
     ok: usize,
@@ -147,11 +169,13 @@ struct Row {
     p50: Duration,
     p99: Duration,
     cpu_per_request: f64,
+    /// The PostgreSQL server's CPU per request (0 without one).
+    db_cpu_per_request: f64,
 }
 
 /// `CONNECTIONS` clients sending `call` back to back for `SECONDS`: `wrk` for plain GETs,
 /// this process for the rest.
-async fn load(server: &Process, call: Call, ok_status: u16) -> Row {
+async fn load(server: &impl Cpu, call: Call, ok_status: u16) -> Row {
     match &call {
         Call::Get { url, headers } => wrk(server, url, headers, ok_status).await,
         _ => load_with(server, call, ok_status, CONNECTIONS).await,
@@ -162,7 +186,7 @@ async fn load(server: &Process, call: Call, ok_status: u16) -> Row {
 /// status is checked before and after the run (one request each must get `ok_status`);
 /// during it, `wrk` counts answers outside 2xx/3xx, which are not counted as ok.
 async fn wrk(
-    server: &Process,
+    server: &impl Cpu,
     url: &str,
     headers: &[(&'static str, String)],
     ok_status: u16,
@@ -189,15 +213,19 @@ async fn wrk(
     }
     command.arg(url);
     let cpu_before = server.cpu_seconds();
+    let db_before = process::postgres_cpu_seconds();
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
         .expect("wrk is needed for `make bench` (Debian package `wrk`)");
     let cpu = server.cpu_seconds() - cpu_before;
+    let db_cpu = process::postgres_cpu_seconds() - db_before;
     check().await;
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "wrk failed: {report}");
-    let row = parse_wrk(&report, cpu).unwrap_or_else(|| panic!("unexpected wrk output: {report}"));
+    let mut row =
+        parse_wrk(&report, cpu).unwrap_or_else(|| panic!("unexpected wrk output: {report}"));
+    row.db_cpu_per_request = db_cpu / row.answered.max(1) as f64;
     assert!(
         row.answered > 0 && row.ok * 100 >= row.answered * 99,
         "GET {url}: only {} of {} answers were ok",
@@ -247,12 +275,14 @@ fn parse_wrk(report: &str, cpu: f64) -> Option<Row> {
         p50: p50?,
         p99: p99?,
         cpu_per_request: cpu / answered.max(1) as f64,
+        db_cpu_per_request: 0.0,
     })
 }
 
-async fn load_with(server: &Process, call: Call, ok_status: u16, connections: usize) -> Row {
+async fn load_with(server: &impl Cpu, call: Call, ok_status: u16, connections: usize) -> Row {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let cpu_before = server.cpu_seconds();
+    let db_before = process::postgres_cpu_seconds();
     let started = Instant::now();
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -282,6 +312,7 @@ async fn load_with(server: &Process, call: Call, ok_status: u16, connections: us
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu = server.cpu_seconds() - cpu_before;
+    let db_cpu = process::postgres_cpu_seconds() - db_before;
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     Row {
@@ -291,6 +322,7 @@ async fn load_with(server: &Process, call: Call, ok_status: u16, connections: us
         p50: at(0.5),
         p99: at(0.99),
         cpu_per_request: cpu / samples.len().max(1) as f64,
+        db_cpu_per_request: db_cpu / samples.len().max(1) as f64,
     }
 }
 
@@ -411,30 +443,17 @@ async fn main() {
     };
     hello.wait_until_up("/").await;
 
-    let port = free_port();
-    let data = tempfile::tempdir().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
     // A packaged release build reads its hashed file names from `hash.txt` beside it.
     let hashed = std::path::Path::new(binary)
         .with_file_name("hash.txt")
         .exists();
-    let server = Process {
-        child: Command::new(binary)
-            .env("LEPTOS_HASH_FILES", hashed.to_string())
-            .env("DATA_DIR", data.path())
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("PUBLIC_URL", &base)
-            .env("LEPTOS_OUTPUT_NAME", "gatehouse")
-            .env("LEPTOS_SITE_ROOT", site)
-            .env("LEPTOS_ENV", "PROD")
-            .env("RUST_LOG", "error")
-            .env("REGISTRATION_LIMIT", "100000000")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start gatehouse"),
-        base: base.clone(),
-        _data: Some(data),
+    let launcher = Launcher {
+        binary: binary.clone(),
+        site: site.clone(),
+        hashed,
     };
+    let server = launcher.start(&[]);
+    let base = server.base.clone();
     server.wait_until_up("/health").await;
     let idle_mb = server.rss_mb();
 
@@ -590,4 +609,227 @@ async fn main() {
             path.file_name().unwrap().to_string_lossy()
         );
     }
+    println!();
+    match std::env::var("GATEHOUSE_TEST_POSTGRES") {
+        Ok(postgres) => backends(&launcher, &server, &postgres).await,
+        Err(_) => println!(
+            "(The SQLite / PostgreSQL / two-node table needs GATEHOUSE_TEST_POSTGRES: \
+             `make bench` runs this under tests/postgres.sh.)"
+        ),
+    }
+}
+
+/// How to start a Gatehouse server for a row.
+struct Launcher {
+    binary: String,
+    site: String,
+    hashed: bool,
+}
+
+impl Launcher {
+    /// A server on a free port with its own data directory and `env` on top.
+    fn start(&self, env: &[(&str, String)]) -> Process {
+        let port = free_port();
+        let data = tempfile::tempdir().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = Command::new(&self.binary);
+        command
+            .env("LEPTOS_HASH_FILES", self.hashed.to_string())
+            .env("DATA_DIR", data.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("PUBLIC_URL", &base)
+            .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+            .env("LEPTOS_SITE_ROOT", &self.site)
+            .env("LEPTOS_ENV", "PROD")
+            .env("RUST_LOG", "error")
+            .env("REGISTRATION_LIMIT", "100000000")
+            .env(
+                "JWT_SECRET",
+                "benchmark-secret-shared-by-every-node-0123456789",
+            );
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Process {
+            child: command
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start gatehouse"),
+            base,
+            _data: Some(data),
+        }
+    }
+}
+
+/// A fresh database on the PostgreSQL server `server_url` names.
+async fn postgres_database(server_url: &str, name: &str) -> String {
+    let admin = sqlx::PgPool::connect(server_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = server_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// nginx on a free loopback port, round-robin over `nodes`.
+fn proxy(nodes: &[Process]) -> Process {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let servers: String = nodes
+        .iter()
+        .map(|n| format!("server {};\n", n.base.trim_start_matches("http://")))
+        .collect();
+    let prefix = dir.path().display();
+    let conf = format!(
+        "daemon off; master_process on; worker_processes 1; user root; pid {prefix}/nginx.pid;
+         error_log {prefix}/error.log error;
+         events {{ worker_connections 1024; }}
+         http {{ access_log off;
+           client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
+           fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi;
+           scgi_temp_path {prefix}/scgi;
+           upstream gatehouse {{ {servers} keepalive 64; }}
+           server {{ listen 127.0.0.1:{port};
+             location / {{ proxy_pass http://gatehouse; proxy_http_version 1.1;
+               proxy_set_header Connection \"\"; proxy_set_header Host $http_host; }} }} }}"
+    );
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    Process {
+        child: Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx is needed for `make bench` (Debian package nginx-light)"),
+        base: format!("http://127.0.0.1:{port}"),
+        _data: Some(dir),
+    }
+}
+
+/// One node on SQLite, one on PostgreSQL, two on PostgreSQL behind nginx: the member page, the
+/// JSON API, logins and registrations, each measured the same way in this run.
+async fn backends(launcher: &Launcher, sqlite: &Process, postgres: &str) {
+    println!("| backend | request | req/s | p50 | p99 | Gatehouse CPU per request | PostgreSQL CPU per request | ok/answered |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut me_rows = Vec::new();
+    let one = launcher.start(&[(
+        "DATABASE_URL",
+        postgres_database(postgres, "bench_one").await,
+    )]);
+    one.wait_until_up("/ready").await;
+    let shared = postgres_database(postgres, "bench_two").await;
+    let first = launcher.start(&[("DATABASE_URL", shared.clone())]);
+    first.wait_until_up("/ready").await;
+    // The second node starts once the first has migrated the database.
+    let second = launcher.start(&[("DATABASE_URL", shared)]);
+    second.wait_until_up("/ready").await;
+    let pair = [first, second];
+    let front = proxy(&pair);
+    front.wait_until_up("/ready").await;
+    let setups: [(&str, &dyn Fn() -> f64, &str); 3] = [
+        ("SQLite, 1 node", &|| sqlite.cpu_seconds(), &sqlite.base),
+        ("PostgreSQL, 1 node", &|| one.cpu_seconds(), &one.base),
+        (
+            "PostgreSQL, 2 nodes + nginx",
+            &|| Nodes(&pair).cpu_seconds(),
+            &front.base,
+        ),
+    ];
+    for (label, cpu, base) in setups {
+        let meter = Meter(cpu);
+        let row = |name: &str, row: &Row| {
+            println!(
+                "| {label} | {name} | {:.0} | {:.2} ms | {:.2} ms | {:.3} ms | {:.3} ms | {}/{} |",
+                row.answered as f64 / row.seconds,
+                row.p50.as_secs_f64() * 1000.0,
+                row.p99.as_secs_f64() * 1000.0,
+                row.cpu_per_request * 1000.0,
+                row.db_cpu_per_request * 1000.0,
+                row.ok,
+                row.answered,
+            );
+        };
+        let token = member_token(base).await;
+        let cookie = format!("gatehouse_access={token}");
+        let page = load(
+            &meter,
+            Call::with(format!("{base}/profile"), "cookie", cookie),
+            200,
+        )
+        .await;
+        row("`GET /profile` (member page)", &page);
+        let bearer = format!("Bearer {token}");
+        let me = Call::with(format!("{base}/api/v1/users/me"), "authorization", bearer);
+        let me = load(&meter, me, 200).await;
+        row("`GET /api/v1/users/me`", &me);
+        let login = Call::Login {
+            url: format!("{base}/api/v1/auth/login"),
+            email: "member{account}@example.com".to_string(),
+            password: PASSWORD.to_string(),
+        };
+        let logins = load_with(&meter, login, 200, LOGIN_CLIENTS).await;
+        row(&format!("logins ({LOGIN_CLIENTS} clients)"), &logins);
+        let register = Call::Register {
+            url: format!("{base}/api/v1/auth/register"),
+        };
+        let registrations = load_with(&meter, register, 201, LOGIN_CLIENTS).await;
+        row(
+            &format!("registrations ({LOGIN_CLIENTS} clients)"),
+            &registrations,
+        );
+        me_rows.push((label, me, page, logins, registrations));
+    }
+    println!();
+    let rate = |row: &Row| row.answered as f64 / row.seconds;
+    let (_, lite_me, lite_page, lite_logins, lite_regs) = &me_rows[0];
+    for (label, me, page, logins, registrations) in &me_rows[1..] {
+        println!(
+            "{label} against SQLite: member page {:.2}×, `/users/me` {:.2}×, logins {:.2}×, \
+             registrations {:.2}×.",
+            rate(page) / rate(lite_page),
+            rate(me) / rate(lite_me),
+            rate(logins) / rate(lite_logins),
+            rate(registrations) / rate(lite_regs),
+        );
+    }
+    let (_, pg_me, ..) = &me_rows[1];
+    println!(
+        "The session check on PostgreSQL (asked on every request; SQLite's cache answers from \
+         memory until the next commit): `/users/me` costs {:.3} ms of Gatehouse CPU plus {:.3} ms \
+         of PostgreSQL CPU per request, against {:.3} ms on SQLite.",
+        pg_me.cpu_per_request * 1000.0,
+        pg_me.db_cpu_per_request * 1000.0,
+        lite_me.cpu_per_request * 1000.0,
+    );
+}
+
+/// CPU time from a closure: whichever processes a setup has.
+struct Meter<'a>(&'a dyn Fn() -> f64);
+
+impl Cpu for Meter<'_> {
+    fn cpu_seconds(&self) -> f64 {
+        (self.0)()
+    }
+}
+
+/// Registers the benchmark's accounts at `base` (once per database) and logs one in.
+async fn member_token(base: &str) -> String {
+    let http = client();
+    let register = format!("{base}/api/v1/auth/register");
+    for account in 0..LOGIN_CLIENTS {
+        let person = json!({"email": format!("member{account}@example.com"), "password": PASSWORD});
+        let _ = http.post(&register).json(&person).send().await;
+    }
+    let ada = json!({"email": "member0@example.com", "password": PASSWORD});
+    let pair = process::post_json(&http, &format!("{base}/api/v1/auth/login"), ada).await;
+    pair["access_token"].as_str().unwrap().to_string()
 }

@@ -25,4 +25,9 @@ if ! as_postgres "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
     cat "$dir/log" >&2
     exit 1
 fi
-GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres" "$@"
+# How a test stops and starts this server again (the many-nodes test takes the database away).
+ctl="$pgbin/pg_ctl -D $dir/data -l $dir/log"
+[ "$(id -u)" = 0 ] && ctl="runuser -u postgres -- $ctl"
+GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres" \
+    GATEHOUSE_TEST_PG_CTL="$ctl -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200'" \
+    "$@"

@@ -131,6 +131,26 @@ fn spawn_router(
 }
 
 impl TestApp {
+    /// A second process on this app's database, with the same settings and secret: another
+    /// node behind the same address (SPEC §10).
+    pub async fn another_node(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = LeptosOptions::builder()
+            .output_name("gatehouse")
+            .site_root(dir.path().join("site").display().to_string())
+            .site_addr(listener.local_addr().unwrap())
+            .build();
+        let config = (*self.state.config).clone();
+        let state = AppState::new(config, options).await.expect("app state");
+        spawn_router(
+            listener,
+            dir,
+            state,
+            gatehouse::server::http::router::routes,
+        )
+    }
+
     /// Sends the shutdown signal and waits until the server has finished (in-flight requests
     /// answered, database closed).
     pub async fn stop(&self) -> std::io::Result<()> {
@@ -474,6 +494,8 @@ pub struct Browser {
     client: reqwest::Client,
     cookies: Mutex<BTreeMap<String, String>>,
     pub user_agent: String,
+    /// The address the person typed, when requests go to one node of several directly.
+    origin: Option<String>,
 }
 
 impl Browser {
@@ -486,7 +508,23 @@ impl Browser {
                 .unwrap(),
             cookies: Mutex::new(BTreeMap::new()),
             user_agent: CHROME_UA.to_string(),
+            origin: None,
         }
+    }
+
+    /// The same browser (its cookies as they are now), with its requests answered by the node
+    /// at `node` while the page's address stays this browser's: a load balancer's choice.
+    pub fn through(&self, node: &str) -> Browser {
+        let other = Browser::new(node);
+        other.set_cookies(self.cookies());
+        Browser {
+            origin: Some(self.origin.clone().unwrap_or_else(|| self.base.clone())),
+            ..other
+        }
+    }
+
+    fn origin(&self) -> String {
+        self.origin.clone().unwrap_or_else(|| self.base.clone())
     }
 
     pub fn cookies(&self) -> BTreeMap<String, String> {
@@ -598,7 +636,7 @@ impl Browser {
 
     /// A plain HTML form post (JavaScript off) from `from`, as Chromium sends it.
     pub async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Page {
-        let referer = format!("{}{from}", self.base);
+        let referer = format!("{}{from}", self.origin());
         self.post_form(
             action,
             fields,
@@ -622,7 +660,7 @@ impl Browser {
         accept: &str,
         referer: Option<&str>,
     ) -> Page {
-        let origin = self.base.clone();
+        let origin = self.origin();
         let mut headers = vec![
             (ACCEPT.as_str(), accept),
             (ORIGIN.as_str(), origin.as_str()),

@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod email;
 mod hardening;
+mod nodes;
 mod operations;
 mod projects;
 mod review;

@@ -98,7 +98,7 @@ async fn notice_if_allowed(
     mail: mail::Mail,
 ) -> Result<(), AppError> {
     let now = state.now();
-    if !notice_allowed(state, email, client, now) {
+    if !notice_allowed(state, email, client, now).await {
         return Ok(());
     }
     let mut conn = state.db.acquire().await?;
@@ -107,11 +107,12 @@ async fn notice_if_allowed(
 
 /// Whether a notice to `email` (not a link) is within the mail limits. Notices have their
 /// own count, so they never use up the address's reset links.
-pub fn notice_allowed(state: &AppState, email: &str, client: &Client, now: i64) -> bool {
+pub async fn notice_allowed(state: &AppState, email: &str, client: &Client, now: i64) -> bool {
     let subject = format!("notice:{}", email.to_lowercase());
     let allowed = state
         .throttle
         .mail(&subject, &client.ip_address, false, now)
+        .await
         .is_ok();
     if !allowed {
         tracing::info!("notice not sent: too many asked for this address or client");
@@ -151,6 +152,7 @@ async fn queue_fresh_link(
     state
         .throttle
         .mail(&subject, &client.ip_address, known_device, now)
+        .await
         .map_err(AppError::too_many_requests)?;
     let mut tx = state.db.begin().await?;
     queue_verification(&mut tx, state, user.id, &user.email, now).await?;
@@ -326,6 +328,7 @@ async fn send_reset(
     if state
         .throttle
         .mail(email.as_str(), &client.ip_address, known_device, now)
+        .await
         .is_err()
     {
         tracing::info!("reset link not sent: too many asked for this address or client");

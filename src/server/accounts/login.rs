@@ -106,6 +106,7 @@ async fn check_and_start(
         if let Err(refusal) = state
             .throttle
             .check_stranger(email.as_str(), &client.ip_address, now)
+            .await
         {
             // Looked up only for the audit event, once per throttle entry.
             let subject = if refusal.first {
@@ -136,7 +137,7 @@ async fn check_and_start(
             .audit
             .record(subject.map_or(event.clone(), |id| event.subject(id)));
     };
-    let attempt = match state.throttle.begin(email.as_str(), guesser, now) {
+    let attempt = match state.throttle.begin(email.as_str(), guesser, now).await {
         Ok(attempt) => attempt,
         Err(refusal) => return Err(refused(state, client, refusal, subject).await),
     };

@@ -29,9 +29,9 @@ pub(super) async fn verify_and_settle(
         let outcome = state.hasher.verify(&password, stored.as_ref()).await;
         match &outcome {
             Ok(Verified::Yes | Verified::YesButRehash) if refused_anyway => {}
-            Ok(Verified::Yes | Verified::YesButRehash) => state.throttle.succeeded(attempt),
+            Ok(Verified::Yes | Verified::YesButRehash) => state.throttle.succeeded(attempt).await,
             Ok(Verified::No) => {}
-            Err(_) => state.throttle.cancelled(attempt),
+            Err(_) => state.throttle.cancelled(attempt).await,
         }
         outcome
     })
@@ -55,6 +55,7 @@ pub async fn require_current_password(
     let attempt = state
         .throttle
         .begin_password_check(user.id, state.now())
+        .await
         .map_err(AppError::too_many_requests)?;
     let stored = Some(user.password_hash.clone());
     match verify_and_settle(state, current_password, stored, attempt, false).await? {

@@ -102,7 +102,7 @@ pub async fn update_profile(
     }
     if confirm_new_email {
         let new_address = if claims_taken {
-            let notify_owner = email_links::notice_allowed(state, &email, client, now);
+            let notify_owner = email_links::notice_allowed(state, &email, client, now).await;
             NewAddress::Taken { notify_owner }
         } else {
             NewAddress::Free

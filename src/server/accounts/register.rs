@@ -82,6 +82,7 @@ pub async fn register(
             state.config.registration_limit,
             state.now(),
         )
+        .await
         .map_err(AppError::too_many_requests)?;
     let hash = state.hasher.hash(password.expose()).await?;
     let now = state.now();

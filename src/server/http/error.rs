@@ -215,6 +215,17 @@ pub async fn api_error_shape(request: Request, next: Next) -> Response {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         tracing::error!(error = %err, "database error");
+        // The database is out of reach (down, restarting, the pool exhausted): the request
+        // may succeed in a moment, so say so (503 with Retry-After) instead of a 500.
+        let unreachable = matches!(
+            err,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        );
+        if unreachable {
+            let mut busy = AppError::busy(5);
+            busy.source = Some(std::sync::Arc::new(err));
+            return busy;
+        }
         AppError::internal_from(err)
     }
 }

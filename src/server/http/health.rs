@@ -36,7 +36,7 @@ pub struct Readiness {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let reachable = state.db.ping().await.map_err(|e| {
+    let reachable = within_limit(state.db.ping()).await.map_err(|e| {
         tracing::error!(error = %e, "health check: database unreachable");
     });
     let body = Health {
@@ -44,6 +44,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         database: database_word(reachable.is_ok()),
     };
     (status(reachable.is_ok()), Json(body))
+}
+
+/// A database that does not answer within this is reported unreachable: a load balancer's
+/// probe gets its answer in time, and the pool keeps trying to reconnect in the background.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn within_limit<T>(
+    check: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(outcome) => outcome.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+    }
 }
 
 fn database_word(reachable: bool) -> &'static str {
@@ -73,9 +86,11 @@ fn status(ok: bool) -> StatusCode {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let pending = state.db.pending_migrations().await.map_err(|e| {
-        tracing::error!(error = %e, "readiness check: database unreachable");
-    });
+    let pending = within_limit(state.db.pending_migrations())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "readiness check: database unreachable");
+        });
     let ready = pending == Ok(0);
     let body = Readiness {
         status: if ready { "ready" } else { "not ready" },

@@ -5,5 +5,6 @@ pub mod cookies;
 pub mod pacing;
 pub mod password;
 pub mod principal;
+pub mod stable_hash;
 pub mod throttle;
 pub mod tokens;

@@ -10,6 +10,12 @@
 //!   slip past the check, and is taken back if the password was right. The caller settles it
 //!   off the connection, so a client that goes away mid-check cannot leave a false failure.
 //!
+//! Where the counters live: on SQLite (one node) in this process's memory, below. On
+//! PostgreSQL every node shares them (`store::throttle`): each decision locks the counters it
+//! reads, so parallel guesses on different nodes cannot slip past a limit either, and keys are
+//! keyed with the signing secret that all nodes share. If the shared counters cannot be
+//! reached, the node's own counters decide (and it says so in its log) rather than no limit.
+//!
 //! Memory stays bounded whatever arrives: limits are checked before anything is stored, a
 //! refused request stores nothing (only the first refusal by an entry is marked on it, for the
 //! audit log), keys are 64-bit hashes (keyed per process, so they cannot
@@ -21,6 +27,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
+
+use crate::server::security::stable_hash::StableHasher;
+use crate::server::store::{self, throttle::Counter, Store};
 
 const ACCOUNT_LIMIT: u32 = 5;
 const ACCOUNT_WINDOW_SECS: i64 = 15 * 60;
@@ -170,6 +179,36 @@ fn stranger_refused(
     back_off(account, ACCOUNT_LIMIT, now).map(|secs| tables.accounts.refused(account_key, secs))
 }
 
+/// The limits, each a table of counters (stored as `tbl` in `throttle_entries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Tbl {
+    Accounts = 1,
+    Devices = 2,
+    Addresses = 3,
+    Registrations = 4,
+    MailMinute = 5,
+    MailDay = 6,
+    MailSubjectDay = 7,
+    MailClients = 8,
+}
+
+impl Tbl {
+    const ALL: [Tbl; 8] = [
+        Tbl::Accounts,
+        Tbl::Devices,
+        Tbl::Addresses,
+        Tbl::Registrations,
+        Tbl::MailMinute,
+        Tbl::MailDay,
+        Tbl::MailSubjectDay,
+        Tbl::MailClients,
+    ];
+
+    fn from_stored(tbl: i16) -> Option<Tbl> {
+        Self::ALL.into_iter().find(|t| *t as i16 == tbl)
+    }
+}
+
 struct Tables {
     accounts: Table,
     devices: Table,
@@ -181,25 +220,66 @@ struct Tables {
     mail_clients: Table,
 }
 
+impl Tables {
+    fn new() -> Self {
+        Self {
+            accounts: Table::new(ACCOUNT_WINDOW_SECS),
+            devices: Table::new(ACCOUNT_WINDOW_SECS),
+            addresses: Table::new(ADDRESS_WINDOW_SECS),
+            registrations: Table::new(REGISTRATION_WINDOW_SECS),
+            mail_minute: Table::new(60),
+            mail_day: Table::new(86_400),
+            mail_subject_day: Table::new(86_400),
+            mail_clients: Table::new(3600),
+        }
+    }
+
+    fn table(&mut self, tbl: Tbl) -> &mut Table {
+        match tbl {
+            Tbl::Accounts => &mut self.accounts,
+            Tbl::Devices => &mut self.devices,
+            Tbl::Addresses => &mut self.addresses,
+            Tbl::Registrations => &mut self.registrations,
+            Tbl::MailMinute => &mut self.mail_minute,
+            Tbl::MailDay => &mut self.mail_day,
+            Tbl::MailSubjectDay => &mut self.mail_subject_day,
+            Tbl::MailClients => &mut self.mail_clients,
+        }
+    }
+
+    fn prune(&mut self, now: i64) {
+        for tbl in Tbl::ALL {
+            self.table(tbl).prune(now);
+        }
+    }
+
+    fn len(&mut self) -> usize {
+        Tbl::ALL
+            .into_iter()
+            .map(|tbl| self.table(tbl).entries.len())
+            .sum()
+    }
+}
+
+/// How keys are made: per process (one node), or with the secret every node shares.
+enum Keys {
+    Process(RandomState),
+    Shared(Vec<u8>),
+}
+
 pub struct Throttle {
-    keys: RandomState,
+    keys: Keys,
     tables: Mutex<Tables>,
+    /// PostgreSQL: the counters every node shares.
+    shared: Option<Store>,
 }
 
 impl Default for Throttle {
     fn default() -> Self {
         Self {
-            keys: RandomState::new(),
-            tables: Mutex::new(Tables {
-                accounts: Table::new(ACCOUNT_WINDOW_SECS),
-                devices: Table::new(ACCOUNT_WINDOW_SECS),
-                addresses: Table::new(ADDRESS_WINDOW_SECS),
-                registrations: Table::new(REGISTRATION_WINDOW_SECS),
-                mail_minute: Table::new(60),
-                mail_day: Table::new(86_400),
-                mail_subject_day: Table::new(86_400),
-                mail_clients: Table::new(3600),
-            }),
+            keys: Keys::Process(RandomState::new()),
+            tables: Mutex::new(Tables::new()),
+            shared: None,
         }
     }
 }
@@ -249,123 +329,248 @@ fn address_scope(address: &str) -> String {
 }
 
 impl Throttle {
+    /// Counters shared by every node on `db` (PostgreSQL), keyed with `secret` (which every
+    /// node has: the token signing secret). On SQLite, a process's own counters.
+    pub fn for_store(db: &Store, secret: &[u8]) -> Self {
+        if !db.is_postgres() {
+            return Self::default();
+        }
+        let mut key = b"gatehouse throttle keys v1".to_vec();
+        key.extend_from_slice(secret);
+        Self {
+            keys: Keys::Shared(key),
+            tables: Mutex::new(Tables::new()),
+            shared: Some(db.clone()),
+        }
+    }
+
     fn key(&self, kind: &str, value: impl Hash) -> u64 {
-        self.keys.hash_one((kind, value))
+        match &self.keys {
+            Keys::Process(keys) => keys.hash_one((kind, value)),
+            Keys::Shared(secret) => StableHasher::hash_one(secret, &(kind, value)),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs one decision on the counters `involved` names: this process's, or (PostgreSQL)
+    /// the shared ones, locked until the decision's changes are stored.
+    async fn decide<R>(&self, involved: &[(Tbl, u64)], op: impl FnOnce(&mut Tables) -> R) -> R {
+        let Some(db) = &self.shared else {
+            return op(&mut self.lock());
+        };
+        let keys: Vec<i64> = involved.iter().map(|(_, key)| *key as i64).collect();
+        let (mut locked, counters) = match store::throttle::lock(db, &keys).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return op(&mut self.lock()),
+            Err(e) => {
+                tracing::warn!(error = %e, "throttle: the shared counters cannot be read; this node's own decide");
+                return op(&mut self.lock());
+            }
+        };
+        let mut tables = Tables::new();
+        for counter in counters {
+            if let Some(tbl) = Tbl::from_stored(counter.tbl) {
+                let failures = Failures {
+                    count: u32::try_from(counter.count).unwrap_or(0),
+                    first: counter.first_at,
+                    last: counter.last_at,
+                    reported: counter.reported,
+                };
+                tables
+                    .table(tbl)
+                    .entries
+                    .insert(counter.key as u64, failures);
+            }
+        }
+        let mut involved = involved.to_vec();
+        involved.sort_unstable_by_key(|(tbl, key)| (*tbl as i16, *key));
+        involved.dedup();
+        let before: Vec<Option<Failures>> = involved
+            .iter()
+            .map(|(tbl, key)| tables.table(*tbl).entries.get(key).copied())
+            .collect();
+        let outcome = op(&mut tables);
+        let saved = async {
+            for ((tbl, key), before) in involved.iter().zip(before) {
+                let table = tables.table(*tbl);
+                let after = table.entries.get(key).copied();
+                if after == before {
+                    continue;
+                }
+                match after {
+                    Some(f) => {
+                        let counter = Counter {
+                            tbl: *tbl as i16,
+                            key: *key as i64,
+                            count: i32::try_from(f.count).unwrap_or(i32::MAX),
+                            first_at: f.first,
+                            last_at: f.last,
+                            reported: f.reported,
+                        };
+                        locked.save(&counter, f.first + table.window).await?;
+                    }
+                    None => locked.delete(*tbl as i16, *key as i64).await?,
+                }
+            }
+            locked.commit().await
+        };
+        if let Err(e) = saved.await {
+            tracing::error!(error = %e, "throttle: a decision could not be stored");
+        }
+        outcome
+    }
+
     /// Starts a password check for `account` (a normalised email or an internal name such as
     /// a user id). `Err` when the guesser must wait; nothing new is stored then.
-    pub fn begin(&self, account: &str, guesser: Guesser<'_>, now: i64) -> Result<Attempt, Refused> {
+    pub async fn begin(
+        &self,
+        account: &str,
+        guesser: Guesser<'_>,
+        now: i64,
+    ) -> Result<Attempt, Refused> {
         let account_key = self.key("account", account);
-        let mut tables = self.lock();
-        let attempt = match guesser {
+        match guesser {
             Guesser::KnownDevice(device) => {
                 let device_key = self.key("device", (account, device));
-                let wait = back_off(tables.devices.current(device_key, now), DEVICE_LIMIT, now);
-                if let Some(secs) = wait {
-                    return Err(tables.devices.refused(device_key, secs));
-                }
-                tables.devices.record(device_key, now);
-                Attempt {
-                    budget: Budget::Device {
-                        account: account_key,
-                        device: device_key,
-                    },
-                    address: None,
-                }
+                let involved = [(Tbl::Devices, device_key)];
+                self.decide(&involved, |tables| {
+                    let wait = back_off(tables.devices.current(device_key, now), DEVICE_LIMIT, now);
+                    if let Some(secs) = wait {
+                        return Err(tables.devices.refused(device_key, secs));
+                    }
+                    tables.devices.record(device_key, now);
+                    Ok(Attempt {
+                        budget: Budget::Device {
+                            account: account_key,
+                            device: device_key,
+                        },
+                        address: None,
+                    })
+                })
+                .await
             }
             Guesser::Stranger { address } => {
                 let address_key = self.key("address", address_scope(address));
-                if let Some(refused) = stranger_refused(&mut tables, account_key, address_key, now)
-                {
-                    return Err(refused);
-                }
-                tables.addresses.record(address_key, now);
-                tables.accounts.record(account_key, now);
-                Attempt {
-                    budget: Budget::Account(account_key),
-                    address: Some(address_key),
-                }
+                let involved = [(Tbl::Addresses, address_key), (Tbl::Accounts, account_key)];
+                self.decide(&involved, |tables| {
+                    if let Some(refused) = stranger_refused(tables, account_key, address_key, now) {
+                        return Err(refused);
+                    }
+                    tables.addresses.record(address_key, now);
+                    tables.accounts.record(account_key, now);
+                    Ok(Attempt {
+                        budget: Budget::Account(account_key),
+                        address: Some(address_key),
+                    })
+                })
+                .await
             }
-        };
-        Ok(attempt)
+        }
     }
 
     /// `Err` when `begin` would refuse a guess from a client with no device token for the
     /// account: lets a refusal be answered before the account is looked up.
-    pub fn check_stranger(&self, account: &str, address: &str, now: i64) -> Result<(), Refused> {
+    pub async fn check_stranger(
+        &self,
+        account: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<(), Refused> {
         let account_key = self.key("account", account);
         let address_key = self.key("address", address_scope(address));
-        match stranger_refused(&mut self.lock(), account_key, address_key, now) {
-            Some(refused) => Err(refused),
-            None => Ok(()),
-        }
+        let involved = [(Tbl::Addresses, address_key), (Tbl::Accounts, account_key)];
+        self.decide(&involved, |tables| {
+            match stranger_refused(tables, account_key, address_key, now) {
+                Some(refused) => Err(refused),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    fn settled(attempt: &Attempt) -> Vec<(Tbl, u64)> {
+        let mut involved = match attempt.budget {
+            Budget::Account(account) => vec![(Tbl::Accounts, account)],
+            Budget::Device { account, device } => {
+                vec![(Tbl::Devices, device), (Tbl::Accounts, account)]
+            }
+        };
+        involved.extend(attempt.address.map(|address| (Tbl::Addresses, address)));
+        involved
     }
 
     /// The check could not run (the server was too busy): it counts for nothing.
-    pub fn cancelled(&self, attempt: Attempt) {
-        let mut tables = self.lock();
-        match attempt.budget {
-            Budget::Account(account) => tables.accounts.take_back(account),
-            Budget::Device { device, .. } => tables.devices.take_back(device),
-        }
-        if let Some(address) = attempt.address {
-            tables.addresses.take_back(address);
-        }
+    pub async fn cancelled(&self, attempt: Attempt) {
+        self.decide(&Self::settled(&attempt), |tables| {
+            match attempt.budget {
+                Budget::Account(account) => tables.accounts.take_back(account),
+                Budget::Device { device, .. } => tables.devices.take_back(device),
+            }
+            if let Some(address) = attempt.address {
+                tables.addresses.take_back(address);
+            }
+        })
+        .await;
     }
 
     /// Starts a check of the current password before a sensitive change: the account's own
     /// budget, keyed by `user_id`, with no address involved.
-    pub fn begin_password_check(&self, user_id: i64, now: i64) -> Result<Attempt, u64> {
+    pub async fn begin_password_check(&self, user_id: i64, now: i64) -> Result<Attempt, u64> {
         let key = self.key("password-check", user_id);
-        let mut tables = self.lock();
-        if let Some(secs) = back_off(tables.accounts.current(key, now), ACCOUNT_LIMIT, now) {
-            return Err(secs as u64);
-        }
-        tables.accounts.record(key, now);
-        Ok(Attempt {
-            budget: Budget::Account(key),
-            address: None,
+        self.decide(&[(Tbl::Accounts, key)], |tables| {
+            if let Some(secs) = back_off(tables.accounts.current(key, now), ACCOUNT_LIMIT, now) {
+                return Err(secs as u64);
+            }
+            tables.accounts.record(key, now);
+            Ok(Attempt {
+                budget: Budget::Account(key),
+                address: None,
+            })
         })
+        .await
     }
 
     /// The password was right: the account's (or device's) count starts over, and the attempt
     /// no longer counts against the address.
-    pub fn succeeded(&self, attempt: Attempt) {
-        let mut tables = self.lock();
-        match attempt.budget {
-            Budget::Account(account) => tables.accounts.forget(account),
-            Budget::Device { account, device } => {
-                tables.devices.forget(device);
-                tables.accounts.forget(account);
+    pub async fn succeeded(&self, attempt: Attempt) {
+        self.decide(&Self::settled(&attempt), |tables| {
+            match attempt.budget {
+                Budget::Account(account) => tables.accounts.forget(account),
+                Budget::Device { account, device } => {
+                    tables.devices.forget(device);
+                    tables.accounts.forget(account);
+                }
             }
-        }
-        if let Some(address) = attempt.address {
-            tables.addresses.take_back(address);
-        }
+            if let Some(address) = attempt.address {
+                tables.addresses.take_back(address);
+            }
+        })
+        .await;
     }
 
     /// Counts a registration from `address`; `Err(seconds)` once it has made `limit` in the
     /// last hour.
-    pub fn register(&self, address: &str, limit: usize, now: i64) -> Result<(), u64> {
+    pub async fn register(&self, address: &str, limit: usize, now: i64) -> Result<(), u64> {
         let key = self.key("registration", address_scope(address));
-        let mut tables = self.lock();
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        let table = &mut tables.registrations;
-        if let Some(secs) = window_full(
-            table.current(key, now),
-            limit,
-            REGISTRATION_WINDOW_SECS,
-            now,
-        ) {
-            return Err(secs as u64);
-        }
-        table.record(key, now);
-        Ok(())
+        self.decide(&[(Tbl::Registrations, key)], |tables| {
+            let table = &mut tables.registrations;
+            let full = window_full(
+                table.current(key, now),
+                limit,
+                REGISTRATION_WINDOW_SECS,
+                now,
+            );
+            if let Some(secs) = full {
+                return Err(secs as u64);
+            }
+            table.record(key, now);
+            Ok(())
+        })
+        .await
     }
 
     /// Counts a mail about `subject` (an email address or an account) asked for by a client at
@@ -373,7 +578,7 @@ impl Throttle {
     /// minute or five today, all clients twenty about it today (not counted for a client with
     /// the account's device cookie, `known_device`), or the client a hundred in the last hour.
     /// Nothing is stored for a refused one.
-    pub fn mail(
+    pub async fn mail(
         &self,
         subject: &str,
         address: &str,
@@ -384,65 +589,68 @@ impl Throttle {
         let pair_key = self.key("mail", (subject, scope.as_str()));
         let subject_key = self.key("mail-subject", subject);
         let client_key = self.key("mail-client", scope.as_str());
-        let mut tables = self.lock();
-        let wait = window_full(tables.mail_minute.current(pair_key, now), 1, 60, now)
-            .or_else(|| {
-                window_full(
-                    tables.mail_day.current(pair_key, now),
-                    MAIL_DAILY_LIMIT,
-                    86_400,
-                    now,
-                )
-            })
-            .or_else(|| {
-                let subject_day = tables.mail_subject_day.current(subject_key, now);
-                let limit = MAIL_SUBJECT_DAILY_LIMIT;
-                (!known_device)
-                    .then(|| window_full(subject_day, limit, 86_400, now))
-                    .flatten()
-            })
-            .or_else(|| {
-                window_full(
-                    tables.mail_clients.current(client_key, now),
-                    MAIL_CLIENT_LIMIT,
-                    3600,
-                    now,
-                )
-            });
-        if let Some(secs) = wait {
-            return Err(secs as u64);
-        }
-        tables.mail_minute.record(pair_key, now);
-        tables.mail_day.record(pair_key, now);
-        tables.mail_subject_day.record(subject_key, now);
-        tables.mail_clients.record(client_key, now);
-        Ok(())
+        let involved = [
+            (Tbl::MailMinute, pair_key),
+            (Tbl::MailDay, pair_key),
+            (Tbl::MailSubjectDay, subject_key),
+            (Tbl::MailClients, client_key),
+        ];
+        self.decide(&involved, |tables| {
+            let wait = window_full(tables.mail_minute.current(pair_key, now), 1, 60, now)
+                .or_else(|| {
+                    window_full(
+                        tables.mail_day.current(pair_key, now),
+                        MAIL_DAILY_LIMIT,
+                        86_400,
+                        now,
+                    )
+                })
+                .or_else(|| {
+                    let subject_day = tables.mail_subject_day.current(subject_key, now);
+                    let limit = MAIL_SUBJECT_DAILY_LIMIT;
+                    (!known_device)
+                        .then(|| window_full(subject_day, limit, 86_400, now))
+                        .flatten()
+                })
+                .or_else(|| {
+                    window_full(
+                        tables.mail_clients.current(client_key, now),
+                        MAIL_CLIENT_LIMIT,
+                        3600,
+                        now,
+                    )
+                });
+            if let Some(secs) = wait {
+                return Err(secs as u64);
+            }
+            tables.mail_minute.record(pair_key, now);
+            tables.mail_day.record(pair_key, now);
+            tables.mail_subject_day.record(subject_key, now);
+            tables.mail_clients.record(client_key, now);
+            Ok(())
+        })
+        .await
     }
 
     /// Forgets what no longer counts (the periodic clean-up).
-    pub fn prune(&self, now: i64) {
-        let mut tables = self.lock();
-        tables.accounts.prune(now);
-        tables.devices.prune(now);
-        tables.addresses.prune(now);
-        tables.registrations.prune(now);
-        tables.mail_minute.prune(now);
-        tables.mail_day.prune(now);
-        tables.mail_subject_day.prune(now);
-        tables.mail_clients.prune(now);
+    pub async fn prune(&self, now: i64) {
+        self.lock().prune(now);
+        if let Some(db) = &self.shared {
+            if let Err(e) = store::throttle::delete_expired(db, now).await {
+                tracing::warn!(error = %e, "throttle: old shared counters could not be deleted");
+            }
+        }
     }
 
-    /// Entries held, over all tables (for tests and benchmarks).
-    pub fn entries(&self) -> usize {
-        let tables = self.lock();
-        tables.accounts.entries.len()
-            + tables.devices.entries.len()
-            + tables.addresses.entries.len()
-            + tables.registrations.entries.len()
-            + tables.mail_minute.entries.len()
-            + tables.mail_day.entries.len()
-            + tables.mail_subject_day.entries.len()
-            + tables.mail_clients.entries.len()
+    /// Counters held, over all tables: this process's, or the shared ones (tests and
+    /// benchmarks).
+    pub async fn entries(&self) -> usize {
+        match &self.shared {
+            Some(db) => store::throttle::count(db)
+                .await
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            None => self.lock().len(),
+        }
     }
 
     #[cfg(test)]
@@ -463,79 +671,84 @@ mod tests {
         begun.err().map(|refused| refused.wait_secs)
     }
 
-    fn fail(throttle: &Throttle, account: &str, guesser: Guesser<'_>, now: i64) {
-        let _failed = throttle.begin(account, guesser, now).expect("allowed");
+    async fn fail(throttle: &Throttle, account: &str, guesser: Guesser<'_>, now: i64) {
+        let _failed = throttle
+            .begin(account, guesser, now)
+            .await
+            .expect("allowed");
     }
 
-    #[test]
-    fn five_failures_block_the_account_with_back_off() {
+    #[tokio::test]
+    async fn five_failures_block_the_account_with_back_off() {
         let throttle = Throttle::default();
         for i in 0..5 {
-            fail(&throttle, "a@x.io", IP, 100 + i);
+            fail(&throttle, "a@x.io", IP, 100 + i).await;
         }
-        assert_eq!(wait(throttle.begin("a@x.io", IP, 104)), Some(60));
-        assert!(throttle.begin("b@x.io", IP, 104).is_ok());
+        assert_eq!(wait(throttle.begin("a@x.io", IP, 104).await), Some(60));
+        assert!(throttle.begin("b@x.io", IP, 104).await.is_ok());
         // Waiting out the block allows one more try; failing it doubles the wait.
-        fail(&throttle, "a@x.io", IP, 164);
-        assert_eq!(wait(throttle.begin("a@x.io", IP, 164)), Some(120));
+        fail(&throttle, "a@x.io", IP, 164).await;
+        assert_eq!(wait(throttle.begin("a@x.io", IP, 164).await), Some(120));
     }
 
-    #[test]
-    fn parallel_attempts_count_before_they_finish() {
+    #[tokio::test]
+    async fn parallel_attempts_count_before_they_finish() {
         let throttle = Throttle::default();
-        let in_flight: Vec<Attempt> = (0..5)
-            .map(|_| throttle.begin("a@x.io", IP, 10).expect("allowed"))
-            .collect();
+        let mut in_flight = Vec::new();
+        for _ in 0..5 {
+            in_flight.push(throttle.begin("a@x.io", IP, 10).await.expect("allowed"));
+        }
         assert!(
-            throttle.begin("a@x.io", IP, 10).is_err(),
+            throttle.begin("a@x.io", IP, 10).await.is_err(),
             "a sixth parallel guess"
         );
         drop(in_flight);
     }
 
-    #[test]
-    fn success_resets_the_account_and_does_not_count_against_the_address() {
+    #[tokio::test]
+    async fn success_resets_the_account_and_does_not_count_against_the_address() {
         let throttle = Throttle::default();
         for i in 0..4 {
-            fail(&throttle, "a@x.io", IP, i);
+            fail(&throttle, "a@x.io", IP, i).await;
         }
-        let attempt = throttle.begin("a@x.io", IP, 5).unwrap();
-        throttle.succeeded(attempt);
+        let attempt = throttle.begin("a@x.io", IP, 5).await.unwrap();
+        throttle.succeeded(attempt).await;
         assert_eq!(throttle.failures("a@x.io", 5), 0);
         let tables = throttle.lock();
         let address = throttle.key("address", address_scope("1.1.1.1"));
         assert_eq!(tables.addresses.count(address, 5), 4);
     }
 
-    #[test]
-    fn thirty_failures_a_minute_block_the_address() {
+    #[tokio::test]
+    async fn thirty_failures_a_minute_block_the_address() {
         let throttle = Throttle::default();
         let from = Guesser::Stranger { address: "9.9.9.9" };
         for i in 0..30 {
-            fail(&throttle, &format!("user{i}@x.io"), from, 1000);
+            fail(&throttle, &format!("user{i}@x.io"), from, 1000).await;
         }
-        assert_eq!(wait(throttle.begin("new@x.io", from, 1010)), Some(50));
-        assert!(throttle.begin("new@x.io", from, 1060).is_ok());
+        assert_eq!(wait(throttle.begin("new@x.io", from, 1010).await), Some(50));
+        assert!(throttle.begin("new@x.io", from, 1060).await.is_ok());
     }
 
-    #[test]
-    fn refused_attempts_store_nothing() {
+    #[tokio::test]
+    async fn refused_attempts_store_nothing() {
         let throttle = Throttle::default();
         let from = Guesser::Stranger { address: "9.9.9.9" };
         for i in 0..30 {
-            fail(&throttle, &format!("user{i}@x.io"), from, 1000);
+            fail(&throttle, &format!("user{i}@x.io"), from, 1000).await;
         }
-        let before = throttle.entries();
+        let before = throttle.entries().await;
         for i in 0..1000 {
             assert!(throttle
                 .begin(&format!("other{i}@x.io"), from, 1001)
+                .await
                 .is_err());
         }
-        assert_eq!(throttle.entries(), before);
+        assert_eq!(throttle.entries().await, before);
     }
 
-    #[test]
-    fn ipv6_clients_are_throttled_per_64() {
+    #[tokio::test]
+    async fn ipv6_clients_are_throttled_per_64() {
         let throttle = Throttle::default();
         for i in 0..30 {
             let address = format!("2001:db8:1:2::{i:x}");
@@ -544,7 +757,8 @@ mod tests {
                 &format!("user{i}@x.io"),
                 Guesser::Stranger { address: &address },
                 0,
-            );
+            )
+            .await;
         }
         let same_64 = Guesser::Stranger {
             address: "2001:db8:1:2:ffff::1",
@@ -552,165 +766,195 @@ mod tests {
         let other_64 = Guesser::Stranger {
             address: "2001:db8:1:3::1",
         };
-        assert!(throttle.begin("new@x.io", same_64, 1).is_err());
-        assert!(throttle.begin("new@x.io", other_64, 1).is_ok());
+        assert!(throttle.begin("new@x.io", same_64, 1).await.is_err());
+        assert!(throttle.begin("new@x.io", other_64, 1).await.is_ok());
     }
 
-    #[test]
-    fn a_known_device_is_not_locked_out_by_strangers() {
+    #[tokio::test]
+    async fn a_known_device_is_not_locked_out_by_strangers() {
         let throttle = Throttle::default();
         for i in 0..20 {
-            let _ = throttle.begin("a@x.io", IP, i);
+            let _ = throttle.begin("a@x.io", IP, i).await;
         }
-        assert!(throttle.begin("a@x.io", IP, 30).is_err(), "strangers wait");
-        let owner = throttle.begin("a@x.io", Guesser::KnownDevice("laptop"), 30);
+        assert!(
+            throttle.begin("a@x.io", IP, 30).await.is_err(),
+            "strangers wait"
+        );
+        let owner = throttle
+            .begin("a@x.io", Guesser::KnownDevice("laptop"), 30)
+            .await;
         assert!(owner.is_ok(), "the owner's device keeps its own allowance");
     }
 
-    #[test]
-    fn a_known_device_has_a_budget_of_its_own() {
+    #[tokio::test]
+    async fn a_known_device_has_a_budget_of_its_own() {
         let throttle = Throttle::default();
         let device = Guesser::KnownDevice("laptop");
         for i in 0..DEVICE_LIMIT {
-            fail(&throttle, "a@x.io", device, i64::from(i));
+            fail(&throttle, "a@x.io", device, i64::from(i)).await;
         }
-        assert!(throttle.begin("a@x.io", device, 10).is_err());
+        assert!(throttle.begin("a@x.io", device, 10).await.is_err());
         assert!(throttle
             .begin("a@x.io", Guesser::KnownDevice("phone"), 10)
+            .await
             .is_ok());
     }
 
-    #[test]
-    fn password_checks_leave_addresses_alone() {
+    #[tokio::test]
+    async fn password_checks_leave_addresses_alone() {
         let throttle = Throttle::default();
-        let _failed = throttle.begin_password_check(7, 0).unwrap();
+        let _failed = throttle.begin_password_check(7, 0).await.unwrap();
         assert_eq!(throttle.lock().addresses.entries.len(), 0);
     }
 
-    #[test]
-    fn tables_stay_bounded_under_a_flood_of_distinct_accounts() {
+    #[tokio::test]
+    async fn tables_stay_bounded_under_a_flood_of_distinct_accounts() {
         let throttle = Throttle::default();
         for i in 0..(MAX_ENTRIES + 5_000) {
             let address = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-            let _ = throttle.begin(
-                &format!("user{i}@x.io"),
-                Guesser::Stranger { address: &address },
-                0,
-            );
+            let _ = throttle
+                .begin(
+                    &format!("user{i}@x.io"),
+                    Guesser::Stranger { address: &address },
+                    0,
+                )
+                .await;
         }
         let tables = throttle.lock();
         assert!(tables.accounts.entries.len() <= MAX_ENTRIES);
         assert!(tables.addresses.entries.len() <= MAX_ENTRIES);
     }
 
-    #[test]
-    fn registrations_are_limited_per_address() {
+    #[tokio::test]
+    async fn registrations_are_limited_per_address() {
         let throttle = Throttle::default();
         for _ in 0..3 {
-            throttle.register("1.1.1.1", 3, 0).unwrap();
+            throttle.register("1.1.1.1", 3, 0).await.unwrap();
         }
-        assert_eq!(throttle.register("1.1.1.1", 3, 10).err(), Some(3590));
-        assert!(throttle.register("2.2.2.2", 3, 10).is_ok());
-        assert!(throttle.register("1.1.1.1", 3, 3600).is_ok());
+        assert_eq!(throttle.register("1.1.1.1", 3, 10).await.err(), Some(3590));
+        assert!(throttle.register("2.2.2.2", 3, 10).await.is_ok());
+        assert!(throttle.register("1.1.1.1", 3, 3600).await.is_ok());
     }
 
-    #[test]
-    fn mails_are_limited_per_address_and_per_client() {
+    #[tokio::test]
+    async fn mails_are_limited_per_address_and_per_client() {
         let throttle = Throttle::default();
-        assert!(throttle.mail("a@x.io", "1.1.1.1", false, 0).is_ok());
+        assert!(throttle.mail("a@x.io", "1.1.1.1", false, 0).await.is_ok());
         assert_eq!(
-            throttle.mail("a@x.io", "1.1.1.1", false, 30).err(),
+            throttle.mail("a@x.io", "1.1.1.1", false, 30).await.err(),
             Some(30),
             "one a minute"
         );
         for minute in 1..5 {
             assert!(throttle
                 .mail("a@x.io", "1.1.1.1", false, minute * 60)
+                .await
                 .is_ok());
         }
         assert!(
-            throttle.mail("a@x.io", "1.1.1.1", false, 3600).is_err(),
+            throttle
+                .mail("a@x.io", "1.1.1.1", false, 3600)
+                .await
+                .is_err(),
             "five a day"
         );
         for i in 0..(MAIL_CLIENT_LIMIT - 5) {
             let subject = format!("u{i}@x.io");
-            throttle.mail(&subject, "1.1.1.1", false, 10).unwrap();
+            throttle.mail(&subject, "1.1.1.1", false, 10).await.unwrap();
         }
         assert!(
-            throttle.mail("new@x.io", "1.1.1.1", false, 11).is_err(),
+            throttle
+                .mail("new@x.io", "1.1.1.1", false, 11)
+                .await
+                .is_err(),
             "a hundred an hour per client"
         );
-        assert!(throttle.mail("new@x.io", "3.3.3.3", false, 11).is_ok());
+        assert!(throttle
+            .mail("new@x.io", "3.3.3.3", false, 11)
+            .await
+            .is_ok());
     }
 
-    #[test]
-    fn strangers_cannot_use_up_the_owners_mail() {
+    #[tokio::test]
+    async fn strangers_cannot_use_up_the_owners_mail() {
         let throttle = Throttle::default();
         for minute in 0..5 {
             assert!(throttle
                 .mail("a@x.io", "6.6.6.6", false, minute * 60)
+                .await
                 .is_ok());
         }
-        assert!(throttle.mail("a@x.io", "6.6.6.6", false, 600).is_err());
+        assert!(throttle
+            .mail("a@x.io", "6.6.6.6", false, 600)
+            .await
+            .is_err());
         assert!(
-            throttle.mail("a@x.io", "1.1.1.1", false, 600).is_ok(),
+            throttle.mail("a@x.io", "1.1.1.1", false, 600).await.is_ok(),
             "the owner's own client still gets a link"
         );
         // Many clients together reach the address's cap; the device cookie still gets through.
         let mut now = 700;
         for client in 0..20 {
             let address = format!("10.0.{client}.1");
-            if throttle.mail("a@x.io", &address, false, now).is_err() {
+            if throttle.mail("a@x.io", &address, false, now).await.is_err() {
                 break;
             }
             now += 1;
         }
-        assert!(throttle.mail("a@x.io", "10.9.9.1", false, now).is_err());
-        assert!(throttle.mail("a@x.io", "10.9.9.1", true, now).is_ok());
+        assert!(throttle
+            .mail("a@x.io", "10.9.9.1", false, now)
+            .await
+            .is_err());
+        assert!(throttle.mail("a@x.io", "10.9.9.1", true, now).await.is_ok());
     }
 
-    #[test]
-    fn only_the_first_refusal_by_an_entry_is_reported() {
+    #[tokio::test]
+    async fn only_the_first_refusal_by_an_entry_is_reported() {
         let throttle = Throttle::default();
         let first = |begun: Result<Attempt, Refused>| begun.expect_err("refused").first;
         for i in 0..5 {
-            fail(&throttle, "a@x.io", IP, 100 + i);
+            fail(&throttle, "a@x.io", IP, 100 + i).await;
         }
-        let stored = throttle.entries();
-        assert!(first(throttle.begin("a@x.io", IP, 105)));
+        let stored = throttle.entries().await;
+        assert!(first(throttle.begin("a@x.io", IP, 105).await));
         let elsewhere = Guesser::Stranger { address: "2.2.2.2" };
         for now in 106..160 {
-            assert!(!first(throttle.begin("a@x.io", elsewhere, now)));
+            assert!(!first(throttle.begin("a@x.io", elsewhere, now).await));
             assert!(
                 !throttle
                     .check_stranger("a@x.io", "2.2.2.2", now)
+                    .await
                     .expect_err("refused")
                     .first
             );
         }
-        assert_eq!(throttle.entries(), stored, "marking stores nothing new");
+        assert_eq!(
+            throttle.entries().await,
+            stored,
+            "marking stores nothing new"
+        );
 
         // An address over its limit is reported once too, whichever account it tries.
         let flood = Guesser::Stranger { address: "3.3.3.3" };
         for i in 0..ADDRESS_LIMIT {
-            fail(&throttle, &format!("u{i}@x.io"), flood, 300);
+            fail(&throttle, &format!("u{i}@x.io"), flood, 300).await;
         }
-        assert!(first(throttle.begin("new@x.io", flood, 301)));
-        assert!(!first(throttle.begin("other@x.io", flood, 302)));
+        assert!(first(throttle.begin("new@x.io", flood, 301).await));
+        assert!(!first(throttle.begin("other@x.io", flood, 302).await));
 
         // A new window is reported again.
         let later = 100 + ACCOUNT_WINDOW_SECS;
         for i in 0..5 {
-            fail(&throttle, "a@x.io", IP, later + i);
+            fail(&throttle, "a@x.io", IP, later + i).await;
         }
-        assert!(first(throttle.begin("a@x.io", IP, later + 5)));
+        assert!(first(throttle.begin("a@x.io", IP, later + 5).await));
     }
 
-    #[test]
-    fn old_failures_are_forgotten() {
+    #[tokio::test]
+    async fn old_failures_are_forgotten() {
         let throttle = Throttle::default();
-        fail(&throttle, "a@x.io", IP, 0);
-        throttle.prune(ACCOUNT_WINDOW_SECS + 1);
-        assert_eq!(throttle.entries(), 0);
+        fail(&throttle, "a@x.io", IP, 0).await;
+        throttle.prune(ACCOUNT_WINDOW_SECS + 1).await;
+        assert_eq!(throttle.entries().await, 0);
     }
 }

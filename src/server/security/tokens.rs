@@ -132,6 +132,48 @@ impl RefreshToken {
     pub fn digest(&self) -> String {
         hex::encode(Sha256::digest(self.0.as_bytes()))
     }
+
+    /// `successor` sealed with a pad only the holder of this token can derive: the database
+    /// keeps it beside this token's digest for the renewal grace, so any node can hand the
+    /// successor back to a client that presents this token again, while the database alone
+    /// (a dump, a replica) reveals no usable token. The pad is used once: each token is
+    /// spent once. `None` for a successor not made by `generate`.
+    pub fn seal_successor(&self, successor: &RefreshToken, session_id: &str) -> Option<String> {
+        let bytes = decode_token(&successor.0)?;
+        let pad = self.pad(session_id);
+        Some(hex::encode(xor(&bytes, &pad)))
+    }
+
+    /// The successor `seal_successor` sealed, if `sealed` is one and this is the token it was
+    /// sealed with; the caller still compares its digest with the stored one.
+    pub fn open_successor(&self, sealed: &str, session_id: &str) -> Option<RefreshToken> {
+        let bytes: [u8; 32] = hex::decode(sealed).ok()?.try_into().ok()?;
+        let plain = xor(&bytes, &self.pad(session_id));
+        Some(Self(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain),
+        ))
+    }
+
+    fn pad(&self, session_id: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"gatehouse refresh grace v1\0");
+        hasher.update(self.0.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(session_id.as_bytes());
+        hasher.finalize().into()
+    }
+}
+
+fn decode_token(token: &str) -> Option<[u8; 32]> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    std::array::from_fn(|i| a[i] ^ b[i])
 }
 
 impl fmt::Debug for RefreshToken {
@@ -449,5 +491,25 @@ mod tests {
         assert_eq!(a.digest().len(), 64);
         assert_ne!(a.digest(), a.expose());
         assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_token_and_session_it_was_sealed_with() {
+        let spent = RefreshToken::generate();
+        let successor = RefreshToken::generate();
+        let sealed = spent.seal_successor(&successor, "s1").unwrap();
+        assert!(!sealed.contains(successor.expose()));
+        assert_ne!(
+            sealed,
+            hex::encode(decode_token(successor.expose()).unwrap())
+        );
+        assert_eq!(spent.open_successor(&sealed, "s1").unwrap(), successor);
+        let other = RefreshToken::generate();
+        assert_ne!(other.open_successor(&sealed, "s1").unwrap(), successor);
+        assert_ne!(spent.open_successor(&sealed, "s2").unwrap(), successor);
+        assert!(spent.open_successor("zz", "s1").is_none());
+        assert!(spent
+            .seal_successor(&RefreshToken::from_client("short"), "s1")
+            .is_none());
     }
 }

@@ -214,10 +214,12 @@ pub async fn refresh(
     client: &Client,
 ) -> Result<IssuedTokens, RefreshError> {
     let digest = presented.digest();
+    // Parallel renewals with one token on this node wait for the first; across nodes the
+    // database decides (`store::rotate`) and the loser gets the grace answer.
     let held = state.rotations.lock_for(&digest);
     let outcome = {
         let _turn = held.lock().await;
-        refresh_locked(state, &digest, client).await
+        refresh_locked(state, presented, &digest, client).await
     };
     state.rotations.release(&digest, held);
     outcome
@@ -225,25 +227,14 @@ pub async fn refresh(
 
 async fn refresh_locked(
     state: &AppState,
+    presented: &RefreshToken,
     digest: &str,
     client: &Client,
 ) -> Result<IssuedTokens, RefreshError> {
     let now = state.now();
-    if let Some(issued) = state.rotations.answered(digest, now) {
-        // Only while the session lives: a logout right after a renewal must stick.
-        return if is_live(state, &issued.session_id, now).await {
-            Ok(issued)
-        } else {
-            Err(RefreshError::Invalid)
-        };
-    }
-    let mut conn = state.db.acquire().await?;
-    let token = store::presented_token(&mut conn, digest)
-        .await?
-        .ok_or(RefreshError::Invalid)?;
-    drop(conn);
+    let token = presented_token(state, digest).await?;
     if let Some(spent_at) = token.spent_at {
-        return Err(spent_again(state, &token, spent_at, now).await);
+        return spent_again(state, presented, &token, spent_at, now).await;
     }
     let alive = token.ended_at.is_none()
         && token.expires_at > now
@@ -252,27 +243,41 @@ async fn refresh_locked(
     if !alive {
         return Err(RefreshError::Invalid);
     }
-    let issued = rotate(state, digest, &token, client, now).await?;
-    state.rotations.remember(digest.to_string(), &issued, now);
-    Ok(issued)
+    match rotate(state, presented, digest, &token, client, now).await? {
+        Some(issued) => Ok(issued),
+        // Another node spent it first: answer as for any token spent moments ago.
+        None => {
+            let token = presented_token(state, digest).await?;
+            let spent_at = token.spent_at.ok_or(RefreshError::Invalid)?;
+            spent_again(state, presented, &token, spent_at, now).await
+        }
+    }
+}
+
+async fn presented_token(state: &AppState, digest: &str) -> Result<PresentedToken, RefreshError> {
+    let mut conn = state.db.acquire().await?;
+    store::presented_token(&mut conn, digest)
+        .await?
+        .ok_or(RefreshError::Invalid)
 }
 
 /// A spent token came back. Moments after it was spent, and if it is the token spent last,
-/// it is most likely a race whose answer is not at hand (e.g. after a restart); otherwise the
-/// chain has leaked and the session ends.
+/// it is a client that lost the renewal's answer or a parallel request: it gets the session's
+/// current pair, whichever node spent it. Otherwise the chain has leaked and the session ends.
 async fn spent_again(
     state: &AppState,
+    presented: &RefreshToken,
     token: &PresentedToken,
     spent_at: i64,
     now: i64,
-) -> RefreshError {
+) -> Result<IssuedTokens, RefreshError> {
     if now - spent_at < REUSE_GRACE_SECS && !token.successor_spent {
-        return RefreshError::Raced;
+        return grace_answer(state, presented, token, now);
     }
     if token.ended_at.is_none() {
         if let Err(e) = end(state, &token.session_id, EndReason::RefreshTokenReuse).await {
             tracing::error!(error = %e, "could not end a session after refresh-token reuse");
-            return RefreshError::Internal;
+            return Err(RefreshError::Internal);
         }
         tracing::warn!(
             session_id = %token.session_id,
@@ -288,7 +293,40 @@ async fn spent_again(
             tracing::warn!(error = %e, "could not queue the theft notice");
         }
     }
-    RefreshError::Reused
+    Err(RefreshError::Reused)
+}
+
+/// The session's current pair for a token spent within the grace: its successor, opened with
+/// the presented token, and a new access token. Only while the session lives: a logout right
+/// after a renewal must stick.
+fn grace_answer(
+    state: &AppState,
+    presented: &RefreshToken,
+    token: &PresentedToken,
+    now: i64,
+) -> Result<IssuedTokens, RefreshError> {
+    let alive = token.ended_at.is_none() && token.expires_at > now && token.is_active;
+    if !alive {
+        return Err(RefreshError::Invalid);
+    }
+    let successor = token
+        .grace_answer
+        .as_deref()
+        .and_then(|sealed| presented.open_successor(sealed, &token.session_id))
+        .filter(|successor| token.replaced_by.as_deref() == Some(successor.digest().as_str()))
+        // Spent before answers were kept (an older version): refused, not a theft.
+        .ok_or(RefreshError::Raced)?;
+    Ok(IssuedTokens {
+        refresh_token: successor,
+        ..issue(
+            state,
+            &token.session_id,
+            token.user_id,
+            token.remember,
+            token.expires_at,
+            now,
+        )
+    })
 }
 
 async fn notify_theft(state: &AppState, user_id: i64) -> Result<(), sqlx::Error> {
@@ -300,14 +338,16 @@ async fn notify_theft(state: &AppState, user_id: i64) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// Spends `digest` and stores its successor, in one transaction.
+/// Spends `digest` and stores its successor, in one transaction; `None` when another
+/// renewal spent it first.
 async fn rotate(
     state: &AppState,
+    presented: &RefreshToken,
     digest: &str,
     token: &PresentedToken,
     client: &Client,
     now: i64,
-) -> Result<IssuedTokens, RefreshError> {
+) -> Result<Option<IssuedTokens>, RefreshError> {
     let expires_at = expiry(state, token.remember, token.created_at, now);
     let issued = issue(
         state,
@@ -318,21 +358,25 @@ async fn rotate(
         now,
     );
     let successor = issued.refresh_token.digest();
+    let grace_answer = presented
+        .seal_successor(&issued.refresh_token, &token.session_id)
+        .ok_or(RefreshError::Internal)?;
     let mut tx = state.db.begin().await?;
     let rotation = Rotation {
         session_id: &token.session_id,
         spent: digest,
         successor: &successor,
+        grace_answer: &grace_answer,
         expires_at,
         user_agent: &client.user_agent,
         ip_address: &client.ip_address,
         now,
     };
     if !store::rotate(&mut tx, &rotation).await? {
-        return Err(RefreshError::Invalid);
+        return Ok(None);
     }
     tx.commit().await?;
-    Ok(issued)
+    Ok(Some(issued))
 }
 
 /// Whether a session has neither ended nor expired, and its account is active.
@@ -461,6 +505,20 @@ mod tests {
     use std::time::Duration;
 
     async fn state(dir: &tempfile::TempDir) -> AppState {
+        let state = node(dir).await;
+        let mut conn = state.db.acquire().await.unwrap();
+        let hash = crate::server::security::password::PasswordHash::from_stored("x".into());
+        let id = users::insert(&mut conn, "a@example.com", "ada", &hash, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(id, 1);
+        drop(conn);
+        state
+    }
+
+    /// A process on the database in `dir`: a second one plays another node.
+    async fn node(dir: &tempfile::TempDir) -> AppState {
         let data_dir = dir.path().display().to_string();
         let config = Config::from_lookup(|name| match name {
             "DATA_DIR" => Some(data_dir.clone()),
@@ -469,22 +527,14 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let state = AppState::new(
+        AppState::new(
             config,
             leptos::config::LeptosOptions::builder()
                 .output_name("gatehouse")
                 .build(),
         )
         .await
-        .unwrap();
-        let mut conn = state.db.acquire().await.unwrap();
-        let hash = crate::server::security::password::PasswordHash::from_stored("x".into());
-        let id = users::insert(&mut conn, "a@example.com", "ada", &hash, 0)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(id, 1);
-        state
+        .unwrap()
     }
 
     fn client() -> Client {
@@ -536,6 +586,39 @@ mod tests {
         assert_eq!(refused(&state, &first).await, RefreshError::Reused);
         assert_eq!(refused(&state, &second).await, RefreshError::Invalid);
         assert!(authenticate(&state, &second.access_token).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn another_node_gives_the_grace_answer_and_detects_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = state(&dir).await;
+        let b = node(&dir).await;
+        let first = start(&a, 1, true, &client()).await.unwrap();
+        let second = renewed(&a, &first).await;
+        // Node b never saw the renewal: the database holds the answer.
+        let again = renewed(&b, &first).await;
+        assert_eq!(again.refresh_token, second.refresh_token);
+        assert_eq!(again.session_id, first.session_id);
+        assert!(authenticate(&b, &again.access_token).await.is_ok());
+        let third = renewed(&b, &second).await;
+        // Two steps behind, on either node: theft, and the session ends everywhere.
+        assert_eq!(refused(&a, &first).await, RefreshError::Reused);
+        assert!(authenticate(&b, &third.access_token).await.is_err());
+        assert_eq!(refused(&a, &third).await, RefreshError::Invalid);
+    }
+
+    #[tokio::test]
+    async fn parallel_renewals_on_two_nodes_get_one_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = state(&dir).await;
+        let b = node(&dir).await;
+        for _ in 0..10 {
+            let first = start(&a, 1, true, &client()).await.unwrap();
+            let (x, y) = tokio::join!(renewed(&a, &first), renewed(&b, &first));
+            assert_eq!(x.refresh_token, y.refresh_token);
+            assert!(authenticate(&a, &y.access_token).await.is_ok());
+            assert!(renewed(&b, &x).await.session_id == first.session_id);
+        }
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ pub fn spawn_cleanup(state: AppState) {
             if state.db.is_closed() {
                 break;
             }
-            state.throttle.prune(state.clock.now());
+            state.throttle.prune(state.clock.now()).await;
             if !cleanup_turn(&state).await {
                 continue;
             }
@@ -38,6 +38,10 @@ pub fn spawn_cleanup(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "stale sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
+            }
+            match state.resubmissions.prune(state.now()).await {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "submission clean-up failed"),
             }
             let keep = store::secs(state.config.audit_retention);
             match audit::delete_before(&state.db, state.now() - keep).await {

@@ -26,6 +26,8 @@ pub mod jobs;
 pub mod outbox;
 pub mod projects;
 pub mod sessions;
+pub mod submissions;
+pub mod throttle;
 pub mod users;
 
 use std::path::PathBuf;

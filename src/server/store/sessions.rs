@@ -115,6 +115,10 @@ pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<(), sqlx::Erro
 pub struct PresentedToken {
     pub session_id: String,
     pub spent_at: Option<i64>,
+    /// The digest of the token this one was exchanged for, and that token sealed with this
+    /// one (`RefreshToken::seal_successor`).
+    pub replaced_by: Option<String>,
+    pub grace_answer: Option<String>,
     /// Whether the token this one was exchanged for has been spent too.
     pub successor_spent: bool,
     pub user_id: i64,
@@ -130,8 +134,9 @@ pub async fn presented_token(
     conn: &mut Conn,
     digest: &str,
 ) -> Result<Option<PresentedToken>, sqlx::Error> {
-    on!(conn, |c| sqlx::query_as(
-        "SELECT rt.session_id, rt.spent_at, s.user_id, s.remember, s.created_at, s.expires_at,
+    on!(conn, |c| {
+        sqlx::query_as(
+        "SELECT rt.session_id, rt.spent_at, rt.replaced_by, rt.grace_answer, s.user_id, s.remember, s.created_at, s.expires_at,
                 s.last_used_at, s.ended_at, u.is_active,
                 EXISTS (SELECT 1 FROM refresh_tokens n
                         WHERE n.token_hash = rt.replaced_by AND n.spent_at IS NOT NULL)
@@ -143,7 +148,8 @@ pub async fn presented_token(
     )
     .bind(digest)
     .fetch_optional(c)
-    .await)
+    .await
+    })
 }
 
 /// One renewal: the presented token, its successor and the session's new state.
@@ -151,6 +157,8 @@ pub struct Rotation<'a> {
     pub session_id: &'a str,
     pub spent: &'a str,
     pub successor: &'a str,
+    /// The successor sealed with the spent token, for the renewal grace.
+    pub grace_answer: &'a str,
     pub expires_at: i64,
     pub user_agent: &'a str,
     pub ip_address: &'a str,
@@ -162,10 +170,11 @@ pub struct Rotation<'a> {
 pub async fn rotate(conn: &mut Conn, rotation: &Rotation<'_>) -> Result<bool, sqlx::Error> {
     let spent = execute!(
         conn,
-        "UPDATE refresh_tokens SET spent_at = $1, replaced_by = $2
-         WHERE token_hash = $3 AND spent_at IS NULL",
+        "UPDATE refresh_tokens SET spent_at = $1, replaced_by = $2, grace_answer = $3
+         WHERE token_hash = $4 AND spent_at IS NULL",
         rotation.now,
         rotation.successor,
+        rotation.grace_answer,
         rotation.spent
     )?;
     if spent != 1 {
