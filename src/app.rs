@@ -5,6 +5,7 @@ use leptos_meta::{provide_meta_context, Link, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use crate::components::form::WithPageAddress;
 use crate::components::nav::Nav;
 use crate::pages::{
     activity::ActivityPage, admin_user::AdminUserPage, admin_users::AdminUsersPage,
@@ -139,25 +140,27 @@ pub fn App() -> impl IntoView {
             if title.is_empty() { "Gatehouse".to_string() } else { format!("{title} · Gatehouse") }
         }/>
         <Router>
-            <Nav/>
-            <main id="main" tabindex="-1">
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=HomePage ssr=ssr.clone()/>
-                    <Route path=path!("/login") view=LoginPage ssr=ssr.clone()/>
-                    <Route path=path!("/register") view=RegisterPage ssr=ssr.clone()/>
-                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=ssr.clone()/>
-                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=ssr.clone()/>
-                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=ssr.clone()/>
-                    <Route path=path!("/profile") view=ProfilePage ssr=ssr.clone()/>
-                    <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
-                    <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
-                    <Route path=path!("/admin/users") view=AdminUsersPage ssr=ssr.clone()/>
-                    <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=ssr.clone()/>
-                    <Route path=path!("/projects") view=ProjectsPage ssr=ssr.clone()/>
-                    <Route path=path!("/projects/:id") view=ProjectPage ssr=ssr.clone()/>
-                    <Route path=path!("/projects/:id/delete") view=DeleteProjectPage ssr=ssr/>
-                </Routes>
-            </main>
+            <WithPageAddress>
+                <Nav/>
+                <main id="main" tabindex="-1">
+                    <Routes fallback=|| view! { <NotFound/> }>
+                        <Route path=path!("/") view=HomePage ssr=ssr.clone()/>
+                        <Route path=path!("/login") view=LoginPage ssr=ssr.clone()/>
+                        <Route path=path!("/register") view=RegisterPage ssr=ssr.clone()/>
+                        <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=ssr.clone()/>
+                        <Route path=path!("/reset-password") view=ResetPasswordPage ssr=ssr.clone()/>
+                        <Route path=path!("/verify-email") view=VerifyEmailPage ssr=ssr.clone()/>
+                        <Route path=path!("/profile") view=ProfilePage ssr=ssr.clone()/>
+                        <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
+                        <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
+                        <Route path=path!("/admin/users") view=AdminUsersPage ssr=ssr.clone()/>
+                        <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=ssr.clone()/>
+                        <Route path=path!("/projects") view=ProjectsPage ssr=ssr.clone()/>
+                        <Route path=path!("/projects/:id") view=ProjectPage ssr=ssr.clone()/>
+                        <Route path=path!("/projects/:id/delete") view=DeleteProjectPage ssr=ssr/>
+                    </Routes>
+                </main>
+            </WithPageAddress>
         </Router>
     }
 }

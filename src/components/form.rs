@@ -93,6 +93,20 @@ where
 /// takes it as the form's referrer (`http::form_errors::form_names_its_page`).
 #[component]
 pub fn PageField() -> impl IntoView {
+    let page = use_context::<PageAddress>().map(|page| page.0);
+    view! { <input type="hidden" name=PAGE_FIELD value=page/> }
+}
+
+/// The address of the page being rendered (path and query), read once while the router is at
+/// hand. Parts of a page rendered after its data arrived read it from here: by then a client
+/// that went away has taken the request, and the router's context, with it, and asking the
+/// router would panic.
+#[derive(Clone)]
+pub struct PageAddress(pub String);
+
+/// Provides `PageAddress` to everything inside it (the whole app, inside `<Router>`).
+#[component]
+pub fn WithPageAddress(children: Children) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let (path, query) = (
         location.pathname.get_untracked(),
@@ -103,7 +117,8 @@ pub fn PageField() -> impl IntoView {
     } else {
         format!("{path}?{query}")
     };
-    view! { <input type="hidden" name=PAGE_FIELD value=page/> }
+    provide_context(PageAddress(page));
+    children()
 }
 
 /// The summary of a form's problems (GOV.UK pattern): announced, focused when it appears, and

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::params::ParamsMap;
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{
@@ -197,7 +198,7 @@ pub fn ProjectPage() -> impl IntoView {
     view! {
         <Loaded
             resource=data
-            ready={move |page: ProjectPageData| view! { <ProjectDetails page actions/> }}
+            ready={move |page: ProjectPageData| view! { <ProjectDetails page actions query/> }}
         />
     }
 }
@@ -245,7 +246,13 @@ fn toggle_id(task: i64) -> String {
 const ADD_TITLE_ID: &str = "add-task-title";
 
 #[component]
-fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView {
+fn ProjectDetails(
+    page: ProjectPageData,
+    actions: TaskActions,
+    /// The page's query, read by the parent: this runs once the data is loaded, when the
+    /// request may be gone (a client that disconnected) and its router context with it.
+    query: Memo<ParamsMap>,
+) -> impl IntoView {
     let ProjectPageData {
         project,
         tasks,
@@ -254,7 +261,6 @@ fn ProjectDetails(page: ProjectPageData, actions: TaskActions) -> impl IntoView 
     } = page;
     let project_id = project.id;
     let here = format!("/projects/{project_id}");
-    let query = use_query_map();
     let here_for_pages = here.clone();
     // `?rename=ID` opens the rename form in that task's row.
     let renaming = query
