@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod pacing;
 pub mod password;
 pub mod principal;
+pub mod second_factor;
 pub mod stable_hash;
 pub mod throttle;
 pub mod tokens;
