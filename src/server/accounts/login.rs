@@ -71,7 +71,11 @@ async fn refused(
             .audit
             .record(subject.map_or(event.clone(), |id| event.subject(id)));
     }
-    let refusal = AppError::too_many_requests(refusal.wait_secs);
+    let refusal = if refusal.unavailable {
+        AppError::busy(refusal.wait_secs)
+    } else {
+        AppError::too_many_requests(refusal.wait_secs)
+    };
     state.hasher.refuse(refusal).await
 }
 

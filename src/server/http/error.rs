@@ -217,10 +217,15 @@ impl From<sqlx::Error> for AppError {
         tracing::error!(error = %err, "database error");
         // The database is out of reach (down, restarting, the pool exhausted): the request
         // may succeed in a moment, so say so (503 with Retry-After) instead of a 500.
-        let unreachable = matches!(
-            err,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-        );
+        let unreachable = match &err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // PostgreSQL: connection exceptions (08…), the server shutting down or restarting
+            // (57P01–57P03), too many connections (53300).
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("08") || code.starts_with("57P") || code == "53300"
+            }),
+            _ => false,
+        };
         if unreachable {
             let mut busy = AppError::busy(5);
             busy.source = Some(std::sync::Arc::new(err));

@@ -65,9 +65,9 @@ where
             let outcome = create().await;
             let mut conn = db.acquire().await?;
             match &outcome {
-                Ok((_, id)) => submissions::settle(&mut conn, key, *id).await?,
+                Ok((_, id)) => submissions::settle(&mut conn, key, now, *id).await?,
                 // A failed first attempt must not swallow a corrected second one.
-                Err(_) => submissions::release(&mut conn, key).await?,
+                Err(_) => submissions::release(&mut conn, key, now).await?,
             }
             outcome.map(|(value, _)| value)
         }

@@ -14,7 +14,8 @@
 //! PostgreSQL every node shares them (`store::throttle`): each decision locks the counters it
 //! reads, so parallel guesses on different nodes cannot slip past a limit either, and keys are
 //! keyed with the signing secret that all nodes share. If the shared counters cannot be
-//! reached, the node's own counters decide (and it says so in its log) rather than no limit.
+//! reached, guesses, registrations and mails are refused (fail closed) and the node says so
+//! in its log: an outage never hands out fresh allowances.
 //!
 //! Memory stays bounded whatever arrives: limits are checked before anything is stored, a
 //! refused request stores nothing (only the first refusal by an entry is marked on it, for the
@@ -114,6 +115,7 @@ impl Table {
         Refused {
             wait_secs: wait_secs as u64,
             first,
+            unavailable: false,
         }
     }
 
@@ -261,6 +263,36 @@ impl Tables {
     }
 }
 
+/// Counters as read from `throttle_entries`, in tables.
+fn tables_from(counters: Vec<Counter>) -> Tables {
+    let mut tables = Tables::new();
+    for counter in counters {
+        if let Some(tbl) = Tbl::from_stored(counter.tbl) {
+            let failures = Failures {
+                count: u32::try_from(counter.count).unwrap_or(0),
+                first: counter.first_at,
+                last: counter.last_at,
+                reported: counter.reported,
+            };
+            tables
+                .table(tbl)
+                .entries
+                .insert(counter.key as u64, failures);
+        }
+    }
+    tables
+}
+
+/// What a refusal says when the shared counters cannot be reached: wait a little.
+const UNSURE: Refused = Refused {
+    wait_secs: 5,
+    first: false,
+    unavailable: true,
+};
+
+/// Shared decisions in progress on one node at most (the pool has 16 connections).
+const SHARED_TURNS: usize = 6;
+
 /// How keys are made: per process (one node), or with the secret every node shares.
 enum Keys {
     Process(RandomState),
@@ -272,6 +304,7 @@ pub struct Throttle {
     tables: Mutex<Tables>,
     /// PostgreSQL: the counters every node shares.
     shared: Option<Store>,
+    turns: tokio::sync::Semaphore,
 }
 
 impl Default for Throttle {
@@ -280,6 +313,7 @@ impl Default for Throttle {
             keys: Keys::Process(RandomState::new()),
             tables: Mutex::new(Tables::new()),
             shared: None,
+            turns: tokio::sync::Semaphore::new(SHARED_TURNS),
         }
     }
 }
@@ -299,6 +333,8 @@ pub enum Guesser<'a> {
 pub struct Refused {
     pub wait_secs: u64,
     pub first: bool,
+    /// Not a limit: the shared counters could not be reached (answer "busy", not "too many").
+    pub unavailable: bool,
 }
 
 /// A password check in progress, counted as a failure until `succeeded` takes it back.
@@ -341,6 +377,7 @@ impl Throttle {
             keys: Keys::Shared(key),
             tables: Mutex::new(Tables::new()),
             shared: Some(db.clone()),
+            turns: tokio::sync::Semaphore::new(SHARED_TURNS),
         }
     }
 
@@ -356,35 +393,30 @@ impl Throttle {
     }
 
     /// Runs one decision on the counters `involved` names: this process's, or (PostgreSQL)
-    /// the shared ones, locked until the decision's changes are stored.
-    async fn decide<R>(&self, involved: &[(Tbl, u64)], op: impl FnOnce(&mut Tables) -> R) -> R {
+    /// the shared ones, locked until the decision's changes are stored. `None` when the shared
+    /// counters could not be read or the decision not stored: callers then refuse (fail
+    /// closed), so an outage never hands out fresh allowances.
+    async fn decide<R>(
+        &self,
+        involved: &[(Tbl, u64)],
+        op: impl FnOnce(&mut Tables) -> R,
+    ) -> Option<R> {
         let Some(db) = &self.shared else {
-            return op(&mut self.lock());
+            return Some(op(&mut self.lock()));
         };
+        // Decisions wait for a turn here, holding no connection, so that a flood of guesses
+        // cannot take every pooled connection while it queues for the counters' locks.
+        let _turn = self.turns.acquire().await.ok()?;
         let keys: Vec<i64> = involved.iter().map(|(_, key)| *key as i64).collect();
         let (mut locked, counters) = match store::throttle::lock(db, &keys).await {
             Ok(Some(found)) => found,
-            Ok(None) => return op(&mut self.lock()),
+            Ok(None) => return Some(op(&mut self.lock())),
             Err(e) => {
-                tracing::warn!(error = %e, "throttle: the shared counters cannot be read; this node's own decide");
-                return op(&mut self.lock());
+                tracing::warn!(error = %e, "throttle: the shared counters cannot be read");
+                return None;
             }
         };
-        let mut tables = Tables::new();
-        for counter in counters {
-            if let Some(tbl) = Tbl::from_stored(counter.tbl) {
-                let failures = Failures {
-                    count: u32::try_from(counter.count).unwrap_or(0),
-                    first: counter.first_at,
-                    last: counter.last_at,
-                    reported: counter.reported,
-                };
-                tables
-                    .table(tbl)
-                    .entries
-                    .insert(counter.key as u64, failures);
-            }
-        }
+        let mut tables = tables_from(counters);
         let mut involved = involved.to_vec();
         involved.sort_unstable_by_key(|(tbl, key)| (*tbl as i16, *key));
         involved.dedup();
@@ -417,10 +449,13 @@ impl Throttle {
             }
             locked.commit().await
         };
-        if let Err(e) = saved.await {
-            tracing::error!(error = %e, "throttle: a decision could not be stored");
+        match saved.await {
+            Ok(()) => Some(outcome),
+            Err(e) => {
+                tracing::error!(error = %e, "throttle: a decision could not be stored");
+                None
+            }
         }
-        outcome
     }
 
     /// Starts a password check for `account` (a normalised email or an internal name such as
@@ -451,6 +486,7 @@ impl Throttle {
                     })
                 })
                 .await
+                .unwrap_or(Err(UNSURE))
             }
             Guesser::Stranger { address } => {
                 let address_key = self.key("address", address_scope(address));
@@ -467,6 +503,7 @@ impl Throttle {
                     })
                 })
                 .await
+                .unwrap_or(Err(UNSURE))
             }
         }
     }
@@ -482,6 +519,25 @@ impl Throttle {
         let account_key = self.key("account", account);
         let address_key = self.key("address", address_scope(address));
         let involved = [(Tbl::Addresses, address_key), (Tbl::Accounts, account_key)];
+        if let Some(db) = &self.shared {
+            // A read without locks: a flood of refused guesses costs one query each and never
+            // queues. Only a first refusal, which marks its entry, takes the locked path.
+            let keys = [address_key as i64, account_key as i64];
+            match store::throttle::read(db, &keys).await {
+                Ok(counters) => {
+                    let mut tables = tables_from(counters);
+                    match stranger_refused(&mut tables, account_key, address_key, now) {
+                        None => return Ok(()),
+                        Some(refused) if !refused.first => return Err(refused),
+                        Some(_) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "throttle: the shared counters cannot be read");
+                    return Err(UNSURE);
+                }
+            }
+        }
         self.decide(&involved, |tables| {
             match stranger_refused(tables, account_key, address_key, now) {
                 Some(refused) => Err(refused),
@@ -489,6 +545,7 @@ impl Throttle {
             }
         })
         .await
+        .unwrap_or(Err(UNSURE))
     }
 
     fn settled(attempt: &Attempt) -> Vec<(Tbl, u64)> {
@@ -531,6 +588,7 @@ impl Throttle {
             })
         })
         .await
+        .unwrap_or(Err(UNSURE.wait_secs))
     }
 
     /// The password was right: the account's (or device's) count starts over, and the attempt
@@ -571,6 +629,7 @@ impl Throttle {
             Ok(())
         })
         .await
+        .unwrap_or(Err(UNSURE.wait_secs))
     }
 
     /// Counts a mail about `subject` (an email address or an account) asked for by a client at
@@ -630,6 +689,7 @@ impl Throttle {
             Ok(())
         })
         .await
+        .unwrap_or(Err(60))
     }
 
     /// Forgets what no longer counts (the periodic clean-up).

@@ -133,30 +133,43 @@ impl RefreshToken {
         hex::encode(Sha256::digest(self.0.as_bytes()))
     }
 
-    /// `successor` sealed with a pad only the holder of this token can derive: the database
-    /// keeps it beside this token's digest for the renewal grace, so any node can hand the
-    /// successor back to a client that presents this token again, while the database alone
-    /// (a dump, a replica) reveals no usable token. The pad is used once: each token is
-    /// spent once. `None` for a successor not made by `generate`.
-    pub fn seal_successor(&self, successor: &RefreshToken, session_id: &str) -> Option<String> {
+    /// `successor` sealed with a pad derived from this token and `key` (a server secret every
+    /// node has): the database keeps it beside this token's digest for the renewal grace, so
+    /// any node can hand the successor back to a client that presents this token again, while
+    /// the database alone (a dump, a replica), even with an old token of the chain, reveals no
+    /// usable token. The pad is used once: each token is spent once. `None` for a successor
+    /// not made by `generate`.
+    pub fn seal_successor(
+        &self,
+        successor: &RefreshToken,
+        session_id: &str,
+        key: &[u8],
+    ) -> Option<String> {
         let bytes = decode_token(&successor.0)?;
-        let pad = self.pad(session_id);
+        let pad = self.pad(session_id, key);
         Some(hex::encode(xor(&bytes, &pad)))
     }
 
     /// The successor `seal_successor` sealed, if `sealed` is one and this is the token it was
     /// sealed with; the caller still compares its digest with the stored one.
-    pub fn open_successor(&self, sealed: &str, session_id: &str) -> Option<RefreshToken> {
+    pub fn open_successor(
+        &self,
+        sealed: &str,
+        session_id: &str,
+        key: &[u8],
+    ) -> Option<RefreshToken> {
         let bytes: [u8; 32] = hex::decode(sealed).ok()?.try_into().ok()?;
-        let plain = xor(&bytes, &self.pad(session_id));
+        let plain = xor(&bytes, &self.pad(session_id, key));
         Some(Self(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain),
         ))
     }
 
-    fn pad(&self, session_id: &str) -> [u8; 32] {
+    fn pad(&self, session_id: &str, key: &[u8]) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(b"gatehouse refresh grace v1\0");
+        hasher.update((key.len() as u64).to_be_bytes());
+        hasher.update(key);
         hasher.update(self.0.as_bytes());
         hasher.update(b"\0");
         hasher.update(session_id.as_bytes());
@@ -497,19 +510,25 @@ mod tests {
     fn a_sealed_successor_opens_only_with_the_token_and_session_it_was_sealed_with() {
         let spent = RefreshToken::generate();
         let successor = RefreshToken::generate();
-        let sealed = spent.seal_successor(&successor, "s1").unwrap();
+        let key = b"server secret";
+        let sealed = spent.seal_successor(&successor, "s1", key).unwrap();
         assert!(!sealed.contains(successor.expose()));
         assert_ne!(
             sealed,
             hex::encode(decode_token(successor.expose()).unwrap())
         );
-        assert_eq!(spent.open_successor(&sealed, "s1").unwrap(), successor);
+        assert_eq!(spent.open_successor(&sealed, "s1", key).unwrap(), successor);
         let other = RefreshToken::generate();
-        assert_ne!(other.open_successor(&sealed, "s1").unwrap(), successor);
-        assert_ne!(spent.open_successor(&sealed, "s2").unwrap(), successor);
-        assert!(spent.open_successor("zz", "s1").is_none());
+        assert_ne!(other.open_successor(&sealed, "s1", key).unwrap(), successor);
+        assert_ne!(spent.open_successor(&sealed, "s2", key).unwrap(), successor);
+        // The spent token without the server's secret (a dump and an old cookie) opens nothing.
+        assert_ne!(
+            spent.open_successor(&sealed, "s1", b"guess").unwrap(),
+            successor
+        );
+        assert!(spent.open_successor("zz", "s1", key).is_none());
         assert!(spent
-            .seal_successor(&RefreshToken::from_client("short"), "s1")
+            .seal_successor(&RefreshToken::from_client("short"), "s1", key)
             .is_none());
     }
 }

@@ -312,7 +312,9 @@ fn grace_answer(
     let successor = token
         .grace_answer
         .as_deref()
-        .and_then(|sealed| presented.open_successor(sealed, &token.session_id))
+        .and_then(|sealed| {
+            presented.open_successor(sealed, &token.session_id, state.config.jwt_secret.expose())
+        })
         .filter(|successor| token.replaced_by.as_deref() == Some(successor.digest().as_str()))
         // Spent before answers were kept (an older version): refused, not a theft.
         .ok_or(RefreshError::Raced)?;
@@ -359,7 +361,11 @@ async fn rotate(
     );
     let successor = issued.refresh_token.digest();
     let grace_answer = presented
-        .seal_successor(&issued.refresh_token, &token.session_id)
+        .seal_successor(
+            &issued.refresh_token,
+            &token.session_id,
+            state.config.jwt_secret.expose(),
+        )
         .ok_or(RefreshError::Internal)?;
     let mut tx = state.db.begin().await?;
     let rotation = Rotation {
@@ -495,7 +501,9 @@ pub async fn count_active(state: &AppState) -> Result<i64, sqlx::Error> {
 pub async fn delete_stale(state: &AppState) -> Result<u64, sqlx::Error> {
     let now = state.now();
     let mut conn = state.db.acquire().await?;
-    store::delete_stale(&mut conn, now, idle_limit(state, now), now - 86_400).await
+    let deleted = store::delete_stale(&mut conn, now, idle_limit(state, now), now - 86_400).await?;
+    store::forget_grace_answers(&mut conn, now - REUSE_GRACE_SECS).await?;
+    Ok(deleted)
 }
 
 #[cfg(test)]

@@ -180,6 +180,7 @@ pub async fn rotate(conn: &mut Conn, rotation: &Rotation<'_>) -> Result<bool, sq
     if spent != 1 {
         return Ok(false);
     }
+
     insert_refresh_token(conn, rotation.successor, rotation.session_id, rotation.now).await?;
     execute!(
         conn,
@@ -305,4 +306,14 @@ pub async fn delete_stale(
         ended_before
     )?;
     Ok(result)
+}
+
+/// Forgets the sealed answers of tokens spent before `before` (their grace is over).
+pub async fn forget_grace_answers(conn: &mut Conn, before: i64) -> Result<u64, sqlx::Error> {
+    execute!(
+        conn,
+        "UPDATE refresh_tokens SET grace_answer = NULL
+         WHERE grace_answer IS NOT NULL AND spent_at < $1",
+        before
+    )
 }

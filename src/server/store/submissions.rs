@@ -40,23 +40,31 @@ pub async fn created(conn: &mut Conn, fingerprint: i64) -> Result<Option<i64>, s
     Ok(id.flatten())
 }
 
-/// Records what the claim created.
-pub async fn settle(conn: &mut Conn, fingerprint: i64, created: i64) -> Result<(), sqlx::Error> {
+/// Records what the claim made at `at` created (unless a later claim took its place).
+pub async fn settle(
+    conn: &mut Conn,
+    fingerprint: i64,
+    at: i64,
+    created: i64,
+) -> Result<(), sqlx::Error> {
     execute!(
         conn,
-        "UPDATE submissions SET created_id = $1 WHERE fingerprint = $2",
+        "UPDATE submissions SET created_id = $1 WHERE fingerprint = $2 AND at = $3",
         created,
-        fingerprint
+        fingerprint,
+        at
     )
     .map(drop)
 }
 
-/// Gives the claim up (the first attempt failed, so a corrected one must go through).
-pub async fn release(conn: &mut Conn, fingerprint: i64) -> Result<(), sqlx::Error> {
+/// Gives the claim made at `at` up (the first attempt failed, so a corrected one must go
+/// through), unless a later claim took its place.
+pub async fn release(conn: &mut Conn, fingerprint: i64, at: i64) -> Result<(), sqlx::Error> {
     execute!(
         conn,
-        "DELETE FROM submissions WHERE fingerprint = $1",
-        fingerprint
+        "DELETE FROM submissions WHERE fingerprint = $1 AND at = $2",
+        fingerprint,
+        at
     )
     .map(drop)
 }

@@ -37,6 +37,11 @@ pub async fn lock(
     sorted.sort_unstable();
     sorted.dedup();
     let mut tx = pool.begin().await?;
+    // A decision that cannot get its locks soon gives up (and the caller refuses) rather
+    // than holding a connection.
+    sqlx::query("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut *tx)
+        .await?;
     for key in &sorted {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(key)
@@ -51,6 +56,20 @@ pub async fn lock(
     .fetch_all(&mut *tx)
     .await?;
     Ok(Some((Locked { tx }, counters)))
+}
+
+/// Reads the counters of `keys` without locking them (a check that decides nothing).
+pub async fn read(store: &Store, keys: &[i64]) -> Result<Vec<Counter>, sqlx::Error> {
+    let Pool::Postgres(pool) = &store.pool else {
+        return Ok(Vec::new());
+    };
+    sqlx::query_as(
+        "SELECT tbl, key, count, first_at, last_at, reported FROM throttle_entries
+         WHERE key = ANY($1)",
+    )
+    .bind(keys)
+    .fetch_all(pool)
+    .await
 }
 
 impl Locked {
@@ -94,11 +113,16 @@ pub async fn delete_expired(store: &Store, now: i64) -> Result<u64, sqlx::Error>
     let Pool::Postgres(pool) = &store.pool else {
         return Ok(0);
     };
-    sqlx::query("DELETE FROM throttle_entries WHERE expires_at <= $1")
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected())
+    // Rows a decision holds are left for the next clean-up (no lock-order deadlock).
+    sqlx::query(
+        "DELETE FROM throttle_entries WHERE (tbl, key) IN (
+             SELECT tbl, key FROM throttle_entries WHERE expires_at <= $1
+             FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected())
 }
 
 /// Counters stored (tests and benchmarks); 0 on SQLite.
