@@ -6,6 +6,10 @@ use sqlx::{Postgres, Transaction};
 
 use super::{Pool, Store};
 
+/// The counters of a list of keys.
+const COUNTERS_OF: &str =
+    "SELECT tbl, key, count, first_at, last_at, reported FROM throttle_entries WHERE key = ANY($1)";
+
 /// One counter as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Counter {
@@ -48,13 +52,10 @@ pub async fn lock(
             .execute(&mut *tx)
             .await?;
     }
-    let counters = sqlx::query_as(
-        "SELECT tbl, key, count, first_at, last_at, reported FROM throttle_entries
-         WHERE key = ANY($1)",
-    )
-    .bind(&sorted)
-    .fetch_all(&mut *tx)
-    .await?;
+    let counters = sqlx::query_as(COUNTERS_OF)
+        .bind(&sorted)
+        .fetch_all(&mut *tx)
+        .await?;
     Ok(Some((Locked { tx }, counters)))
 }
 
@@ -63,13 +64,7 @@ pub async fn read(store: &Store, keys: &[i64]) -> Result<Vec<Counter>, sqlx::Err
     let Pool::Postgres(pool) = &store.pool else {
         return Ok(Vec::new());
     };
-    sqlx::query_as(
-        "SELECT tbl, key, count, first_at, last_at, reported FROM throttle_entries
-         WHERE key = ANY($1)",
-    )
-    .bind(keys)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(COUNTERS_OF).bind(keys).fetch_all(pool).await
 }
 
 impl Locked {
