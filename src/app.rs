@@ -9,10 +9,11 @@ use crate::components::form::WithPageAddress;
 use crate::components::nav::Nav;
 use crate::pages::{
     activity::ActivityPage, admin_user::AdminUserPage, admin_users::AdminUsersPage,
-    forgot_password::ForgotPasswordPage, home::HomePage, login::LoginPage, not_found::NotFound,
-    profile::ProfilePage, project::ProjectPage, project_delete::DeleteProjectPage,
-    projects::ProjectsPage, register::RegisterPage, reset_password::ResetPasswordPage,
-    sessions::SessionsPage, verify_email::VerifyEmailPage,
+    forgot_password::ForgotPasswordPage, home::HomePage, login::LoginPage,
+    login_verify::LoginVerifyPage, not_found::NotFound, profile::ProfilePage, project::ProjectPage,
+    project_delete::DeleteProjectPage, projects::ProjectsPage, register::RegisterPage,
+    reset_password::ResetPasswordPage, security::SecurityPage, sessions::SessionsPage,
+    verify_email::VerifyEmailPage,
 };
 
 /// The page around every route, for Leptos's error and file handler (which passes the options
@@ -146,12 +147,14 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=path!("/") view=HomePage ssr=ssr.clone()/>
                         <Route path=path!("/login") view=LoginPage ssr=ssr.clone()/>
+                        <Route path=path!("/login/verify") view=LoginVerifyPage ssr=ssr.clone()/>
                         <Route path=path!("/register") view=RegisterPage ssr=ssr.clone()/>
                         <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=ssr.clone()/>
                         <Route path=path!("/reset-password") view=ResetPasswordPage ssr=ssr.clone()/>
                         <Route path=path!("/verify-email") view=VerifyEmailPage ssr=ssr.clone()/>
                         <Route path=path!("/profile") view=ProfilePage ssr=ssr.clone()/>
                         <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
+                        <Route path=path!("/security") view=SecurityPage ssr=ssr.clone()/>
                         <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
                         <Route path=path!("/admin/users") view=AdminUsersPage ssr=ssr.clone()/>
                         <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=ssr.clone()/>

@@ -64,6 +64,7 @@ pub fn Nav() -> impl IntoView {
             view! {
                 {nav_link("/projects", "Projects", &here)}
                 {nav_link("/sessions", "Sessions", &here)}
+                {nav_link("/security", "Security", &here)}
                 {nav_link("/activity", "Activity", &here)}
                 {admin.then(|| nav_link("/admin/users", "Users", &here))}
                 {nav_link("/profile", "Profile", &here)}

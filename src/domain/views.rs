@@ -53,6 +53,10 @@ pub struct SessionView {
     pub created_at: String,
     pub last_used_at: String,
     pub current: bool,
+    /// How the session was authenticated, in words ("Password and authenticator app").
+    pub signed_in_with: String,
+    /// The same as RFC 8176 values: `pwd`, `otp`, `hwk`/`swk` …
+    pub amr: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ use crate::pages::not_found::NotFound;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdminUserPage {
     pub user: AdminUserView,
+    /// "Authenticator app, 8 recovery codes left", or "Off".
+    pub two_step: String,
     pub sessions: Vec<SessionView>,
     pub events: Vec<ActivityView>,
 }
@@ -23,7 +25,17 @@ pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
     use crate::server::{accounts::admin, http::context};
     let caller = context::current_user().map_err(|_| AppError::not_found())?;
     admin::require_admin(&caller).map_err(|_| AppError::not_found())?;
-    let detail = admin::user_detail(&context::state()?, &caller, id).await?;
+    let state = context::state()?;
+    let detail = admin::user_detail(&state, &caller, id).await?;
+    let factors = crate::server::accounts::two_step::status(&state, id).await?;
+    let two_step = if factors.app_on {
+        format!(
+            "Authenticator app, {} recovery codes left",
+            factors.codes_left
+        )
+    } else {
+        "Off".to_string()
+    };
     let live = detail.sessions.len() as i64;
     let last_seen = detail.sessions.iter().map(|s| s.last_used_at.clone()).max();
     Ok(AdminUserPage {
@@ -34,6 +46,7 @@ pub async fn load_user(id: i64) -> Result<AdminUserPage, AppError> {
         },
         sessions: detail.sessions,
         events: detail.events,
+        two_step,
     })
 }
 
@@ -71,6 +84,7 @@ pub fn AdminUserPage() -> impl IntoView {
                         <dt>"Active"</dt><dd>{if user.is_active { "yes" } else { "no" }}</dd>
                         <dt>"Email"</dt><dd>{if user.email_verified { "Verified" } else { "Not verified" }}</dd>
                         <dt>"Created"</dt><dd>{human_time(&user.created_at)}</dd>
+                        <dt>"Two-step verification"</dt><dd>{page.two_step.clone()}</dd>
                     </dl>
                     <AdminActions user=page.user.clone() action/>
                     <div class="actions">
@@ -86,6 +100,11 @@ pub fn AdminUserPage() -> impl IntoView {
                                 <button type="submit" class="secondary">"Resend verification"</button>
                             </form>
                         })}
+                        <form action=action.url() method="post" class="inline-form">
+                            <input type="hidden" name="id" value=user.id/>
+                            <input type="hidden" name="action" value="reset_two_step"/>
+                            <button type="submit" class="secondary">"Reset two-step verification"</button>
+                        </form>
                     </div>
                     <h2>"Sessions"</h2>
                     <ul>

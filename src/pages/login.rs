@@ -26,9 +26,29 @@ pub async fn log_in(
         remember: remember.is_some(),
         device_token: device_token.as_deref(),
     };
-    let logged_in = login::log_in(&state, credentials, &context::client()?)
+    let outcome = login::log_in(&state, credentials, &context::client()?)
         .await
         .map_err(|err| err.with_values([("email", email.as_str())]))?;
+    let logged_in = match outcome {
+        login::Outcome::LoggedIn(logged_in) => logged_in,
+        login::Outcome::SecondStep(step) => {
+            use crate::server::accounts::two_step::PENDING_SECS;
+            state
+                .cookies
+                .set_pending_login(&jar, step.token, PENDING_SECS);
+            let next = safe_next(next.as_deref());
+            let verify = if next == "/profile" {
+                "/login/verify".to_string()
+            } else {
+                let query = serde_urlencoded::to_string([("next", next.as_str())])
+                    .map_err(AppError::internal_from)?;
+                format!("/login/verify?{query}")
+            };
+            leptos_axum::redirect(&verify);
+            return Ok(());
+        }
+    };
+    state.cookies.clear_pending_login(&jar);
     context::end_previous_session(&state).await?;
     state.cookies.set(&jar, &logged_in.tokens);
     state.cookies.set_device(&jar, logged_in.device_token);

@@ -59,7 +59,7 @@ pub fn SessionsPage() -> impl IntoView {
                 let others = list.iter().filter(|s| !s.current).count();
                 view! {
                     <table class="sessions">
-                        <ColumnHeads columns=&["Device", "Address", "Started", "Last used"] actions="Action"/>
+                        <ColumnHeads columns=&["Device", "Address", "Signed in with", "Started", "Last used"] actions="Action"/>
                         <tbody>
                             {list
                                 .into_iter()
@@ -85,6 +85,7 @@ fn SessionRow(session: SessionView, action: FormAction<EndSession>) -> impl Into
         <tr data-session=session.id.clone()>
             <td class="device">{session.device}</td>
             <td data-label="Address">{session.ip_address}</td>
+            <td data-label="Signed in with">{session.signed_in_with}</td>
             <td data-label="Started"><Ago at=session.created_at/></td>
             <td data-label="Last used"><Ago at=session.last_used_at/></td>
             <td>

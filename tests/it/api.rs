@@ -619,6 +619,7 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
         ("POST", "/api/v1/auth/register"),
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/mfa"),
         ("POST", "/api/v1/auth/refresh"),
         ("POST", "/api/v1/auth/logout"),
         ("POST", "/api/v1/auth/password/forgot"),
@@ -641,6 +642,7 @@ async fn every_documented_operation_is_routed_and_every_route_is_documented() {
         ("GET", "/api/v1/admin/users/{id}"),
         ("PATCH", "/api/v1/admin/users/{id}"),
         ("DELETE", "/api/v1/admin/users/{id}/sessions"),
+        ("DELETE", "/api/v1/admin/users/{id}/two-step"),
         ("GET", "/health"),
         ("GET", "/ready"),
     ];

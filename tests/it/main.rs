@@ -14,4 +14,5 @@ mod operations;
 mod projects;
 mod review;
 mod sessions;
+mod two_step;
 mod web_accounts;

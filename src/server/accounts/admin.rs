@@ -132,6 +132,8 @@ pub enum Action {
     MakeUser,
     SendPasswordReset,
     SendVerification,
+    /// Removes the app, the recovery codes and the passkeys, ends the sessions, mails them.
+    ResetTwoStep,
 }
 
 pub async fn act(
@@ -197,6 +199,11 @@ pub async fn act(
             email_links::queue_verification(&mut conn, state, id, &user.email, now).await?;
             state.mailer.wake();
             EventKind::AdminSentVerification
+        }
+        Action::ResetTwoStep => {
+            drop(conn);
+            super::two_step::reset_by_admin(state, &user).await?;
+            EventKind::AdminResetTwoStep
         }
     };
     state.audit.record(

@@ -39,10 +39,17 @@ pub enum EventKind {
     AdminRoleChanged,
     AdminSentReset,
     AdminSentVerification,
+    AppTurnedOn,
+    AppTurnedOff,
+    RecoveryCodesGenerated,
+    RecoveryCodeUsed,
+    SecondStepFailed,
+    SecondStepThrottled,
+    AdminResetTwoStep,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 20] = [
+    const ALL: [EventKind; 27] = [
         Self::Registered,
         Self::VerificationSent,
         Self::EmailVerified,
@@ -63,6 +70,13 @@ impl EventKind {
         Self::AdminRoleChanged,
         Self::AdminSentReset,
         Self::AdminSentVerification,
+        Self::AppTurnedOn,
+        Self::AppTurnedOff,
+        Self::RecoveryCodesGenerated,
+        Self::RecoveryCodeUsed,
+        Self::SecondStepFailed,
+        Self::SecondStepThrottled,
+        Self::AdminResetTwoStep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +101,13 @@ impl EventKind {
             Self::AdminRoleChanged => "admin_role_changed",
             Self::AdminSentReset => "admin_sent_reset",
             Self::AdminSentVerification => "admin_sent_verification",
+            Self::AppTurnedOn => "app_turned_on",
+            Self::AppTurnedOff => "app_turned_off",
+            Self::RecoveryCodesGenerated => "recovery_codes_generated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::SecondStepFailed => "second_step_failed",
+            Self::SecondStepThrottled => "second_step_throttled",
+            Self::AdminResetTwoStep => "admin_reset_two_step",
         }
     }
 
@@ -297,7 +318,10 @@ fn describe(row: EventRow, reader: Reader) -> ActivityView {
     let kind = EventKind::parse(&row.event);
     let text = match kind {
         Some(EventKind::Registered) => "Account created".to_string(),
-        Some(EventKind::LoginSucceeded) => format!("Log in from {from}"),
+        Some(EventKind::LoginSucceeded) => match detail("with").as_str() {
+            "" => format!("Log in from {from}"),
+            with => format!("Log in from {from} ({with})"),
+        },
         Some(EventKind::LoginFailed) => {
             format!("Failed log-in attempt from {from} ({})", detail("reason"))
         }
@@ -331,6 +355,22 @@ fn describe(row: EventRow, reader: Reader) -> ActivityView {
         }
         Some(EventKind::AdminSentReset) => format!("{admin} sent a password reset link"),
         Some(EventKind::AdminSentVerification) => format!("{admin} sent a confirmation link"),
+        Some(EventKind::AppTurnedOn) => "Authenticator app turned on".to_string(),
+        Some(EventKind::AppTurnedOff) => "Authenticator app turned off".to_string(),
+        Some(EventKind::RecoveryCodesGenerated) => {
+            "New recovery codes generated (the old ones no longer work)".to_string()
+        }
+        Some(EventKind::RecoveryCodeUsed) => "A recovery code was used to log in".to_string(),
+        Some(EventKind::SecondStepFailed) => format!(
+            "Wrong two-step verification code from {from} ({})",
+            detail("reason")
+        ),
+        Some(EventKind::SecondStepThrottled) => {
+            format!(
+                "Two-step verification codes from {from} were slowed down after too many failures"
+            )
+        }
+        Some(EventKind::AdminResetTwoStep) => format!("{admin} reset two-step verification"),
         // Written by another version of Gatehouse.
         None => row.event.replace('_', " "),
     };

@@ -8,11 +8,12 @@ use crate::server::security::password::Verified;
 use crate::server::security::principal::Client;
 use crate::server::security::throttle::{Guesser, Refused};
 use crate::server::security::tokens::IssuedTokens;
-use crate::server::sessions;
+use crate::server::sessions::{self, Amr};
 use crate::server::startup::state::AppState;
 use crate::server::store::users;
 
 use super::passwords::verify_and_settle;
+use super::two_step::{self, SecondStep};
 use super::{
     email_links, find_by_email, User, INVALID_CREDENTIALS, INVALID_CREDENTIALS_OR_UNCONFIRMED,
 };
@@ -46,11 +47,18 @@ fn invalid_credentials(state: &AppState) -> AppError {
 
 /// Checks the credentials (throttled, constant-time with respect to account existence) and
 /// starts a session.
+/// What a correct password leads to: a session, or (for an account with a second factor) a
+/// pending login that the second step finishes.
+pub enum Outcome {
+    LoggedIn(LoggedIn),
+    SecondStep(SecondStep),
+}
+
 pub async fn log_in(
     state: &AppState,
     credentials: Credentials<'_>,
     client: &Client,
-) -> Result<LoggedIn, AppError> {
+) -> Result<Outcome, AppError> {
     let outcome = check_and_start(state, credentials, client).await;
     state.metrics.login(LoginOutcome::of(&outcome));
     outcome
@@ -83,7 +91,7 @@ async fn check_and_start(
     state: &AppState,
     credentials: Credentials<'_>,
     client: &Client,
-) -> Result<LoggedIn, AppError> {
+) -> Result<Outcome, AppError> {
     let Credentials {
         email,
         password,
@@ -176,20 +184,69 @@ async fn check_and_start(
         let mut conn = state.db.acquire().await?;
         users::set_password_hash(&mut conn, user.id, &fresh, now).await?;
     }
-    let tokens = sessions::start(state, user.id, remember, client).await?;
-    let device_id = device
-        .map(|d| d.device_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let device_id = device.map(|d| d.device_id);
+    if let Some(step) =
+        two_step::second_step_needed(state, &user, remember, device_id.as_deref()).await?
+    {
+        tracing::info!(user_id = user.id, "password accepted; second step pending");
+        return Ok(Outcome::SecondStep(step));
+    }
+    finish(state, user, remember, device_id, client, &[Amr::Password])
+        .await
+        .map(Outcome::LoggedIn)
+}
+
+/// Finishes a pending login with an app code or a recovery code (`two_step::verify`).
+pub async fn finish_second_step(
+    state: &AppState,
+    token: &str,
+    code: &str,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let outcome = match two_step::verify(state, token, code, client).await {
+        Ok(verified) => {
+            finish(
+                state,
+                verified.user,
+                verified.remember,
+                verified.device_id,
+                client,
+                &verified.amr,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    state.metrics.login(LoginOutcome::of(&outcome));
+    outcome
+}
+
+/// Starts the session of a person who proved who they are (`amr`), and renews this client's
+/// device token.
+async fn finish(
+    state: &AppState,
+    user: User,
+    remember: bool,
+    device_id: Option<String>,
+    client: &Client,
+    amr: &[Amr],
+) -> Result<LoggedIn, AppError> {
+    let tokens = sessions::start_with(state, user.id, remember, client, amr).await?;
+    let device_id = device_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let device_token = state
         .keys
-        .issue_device(user.id, user.created_at, &device_id, now);
+        .issue_device(user.id, user.created_at, &device_id, state.now());
     tracing::info!(user_id = user.id, session_id = %tokens.session_id, "logged in");
-    state.audit.record(
-        Event::new(EventKind::LoginSucceeded)
-            .by(user.id)
-            .client(client)
-            .session(&tokens.session_id),
-    );
+    let mut event = Event::new(EventKind::LoginSucceeded)
+        .by(user.id)
+        .client(client)
+        .session(&tokens.session_id);
+    match amr.get(1) {
+        Some(Amr::App) => event = event.detail("with", "authenticator app"),
+        Some(Amr::RecoveryCode) => event = event.detail("with", "recovery code"),
+        _ => {}
+    }
+    state.audit.record(event);
     Ok(LoggedIn {
         user,
         tokens,

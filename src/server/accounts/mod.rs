@@ -9,6 +9,7 @@ pub mod login;
 pub mod passwords;
 pub mod profile;
 pub mod register;
+pub mod two_step;
 
 use crate::domain::AppError;
 use crate::server::security::principal::CurrentUser;

@@ -19,9 +19,21 @@ use crate::server::startup::state::AppState;
 /// Pages (and everything below them) only members may see; guests are sent to log in and
 /// brought back. Every page route in `app.rs` is in exactly one of these three lists; a test
 /// checks it against the router.
-pub const MEMBER_PAGES: [&str; 4] = ["/profile", "/sessions", "/projects", "/activity"];
+pub const MEMBER_PAGES: [&str; 5] = [
+    "/profile",
+    "/sessions",
+    "/projects",
+    "/activity",
+    "/security",
+];
 /// Pages only guests need; members are sent to their profile.
-pub const GUEST_PAGES: [&str; 4] = ["/login", "/register", "/forgot-password", "/reset-password"];
+pub const GUEST_PAGES: [&str; 5] = [
+    "/login",
+    "/login/verify",
+    "/register",
+    "/forgot-password",
+    "/reset-password",
+];
 /// Pages for administrators; everyone else gets their 404 page (the pages decide, as they
 /// load their data).
 pub const ADMIN_PAGES: [&str; 1] = ["/admin"];

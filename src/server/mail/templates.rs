@@ -125,3 +125,36 @@ pub fn session_ended_after_reuse(to: &str, username: &str) -> Mail {
         ),
     )
 }
+
+/// After a login finished with a recovery code.
+pub fn recovery_code_used(to: &str, username: &str, left: i64, origin: &str) -> Mail {
+    let left = match left {
+        0 => "You have no recovery codes left: generate new ones now.".to_string(),
+        1 => "You have 1 recovery code left.".to_string(),
+        n => format!("You have {n} recovery codes left."),
+    };
+    mail(
+        to,
+        "A recovery code was used to log in",
+        format!(
+            "Hello {username},\n\nsomeone logged in to your Gatehouse account with one of your \
+             recovery codes. {left} You can generate new codes at {origin}/security.\n\nIf this \
+             was not you, change your password and generate new recovery codes at once.\n"
+        ),
+    )
+}
+
+/// After an administrator removed the account's second factors.
+pub fn two_step_reset(to: &str, username: &str, origin: &str) -> Mail {
+    mail(
+        to,
+        "Two-step verification was reset",
+        format!(
+            "Hello {username},\n\nan administrator reset two-step verification for your \
+             Gatehouse account: your authenticator app and recovery codes were removed and your \
+             sessions were logged out. You can log in with your password and set up a second \
+             factor again at {origin}/security.\n\nIf you did not ask for this, contact the \
+             site's administrators.\n"
+        ),
+    )
+}

@@ -15,6 +15,8 @@ pub struct AuthCookies {
     device: &'static str,
     /// Typed values of a failed plain form post, on their way back to the form.
     form: &'static str,
+    /// A login waiting for its second step (`accounts::two_step`).
+    pending: &'static str,
     secure: bool,
 }
 
@@ -31,6 +33,7 @@ impl AuthCookies {
                 refresh: "__Host-gatehouse_refresh",
                 device: "__Host-gatehouse_device",
                 form: "__Host-gatehouse_form",
+                pending: "__Host-gatehouse_pending",
                 secure: true,
             }
         } else {
@@ -39,6 +42,7 @@ impl AuthCookies {
                 refresh: "gatehouse_refresh",
                 device: "gatehouse_device",
                 form: "gatehouse_form",
+                pending: "gatehouse_pending",
                 secure: false,
             }
         }
@@ -107,6 +111,26 @@ impl AuthCookies {
 
     pub fn clear_form_values(&self, jar: &Cookies) {
         jar.add(self.build(self.form, String::new(), Some(0)));
+    }
+
+    pub fn pending_login(&self, jar: &Cookies) -> Option<String> {
+        jar.get(self.pending)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Sent only with requests from this site (`SameSite=Strict`), for as long as the pending
+    /// login lives.
+    pub fn set_pending_login(&self, jar: &Cookies, token: String, max_age: i64) {
+        let mut cookie = self.build(self.pending, token, Some(max_age));
+        cookie.set_same_site(SameSite::Strict);
+        jar.add(cookie);
+    }
+
+    pub fn clear_pending_login(&self, jar: &Cookies) {
+        if jar.get(self.pending).is_some() {
+            jar.add(self.build(self.pending, String::new(), Some(0)));
+        }
     }
 
     /// Ends the session cookies. The device cookie stays: the owner must not become a

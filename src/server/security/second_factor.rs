@@ -99,15 +99,14 @@ impl AppSecret {
             .build_noncompliant()
     }
 
-    /// The secret as people type it into an app: base32, in groups of four.
+    /// The secret as people type it into an app: base32 without padding. Shown whole (no
+    /// groups): apps and libraries that take it pasted do not all drop spaces.
     pub fn setup_key(&self) -> String {
-        let base32 = self.totp("").secret().to_base32();
-        let chars: Vec<char> = base32.trim_end_matches('=').chars().collect();
-        chars
-            .chunks(4)
-            .map(|group| group.iter().collect::<String>())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.totp("")
+            .secret()
+            .to_base32()
+            .trim_end_matches('=')
+            .to_string()
     }
 
     /// The `otpauth://` address the QR code holds (Key Uri Format), naming `account`.
@@ -212,6 +211,65 @@ fn tag(key: &SealKey, nonce: &[u8], user_id: i64, sealed: &[u8]) -> [u8; TAG_BYT
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `text` sealed for `user_id` under `label` (recovery codes waiting to be shown once):
+/// `v1.` nonce, sealed bytes and tag, in hex.
+pub fn seal_text(key: &SealKey, label: &str, user_id: i64, text: &str) -> String {
+    let mut nonce = [0u8; NONCE_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let sealed = xor_stream(key, label, &nonce, user_id, text.as_bytes());
+    let tag = tag(key, &[label.as_bytes(), &nonce].concat(), user_id, &sealed);
+    format!(
+        "v1.{}.{}.{}",
+        hex::encode(nonce),
+        hex::encode(&sealed),
+        hex::encode(tag)
+    )
+}
+
+/// The text `seal_text` sealed with the same key, label and account.
+pub fn open_text(key: &SealKey, label: &str, user_id: i64, sealed: &str) -> Option<String> {
+    let mut parts = sealed.split('.');
+    let (Some("v1"), Some(nonce), Some(body), Some(given), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let nonce = hex::decode(nonce).ok().filter(|n| n.len() == NONCE_BYTES)?;
+    let body = hex::decode(body).ok()?;
+    let given = hex::decode(given).ok()?;
+    let expected = tag(key, &[label.as_bytes(), &nonce].concat(), user_id, &body);
+    if !constant_time_eq(&expected, &given) {
+        return None;
+    }
+    String::from_utf8(xor_stream(key, label, &nonce, user_id, &body)).ok()
+}
+
+/// `data` XORed with SHA-256 blocks of the key, label, nonce, account and block number.
+fn xor_stream(key: &SealKey, label: &str, nonce: &[u8], user_id: i64, data: &[u8]) -> Vec<u8> {
+    data.chunks(32)
+        .enumerate()
+        .flat_map(|(block, chunk)| {
+            let mut sha = Sha256::new();
+            sha.update(key.secrets);
+            sha.update(b"text\0");
+            sha.update(label.as_bytes());
+            sha.update(nonce);
+            sha.update(user_id.to_be_bytes());
+            sha.update((block as u64).to_be_bytes());
+            let pad: [u8; 32] = sha.finalize().into();
+            chunk
+                .iter()
+                .zip(pad)
+                .map(|(a, b)| a ^ b)
+                .collect::<Vec<u8>>()
+        })
+        .collect()
 }
 
 /// `text` as a QR code, an SVG image named for screen readers ("QR code …").
@@ -336,7 +394,7 @@ mod tests {
     #[test]
     fn the_setup_key_is_the_secret_in_base32() {
         let key = rfc_secret().setup_key();
-        assert_eq!(key, "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ");
+        assert_eq!(key, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         let uri = rfc_secret().otpauth_uri("ada@example.com");
         assert!(
             uri.starts_with("otpauth://totp/Gatehouse:ada%40example.com?"),
@@ -411,5 +469,25 @@ mod tests {
             None,
             "1 is not in the alphabet"
         );
+    }
+
+    #[test]
+    fn sealed_text_opens_only_for_its_account_and_label() {
+        let key = SealKey::derive(b"a signing secret of enough length!!");
+        let text = "abcde-fghij\nklmno-pqrst\n".repeat(5);
+        let sealed = seal_text(&key, "codes", 7, &text);
+        assert_eq!(
+            open_text(&key, "codes", 7, &sealed).as_deref(),
+            Some(text.as_str())
+        );
+        assert!(!sealed.contains("abcde"));
+        assert_eq!(open_text(&key, "codes", 8, &sealed), None);
+        assert_eq!(open_text(&key, "other", 7, &sealed), None);
+        let other = SealKey::derive(b"another signing secret, also long!!");
+        assert_eq!(open_text(&other, "codes", 7, &sealed), None);
+        let mut tampered = sealed.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(open_text(&key, "codes", 7, &tampered), None);
     }
 }

@@ -117,6 +117,74 @@ pub async fn start(
     remember: bool,
     client: &Client,
 ) -> Result<IssuedTokens, AppError> {
+    start_with(state, user_id, remember, client, &[Amr::Password]).await
+}
+
+/// How a session's person proved who they are (RFC 8176's `amr` values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Amr {
+    /// A password.
+    Password,
+    /// A code from an authenticator app.
+    App,
+    /// A single-use recovery code.
+    RecoveryCode,
+}
+
+impl Amr {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::App => "otp",
+            // RFC 8176 has no value of its own for a recovery code; "kba" (knowledge-based)
+            // is the nearest, and it tells the code apart from an app's.
+            Self::RecoveryCode => "kba",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::App => "authenticator app",
+            Self::RecoveryCode => "recovery code",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        [Self::Password, Self::App, Self::RecoveryCode]
+            .into_iter()
+            .find(|amr| amr.as_str() == value)
+    }
+}
+
+/// A stored `amr` list in words: "Password and authenticator app".
+fn signed_in_with(stored: &str) -> String {
+    let words: Vec<&str> = stored
+        .split_whitespace()
+        .filter_map(Amr::parse)
+        .map(Amr::words)
+        .collect();
+    let text = match words.as_slice() {
+        [] => "unknown".to_string(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Starts a session whose person proved who they are with `amr`.
+pub async fn start_with(
+    state: &AppState,
+    user_id: i64,
+    remember: bool,
+    client: &Client,
+    amr: &[Amr],
+) -> Result<IssuedTokens, AppError> {
+    let amr = amr.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" ");
     let now = state.now();
     let session_id = uuid::Uuid::new_v4().simple().to_string();
     let expires_at = expiry(state, remember, now, now);
@@ -131,6 +199,7 @@ pub async fn start(
         now,
         expires_at,
         refresh_digest: &issued.refresh_token.digest(),
+        amr: &amr,
     };
     store::insert(&mut tx, &session).await?;
     tx.commit().await?;
@@ -485,6 +554,8 @@ pub async fn list_for(
             ip_address: row.ip_address,
             created_at: rfc3339(row.created_at),
             last_used_at: rfc3339(row.last_used_at),
+            signed_in_with: signed_in_with(&row.amr),
+            amr: row.amr.split_whitespace().map(str::to_string).collect(),
             id: row.id,
         })
         .collect())

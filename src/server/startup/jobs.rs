@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use crate::server::accounts::{audit, two_step};
 use crate::server::startup::state::AppState;
-use crate::server::{accounts::audit, sessions, store};
+use crate::server::{sessions, store};
 
 const EVERY: Duration = Duration::from_secs(600);
 
@@ -38,6 +39,10 @@ pub fn spawn_cleanup(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "stale sessions cleaned up"),
                 Err(e) => tracing::warn!(error = %e, "session clean-up failed"),
+            }
+            match two_step::delete_expired(&state).await {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pending login clean-up failed"),
             }
             match state.resubmissions.prune(state.now()).await {
                 Ok(_) => {}

@@ -9,6 +9,7 @@ use crate::server::mail::Mailer;
 use crate::server::ops::metrics::Metrics;
 use crate::server::security::cookies::AuthCookies;
 use crate::server::security::password::Hasher;
+use crate::server::security::second_factor::SealKey;
 use crate::server::security::throttle::Throttle;
 use crate::server::security::tokens::TokenKeys;
 use crate::server::sessions::cache::SessionCache;
@@ -41,6 +42,8 @@ pub struct Shared {
     /// Work a request started and left running (reset links): waited for at shutdown.
     pub background: tokio_util::task::TaskTracker,
     pub resubmissions: Arc<Resubmissions>,
+    /// Seals authenticator-app secrets and keys recovery-code digests (from `JWT_SECRET`).
+    pub factor_key: SealKey,
     pub leptos_options: LeptosOptions,
 }
 
@@ -60,6 +63,7 @@ impl AppState {
             metrics: Arc::default(),
             background: tokio_util::task::TaskTracker::new(),
             resubmissions: Arc::new(Resubmissions::new(db.clone())),
+            factor_key: SealKey::derive(config.jwt_secret.expose()),
             throttle: Arc::new(Throttle::for_store(&db, config.jwt_secret.expose())),
             clock,
             config: Arc::new(config),

@@ -22,6 +22,7 @@
 pub mod audit;
 pub mod change_stamp;
 pub mod email_tokens;
+pub mod factors;
 pub mod jobs;
 pub mod outbox;
 pub mod projects;

@@ -16,14 +16,16 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     /// Digest of the session's first refresh token.
     pub refresh_digest: &'a str,
+    /// How the person proved who they are (RFC 8176 values, space-separated).
+    pub amr: &'a str,
 }
 
 /// Stores a new session and its first refresh token (run it in a transaction).
 pub async fn insert(conn: &mut Conn, session: &NewSession<'_>) -> Result<(), sqlx::Error> {
     on!(conn, |c| {
         sqlx::query(
-        "INSERT INTO sessions (id, user_id, remember, user_agent, ip_address, created_at, last_used_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO sessions (id, user_id, remember, user_agent, ip_address, created_at, last_used_at, expires_at, amr)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -33,6 +35,7 @@ pub async fn insert(conn: &mut Conn, session: &NewSession<'_>) -> Result<(), sql
     .bind(session.now)
     .bind(session.now)
     .bind(session.expires_at)
+    .bind(session.amr)
     .execute(c)
         .await
         .map(|done| done.rows_affected())
@@ -257,6 +260,7 @@ pub struct SessionRow {
     pub ip_address: String,
     pub created_at: i64,
     pub last_used_at: i64,
+    pub amr: String,
 }
 
 /// `user_id`'s usable sessions (last used after `idle_limit`), most recently used first.
@@ -267,7 +271,7 @@ pub async fn list_live(
     idle_limit: i64,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     on!(conn, |c| sqlx::query_as(
-        "SELECT id, user_agent, ip_address, created_at, last_used_at FROM sessions
+        "SELECT id, user_agent, ip_address, created_at, last_used_at, amr FROM sessions
          WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 AND last_used_at > $3
          ORDER BY last_used_at DESC, created_at DESC",
     )

@@ -166,3 +166,24 @@ pub async fn end_sessions(
     admin::act(&state, &caller, &client, id, Action::LogOutEverywhere).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(
+    delete, path = "/admin/users/{id}/two-step", tag = "admin",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = []), ("password" = [])),
+    responses(
+        NeedsAuth, TakesId,
+        (status = 204, description = "Two-step verification reset: the authenticator app, the recovery codes and the passkeys are removed, the sessions ended, and the person was mailed"),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
+pub async fn reset_two_step(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: Client,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    admin::act(&state, &caller, &client, id, Action::ResetTwoStep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

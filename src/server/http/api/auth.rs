@@ -9,9 +9,10 @@ use crate::domain::{AppError, ErrorKind, UserView, CHECK_INBOX};
 use crate::server::accounts::email_links;
 use crate::server::accounts::login::{self, Credentials};
 use crate::server::accounts::register::{self, Registered, Registration};
+use crate::server::accounts::two_step;
 use crate::server::http::api::responses::{NeedsAuth, TakesJson};
 use crate::server::http::api::{ApiForm, ApiJson};
-use crate::server::http::error::ErrorBody;
+use crate::server::http::error::{ErrorBody, ErrorDetail};
 use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::security::tokens::IssuedTokens;
 use crate::server::security::tokens::RefreshToken;
@@ -149,7 +150,7 @@ async fn issue_pair(
     jar: &Cookies,
     (email, password): (&str, &str),
     device_token: Option<&str>,
-) -> Result<Json<TokenPair>, AppError> {
+) -> Result<Response, AppError> {
     let from_cookie = state.cookies.device_token(jar);
     // Scripts keep their tokens: an API login is always remembered.
     let credentials = Credentials {
@@ -158,14 +159,96 @@ async fn issue_pair(
         remember: true,
         device_token: device_token.or(from_cookie.as_deref()),
     };
-    let logged_in = login::log_in(state, credentials, client).await?;
+    let logged_in = match login::log_in(state, credentials, client).await? {
+        login::Outcome::LoggedIn(logged_in) => logged_in,
+        login::Outcome::SecondStep(step) => return Ok(mfa_required(step)),
+    };
+    Ok(pair_for(state, jar, logged_in).into_response())
+}
+
+fn pair_for(state: &AppState, jar: &Cookies, logged_in: login::LoggedIn) -> Json<TokenPair> {
     state
         .cookies
         .set_device(jar, logged_in.device_token.clone());
-    Ok(Json(TokenPair::new(
+    Json(TokenPair::new(
         logged_in.tokens,
         Some(logged_in.device_token),
-    )))
+    ))
+}
+
+/// The 403 of a correct password for an account with a second factor (SPEC §7).
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequired {
+    /// `code` is `mfa_required`.
+    error: ErrorDetail,
+    /// Send it to `/auth/mfa` with a code within 5 minutes; spent by its success.
+    mfa_token: String,
+    /// What the account can finish with: `totp`, `recovery_code`.
+    #[schema(example = json!(["totp", "recovery_code"]))]
+    methods: Vec<&'static str>,
+}
+
+fn mfa_required(step: two_step::SecondStep) -> Response {
+    let body = MfaRequired {
+        error: ErrorDetail {
+            code: "mfa_required",
+            message: "This account has two-step verification: send a code from the \
+                      authenticator app or a recovery code to /api/v1/auth/mfa with the \
+                      mfa_token."
+                .to_string(),
+            fields: Default::default(),
+        },
+        mfa_token: step.token,
+        methods: step.methods.iter().map(|m| m.as_str()).collect(),
+    };
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaRequest {
+    /// From the 403 `mfa_required` answer of `/auth/token` or `/auth/login`.
+    mfa_token: String,
+    /// A 6-digit code from the authenticator app, or a recovery code.
+    #[schema(example = "123456")]
+    code: String,
+}
+
+#[utoipa::path(
+    post, path = "/auth/mfa", tag = "auth",
+    request_body = MfaRequest,
+    responses(
+        TakesJson,
+        (status = 200, description = "Token pair: the login is finished and the `mfa_token` spent", body = TokenPair),
+        (status = 401, description = "`invalid_code`: the code is wrong, was used before, or is a spent recovery code; `unauthenticated`: the `mfa_token` expired or was spent", body = ErrorBody),
+        (status = 403, description = "Account deactivated", body = ErrorBody),
+        (status = 422, description = "Missing code", body = ErrorBody),
+        (status = 429, description = "Too many wrong codes", body = ErrorBody),
+    )
+)]
+pub async fn mfa(
+    State(state): State<AppState>,
+    client: Client,
+    jar: Cookies,
+    ApiJson(body): ApiJson<MfaRequest>,
+) -> Result<Response, AppError> {
+    if body.code.trim().is_empty() {
+        return Err(AppError::field("code", "Enter a code."));
+    }
+    match login::finish_second_step(&state, &body.mfa_token, &body.code, &client).await {
+        Ok(logged_in) => Ok(pair_for(&state, &jar, logged_in).into_response()),
+        Err(err) if err.message == two_step::INVALID_CODE => {
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code: "invalid_code",
+                    message: err.message,
+                    fields: err.fields,
+                },
+            };
+            Ok((StatusCode::UNAUTHORIZED, Json(body)).into_response())
+        }
+        Err(err) => Err(err),
+    }
 }
 
 #[utoipa::path(
@@ -175,7 +258,7 @@ async fn issue_pair(
         (status = 200, description = "Token pair", body = TokenPair),
         (status = 400, description = "Unsupported grant type", body = ErrorBody),
         (status = 401, description = "Invalid email or password", body = ErrorBody),
-        (status = 403, description = "Account deactivated", body = ErrorBody),
+        (status = 403, description = "Account deactivated (`forbidden`), or `mfa_required`: the account has two-step verification; finish at `/auth/mfa`", body = MfaRequired),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not a form", body = ErrorBody),
         (status = 422, description = "Missing field", body = ErrorBody),
@@ -187,7 +270,7 @@ pub async fn token(
     client: Client,
     jar: Cookies,
     ApiForm(form): ApiForm<TokenForm>,
-) -> Result<Json<TokenPair>, AppError> {
+) -> Result<Response, AppError> {
     if form.grant_type.as_deref().is_some_and(|g| g != "password") {
         return Err(AppError::bad_request(
             "Unsupported grant_type: only \"password\" is supported.",
@@ -211,7 +294,7 @@ pub async fn token(
         TakesJson,
         (status = 200, description = "Token pair", body = TokenPair),
         (status = 401, description = "Invalid email or password", body = ErrorBody),
-        (status = 403, description = "Account deactivated", body = ErrorBody),
+        (status = 403, description = "Account deactivated (`forbidden`), or `mfa_required`: the account has two-step verification; finish at `/auth/mfa`", body = MfaRequired),
         (status = 429, description = "Too many failed attempts", body = ErrorBody),
     )
 )]
@@ -220,7 +303,7 @@ pub async fn login(
     client: Client,
     jar: Cookies,
     ApiJson(login): ApiJson<LoginRequest>,
-) -> Result<Json<TokenPair>, AppError> {
+) -> Result<Response, AppError> {
     let presented = (login.email.as_str(), login.password.as_str());
     issue_pair(
         &state,

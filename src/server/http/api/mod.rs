@@ -77,6 +77,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::register))
         .routes(routes!(auth::token))
         .routes(routes!(auth::login))
+        .routes(routes!(auth::mfa))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::forgot_password))
@@ -91,7 +92,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::update_task, projects::delete_task))
         .routes(routes!(admin::list))
         .routes(routes!(admin::get, admin::update))
-        .routes(routes!(admin::end_sessions));
+        .routes(routes!(admin::end_sessions))
+        .routes(routes!(admin::reset_two_step));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
