@@ -12,6 +12,31 @@ CREATE TABLE app_factors (
     created_at INTEGER NOT NULL
 );
 
+-- Passkeys (WebAuthn credentials). `id` is the credential id (base64url); `credential` is
+-- webauthn-rs's record of it (public key, signature counter, flags) as JSON.
+CREATE TABLE passkeys (
+    id           TEXT    PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT    NOT NULL,
+    credential   TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE INDEX passkeys_user_id ON passkeys (user_id);
+
+-- A WebAuthn ceremony between its two calls: the challenge and what it may finish, kept on the
+-- server and spent by its first finish. `id` is the SHA-256 of the handle the browser holds;
+-- `pending` is the pending login a second-step ceremony finishes.
+CREATE TABLE webauthn_ceremonies (
+    id         TEXT    PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    user_id    INTEGER REFERENCES users (id) ON DELETE CASCADE,
+    pending    TEXT,
+    state      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX webauthn_ceremonies_expires_at ON webauthn_ceremonies (expires_at);
+
 -- Keyed SHA-256 digests of single-use recovery codes.
 CREATE TABLE recovery_codes (
     user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,

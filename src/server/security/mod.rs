@@ -9,3 +9,4 @@ pub mod second_factor;
 pub mod stable_hash;
 pub mod throttle;
 pub mod tokens;
+pub mod webauthn;

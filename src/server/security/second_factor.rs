@@ -51,6 +51,11 @@ impl SealKey {
         }
     }
 
+    /// Keys the ids authenticators keep for accounts (`webauthn::user_handle`).
+    pub fn handle_key(&self) -> &[u8; 32] {
+        &self.codes
+    }
+
     fn stream(&self, label: &[u8], nonce: &[u8], user_id: i64) -> [u8; 32] {
         let mut sha = Sha256::new();
         sha.update(self.secrets);

@@ -258,3 +258,163 @@ pub async fn delete_expired_reveals(conn: &mut Conn, now: i64) -> Result<u64, sq
         now
     )
 }
+
+/// A passkey as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub user_id: i64,
+    pub name: String,
+    pub credential: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub struct NewPasskey<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub name: &'a str,
+    pub credential: &'a str,
+    pub now: i64,
+}
+
+/// Stores a new passkey: false when its credential id is registered already (to anyone).
+pub async fn insert_passkey(
+    conn: &mut Conn,
+    passkey: &NewPasskey<'_>,
+) -> Result<bool, sqlx::Error> {
+    execute!(
+        conn,
+        "INSERT INTO passkeys (id, user_id, name, credential, created_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (id) DO NOTHING",
+        passkey.id,
+        passkey.user_id,
+        passkey.name,
+        passkey.credential,
+        passkey.now
+    )
+    .map(|n| n == 1)
+}
+
+const PASSKEY_COLUMNS: &str = "id, user_id, name, credential, created_at, last_used_at";
+
+pub async fn passkeys_of(conn: &mut Conn, user_id: i64) -> Result<Vec<PasskeyRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
+    );
+    on!(conn, |c| sqlx::query_as::<_, PasskeyRow>(&sql)
+        .bind(user_id)
+        .fetch_all(c)
+        .await)
+}
+
+pub async fn passkey(conn: &mut Conn, id: &str) -> Result<Option<PasskeyRow>, sqlx::Error> {
+    let sql = format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE id = $1");
+    on!(conn, |c| sqlx::query_as::<_, PasskeyRow>(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+}
+
+pub async fn count_passkeys(conn: &mut Conn, user_id: i64) -> Result<i64, sqlx::Error> {
+    on!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM passkeys WHERE user_id = $1"
+    )
+    .bind(user_id)
+    .fetch_one(c)
+    .await)
+}
+
+/// Records a use: the credential's new counter and flags, and when.
+pub async fn passkey_used(
+    conn: &mut Conn,
+    id: &str,
+    credential: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    execute!(
+        conn,
+        "UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3",
+        credential,
+        now,
+        id
+    )
+    .map(drop)
+}
+
+/// Removes one of the account's passkeys: whether it had it.
+pub async fn delete_passkey(conn: &mut Conn, user_id: i64, id: &str) -> Result<bool, sqlx::Error> {
+    execute!(
+        conn,
+        "DELETE FROM passkeys WHERE user_id = $1 AND id = $2",
+        user_id,
+        id
+    )
+    .map(|n| n == 1)
+}
+
+pub async fn delete_passkeys(conn: &mut Conn, user_id: i64) -> Result<u64, sqlx::Error> {
+    execute!(conn, "DELETE FROM passkeys WHERE user_id = $1", user_id)
+}
+
+/// A ceremony between its two calls.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Ceremony {
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub pending: Option<String>,
+    pub state: String,
+}
+
+pub struct NewCeremony<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub user_id: Option<i64>,
+    pub pending: Option<&'a str>,
+    pub state: &'a str,
+    pub expires_at: i64,
+}
+
+pub async fn insert_ceremony(
+    conn: &mut Conn,
+    ceremony: &NewCeremony<'_>,
+) -> Result<(), sqlx::Error> {
+    execute!(
+        conn,
+        "INSERT INTO webauthn_ceremonies (id, kind, user_id, pending, state, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        ceremony.id,
+        ceremony.kind,
+        ceremony.user_id,
+        ceremony.pending,
+        ceremony.state,
+        ceremony.expires_at
+    )
+    .map(drop)
+}
+
+/// Takes the unexpired ceremony `id` of `kind`: a second take finds nothing (single use).
+pub async fn take_ceremony(
+    conn: &mut Conn,
+    id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<Option<Ceremony>, sqlx::Error> {
+    on!(conn, |c| sqlx::query_as::<_, Ceremony>(
+        "DELETE FROM webauthn_ceremonies WHERE id = $1 AND kind = $2 AND expires_at > $3
+         RETURNING kind, user_id, pending, state"
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(now)
+    .fetch_optional(c)
+    .await)
+}
+
+pub async fn delete_expired_ceremonies(conn: &mut Conn, now: i64) -> Result<u64, sqlx::Error> {
+    execute!(
+        conn,
+        "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1",
+        now
+    )
+}
