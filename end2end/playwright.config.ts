@@ -21,6 +21,8 @@ export const MAILDIR = process.env.E2E_MAILDIR ?? "/tmp/gatehouse-e2e-mail";
 export const MAIN_DATA = process.env.E2E_DATA ?? "/tmp/gatehouse-e2e-3100";
 // A second server whose access tokens expire after 2 seconds, for silent renewal.
 export const SHORT_TTL_URL = "http://127.0.0.1:3101";
+// A server on a host name: WebAuthn refuses IP addresses as relying parties (passkeys).
+export const PASSKEY_URL = "http://localhost:3102";
 
 export default defineConfig({
   testDir: "./tests",
@@ -54,6 +56,13 @@ export default defineConfig({
     {
       command: "./serve.sh 3101 ACCESS_TOKEN_TTL=2s",
       url: `${SHORT_TTL_URL}/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+    },
+    {
+      command: `./serve.sh 3102 PUBLIC_URL=${PASSKEY_URL}`,
+      url: "http://127.0.0.1:3102/health",
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: "pipe",

@@ -101,7 +101,7 @@ test("a guest is sent to log in and brought back to the page", async ({ page }) 
   await hydrated(page);
   await page.getByLabel("Email").fill(person.email);
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
   await expect(page).toHaveURL(/\/sessions$/);
   await expect(page.getByRole("heading", { name: "Your sessions" })).toBeVisible();
 });

@@ -50,7 +50,7 @@ test("a forgotten password is reset from the mailed link, and other sessions end
   // form must still come back to this page with its error.
   await page.getByLabel("Email").fill(person.email);
   await page.getByLabel("Password", { exact: true }).fill("not the new password");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
   await expect(page.getByRole("alert")).toContainText("Invalid email or password.");
   await expect(page).toHaveURL(/\/login\?reset=done$/);
 

@@ -42,7 +42,7 @@ export async function logIn(page: Page, email: string, password: string, js = tr
   await visit(page, path, js);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
 }
 
 export async function logOut(page: Page) {

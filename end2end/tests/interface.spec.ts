@@ -220,7 +220,7 @@ test.describe("without JavaScript", () => {
     await page.goto("/login");
     await page.getByLabel("Email").fill(person.email);
     await page.getByLabel("Password", { exact: true }).fill("wrong password here");
-    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("button", { name: "Log in", exact: true }).click();
     await expect(page.getByRole("alert")).toContainText("Invalid email or password.");
     await expect(page.getByRole("alert")).toBeFocused();
     await expect(page.getByLabel("Email")).toHaveValue(person.email);

@@ -17,6 +17,10 @@ pub const REVEAL_FOR: &str = "data-reveal-for";
 pub const SAVED: &str = "data-saved";
 /// Beside `data-reveal-for`: the server asked for the part, so it stays shown.
 pub const ASKED: &str = "data-asked";
+/// On a button: the passkey ceremony it runs (`add`, `login`, `second-step`; see `passkeys`).
+pub const PASSKEY: &str = "data-passkey";
+/// Where a passkey button's messages are shown (in the same section or form).
+pub const PASSKEY_STATUS: &str = "data-passkey-status";
 /// Set on `<body>` once the layer runs (the end-to-end tests wait for it).
 pub const HYDRATED: &str = "data-hydrated";
 

@@ -15,6 +15,9 @@
 //!   (`autofocus`, e.g. an error summary), to what the form names (`data-focus-after`), or
 //!   back to the control that had it.
 //!
+//! - `passkeys`: buttons marked `data-passkey` run a WebAuthn ceremony with the server, and a
+//!   field whose `autocomplete` names `webauthn` offers passkeys in its autofill;
+//!
 //! `attributes` lists every attribute the layer honours. No Leptos here: the pages' views,
 //! routes and data stay on the server, which keeps this module, and what a browser downloads,
 //! small.
@@ -24,6 +27,7 @@ mod errors;
 mod focus;
 mod forms;
 mod navigation;
+mod passkeys;
 mod reveal;
 
 use wasm_bindgen::prelude::*;
@@ -38,6 +42,7 @@ pub fn start() {
     };
     listen(&document, "submit", forms::on_submit);
     listen(&document, "click", navigation::on_click);
+    listen(&document, "click", passkeys::on_click);
     listen(&document, "input", reveal::on_input);
     listen(&window, "popstate", navigation::on_popstate);
     // Back and Forward show their page once it is fetched: the browser must not scroll first.
@@ -48,6 +53,7 @@ pub fn start() {
         reveal::reveal_all(&body);
         let _ = body.set_attribute(attributes::HYDRATED, "true");
     }
+    passkeys::page_shown();
 }
 
 fn document() -> Option<Document> {

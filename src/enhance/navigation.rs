@@ -300,6 +300,7 @@ fn put_in_place(
     document.set_title(&page.title());
     body.set_inner_html(&new_body.inner_html());
     reveal::reveal_all(&body);
+    super::passkeys::page_shown();
     if let Ok(history) = window.history() {
         let moved = address != current.href();
         match visit.history {

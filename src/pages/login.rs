@@ -75,7 +75,7 @@ pub fn LoginPage() -> impl IntoView {
             <ValidatedForm action label="Log in">
                 <ErrorSummary error form="login" fields=&["email", "password"]/>
                 <input type="hidden" name="next" value=next/>
-                <Field label="Email" name="email" form="login" input_type="email" autocomplete="email" error/>
+                <Field label="Email" name="email" form="login" input_type="email" autocomplete="username webauthn" error/>
                 <PasswordField label="Password" name="password" form="login" autocomplete="current-password" error/>
                 <div class="checkbox">
                     <input type="checkbox" id="login-remember" name="remember" value="on"/>
@@ -83,8 +83,27 @@ pub fn LoginPage() -> impl IntoView {
                 </div>
                 <button type="submit">"Log in"</button>
             </ValidatedForm>
+            <PasskeyLogin/>
             <p><a href="/forgot-password">"Forgot your password?"</a></p>
             <p>"New here? " <a href="/register">"Create an account"</a></p>
         </section>
     }
+}
+
+/// "Log in with a passkey": the browser's passkey dialog (JavaScript), for any passkey of this
+/// site; no email or password typed.
+#[component]
+fn PasskeyLogin() -> impl IntoView {
+    let available = crate::server::http::context::state()
+        .map(|state| state.passkeys.unavailable().is_none())
+        .unwrap_or(false);
+    available.then(|| {
+        view! {
+            <div class="passkey-login">
+                <button type="button" class="secondary" data-passkey="login">"Log in with a passkey"</button>
+                <noscript><p>"Logging in with a passkey needs JavaScript."</p></noscript>
+                <p role="alert" class="error-summary" data-passkey-status="" hidden=true></p>
+            </div>
+        }
+    })
 }

@@ -89,8 +89,11 @@ pub fn LoginVerifyPage() -> impl IntoView {
                         }
                         .into_any();
                     }
+                    let passkey = methods.iter().any(|m| m == "passkey");
                     let hint = if methods.iter().any(|m| m == "totp") {
                         "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
+                    } else if passkey {
+                        "Use your passkey, or enter one of your recovery codes."
                     } else {
                         "Enter one of your recovery codes."
                     };
@@ -102,6 +105,13 @@ pub fn LoginVerifyPage() -> impl IntoView {
                             <Field label="Code" name="code" form="verify" autocomplete="one-time-code" autofocus=true error/>
                             <button type="submit">"Verify"</button>
                         </ValidatedForm>
+                        {passkey.then(|| view! {
+                            <div class="passkey-login">
+                                <button type="button" class="secondary" data-passkey="second-step">"Use a passkey"</button>
+                                <noscript><p>"Using a passkey needs JavaScript; enter a code instead."</p></noscript>
+                                <p role="alert" class="error-summary" data-passkey-status="" hidden=true></p>
+                            </div>
+                        })}
                         <p><a href="/login">"Start again"</a></p>
                     }
                     .into_any()

@@ -15,6 +15,9 @@ use crate::domain::AppError;
 /// What the page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SecurityPage {
+    pub passkeys: Vec<crate::server::accounts::passkeys::PasskeyView>,
+    /// Why this site cannot offer passkeys (its address is an IP address), if it cannot.
+    pub passkeys_unavailable: Option<String>,
     pub app_on: bool,
     /// An app set-up waiting for its first code: the setup key and the QR code (SVG).
     pub setup: Option<(String, String)>,
@@ -37,6 +40,8 @@ pub async fn load_security() -> Result<SecurityPage, AppError> {
             .map(|setup| (setup.setup_key, setup.qr_svg))
     };
     Ok(SecurityPage {
+        passkeys: crate::server::accounts::passkeys::list(&state, caller.user_id).await?,
+        passkeys_unavailable: state.passkeys.unavailable().map(str::to_string),
         app_on: status.app_on,
         setup,
         codes_left: status.codes_left,
@@ -72,6 +77,16 @@ pub async fn turn_off_app(current_password: String) -> Result<(), AppError> {
     Ok(())
 }
 
+#[server(endpoint = "remove_passkey")]
+pub async fn remove_passkey(id: String, current_password: String) -> Result<(), AppError> {
+    use crate::server::{accounts::passkeys, http::context};
+    let caller = context::current_user()?;
+    let state = context::state()?;
+    passkeys::remove(&state, &caller, &context::client()?, &id, &current_password).await?;
+    leptos_axum::redirect("/security?saved=passkey-removed");
+    Ok(())
+}
+
 #[server(endpoint = "new_recovery_codes")]
 pub async fn new_recovery_codes(current_password: String) -> Result<(), AppError> {
     use crate::server::{accounts::two_step, http::context};
@@ -92,8 +107,11 @@ pub fn SecurityPage() -> impl IntoView {
             "app-on" => Some("Your authenticator app is on. Logins now ask for a code from it."),
             "app-off" => Some("Your authenticator app is off."),
             "codes" => Some("New recovery codes were made. The old ones no longer work."),
+            "passkey" => Some("Your passkey was added. You can now log in with it."),
+            "passkey-removed" => Some("The passkey was removed."),
             _ => None,
         });
+    crate::components::provide_now();
     let page = Resource::new(|| (), |_| load_security());
     view! {
         <Title text="Security"/>
@@ -103,11 +121,63 @@ pub fn SecurityPage() -> impl IntoView {
             resource=page
             ready={move |page: SecurityPage| {
                 view! {
+                    <PasskeysSection page=page.clone()/>
                     <AppSection page=page.clone()/>
                     <RecoveryCodesSection page/>
                 }
             }}
         />
+    }
+}
+
+#[component]
+fn PasskeysSection(page: SecurityPage) -> impl IntoView {
+    use crate::components::{human_time, Ago};
+    let remove = FormAction::<RemovePasskey>::new();
+    let error = form_error(remove);
+    let list = (!page.passkeys.is_empty()).then(|| {
+        view! {
+            <ValidatedForm action=remove label="Remove a passkey">
+                <ErrorSummary error form="passkeys" fields=&["current_password"]/>
+                <PasswordField label="Current password" name="current_password" form="passkeys" autocomplete="current-password" error/>
+                <ul class="passkeys">
+                    {page.passkeys.into_iter().map(|passkey| {
+                        let name_id = format!("passkey-{}", passkey.id);
+                        view! {
+                            <li>
+                                <strong id=name_id.clone()>{passkey.name}</strong>
+                                <span>" · added "{human_time(&passkey.created_at)}</span>
+                                <span>{match passkey.last_used_at {
+                                    Some(at) => view! { " · last used " <Ago at/> }.into_any(),
+                                    None => view! { " · not used yet" }.into_any(),
+                                }}</span>
+                                " "
+                                <button type="submit" class="quiet" name="id" value=passkey.id aria-describedby=name_id>"Remove"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </ValidatedForm>
+        }
+    });
+    let add = match page.passkeys_unavailable {
+        Some(why_not) => view! { <p>{why_not}</p> }.into_any(),
+        None => view! {
+            <p>
+                <button type="button" data-passkey="add">"Add a passkey"</button>
+            </p>
+            <noscript><p>"Passkeys need JavaScript: turn it on to add or use one."</p></noscript>
+            <p role="alert" class="error-summary" data-passkey-status="" hidden=true></p>
+        }
+        .into_any(),
+    };
+    view! {
+        <section id="passkeys" aria-labelledby="passkeys-title">
+            <h2 id="passkeys-title">"Passkeys"</h2>
+            <p>"A passkey logs you in with your device's screen lock (fingerprint, face or PIN) instead of a password, and cannot be phished."</p>
+            {list}
+            {add}
+        </section>
     }
 }
 

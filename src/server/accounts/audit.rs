@@ -46,10 +46,12 @@ pub enum EventKind {
     SecondStepFailed,
     SecondStepThrottled,
     AdminResetTwoStep,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 27] = [
+    const ALL: [EventKind; 29] = [
         Self::Registered,
         Self::VerificationSent,
         Self::EmailVerified,
@@ -77,6 +79,8 @@ impl EventKind {
         Self::SecondStepFailed,
         Self::SecondStepThrottled,
         Self::AdminResetTwoStep,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +112,8 @@ impl EventKind {
             Self::SecondStepFailed => "second_step_failed",
             Self::SecondStepThrottled => "second_step_throttled",
             Self::AdminResetTwoStep => "admin_reset_two_step",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -371,6 +377,8 @@ fn describe(row: EventRow, reader: Reader) -> ActivityView {
             )
         }
         Some(EventKind::AdminResetTwoStep) => format!("{admin} reset two-step verification"),
+        Some(EventKind::PasskeyAdded) => format!("Passkey added ({})", detail("name")),
+        Some(EventKind::PasskeyRemoved) => format!("Passkey removed ({})", detail("name")),
         // Written by another version of Gatehouse.
         None => row.event.replace('_', " "),
     };

@@ -221,6 +221,43 @@ pub async fn finish_second_step(
     outcome
 }
 
+/// Finishes a pending login with a passkey (`passkeys::finish_second_step`).
+pub async fn finish_with_passkey(
+    state: &AppState,
+    verified: two_step::Verified,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let outcome = finish(
+        state,
+        verified.user,
+        verified.remember,
+        verified.device_id,
+        client,
+        &verified.amr,
+    )
+    .await;
+    state.metrics.login(LoginOutcome::of(&outcome));
+    outcome
+}
+
+/// Logs in the owner of a passkey (no password, no second step: a passkey verifies the person
+/// itself). `device_token` keeps this client's device id when it is the account's.
+pub async fn log_in_with_passkey(
+    state: &AppState,
+    user: User,
+    remember: bool,
+    device_token: Option<&str>,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let device_id = device_token
+        .and_then(|token| state.keys.verify_device(token, state.now()))
+        .filter(|device| device.belongs_to(user.id, user.created_at))
+        .map(|device| device.device_id);
+    let outcome = finish(state, user, remember, device_id, client, &[Amr::Passkey]).await;
+    state.metrics.login(LoginOutcome::of(&outcome));
+    outcome
+}
+
 /// Starts the session of a person who proved who they are (`amr`), and renews this client's
 /// device token.
 async fn finish(
@@ -241,9 +278,11 @@ async fn finish(
         .by(user.id)
         .client(client)
         .session(&tokens.session_id);
-    match amr.get(1) {
-        Some(Amr::App) => event = event.detail("with", "authenticator app"),
-        Some(Amr::RecoveryCode) => event = event.detail("with", "recovery code"),
+    match amr {
+        [_, Amr::App] => event = event.detail("with", "authenticator app"),
+        [_, Amr::RecoveryCode] => event = event.detail("with", "recovery code"),
+        [_, Amr::Passkey] => event = event.detail("with", "passkey"),
+        [Amr::Passkey] => event = event.detail("with", "passkey, no password"),
         _ => {}
     }
     state.audit.record(event);

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod email_links;
 pub mod login;
+pub mod passkeys;
 pub mod passwords;
 pub mod profile;
 pub mod register;

@@ -42,6 +42,7 @@ const EXPIRED: &str = "Your login took too long or has already been used. Log in
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Totp,
+    Passkey,
     RecoveryCode,
 }
 
@@ -49,6 +50,7 @@ impl Method {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::Passkey => "passkey",
             Self::RecoveryCode => "recovery_code",
         }
     }
@@ -58,18 +60,22 @@ impl Method {
 #[derive(Clone, Debug, Default)]
 pub struct Status {
     pub app_on: bool,
+    pub passkeys: i64,
     pub codes_left: i64,
 }
 
 impl Status {
     pub fn has_second_factor(&self) -> bool {
-        self.app_on
+        self.app_on || self.passkeys > 0
     }
 
     pub fn methods(&self) -> Vec<Method> {
         let mut methods = Vec::new();
         if self.app_on {
             methods.push(Method::Totp);
+        }
+        if self.passkeys > 0 {
+            methods.push(Method::Passkey);
         }
         if self.has_second_factor() && self.codes_left > 0 {
             methods.push(Method::RecoveryCode);
@@ -82,8 +88,10 @@ pub async fn status(state: &AppState, user_id: i64) -> Result<Status, AppError> 
     let mut conn = state.db.acquire().await?;
     let app = factors::app_factor(&mut conn, user_id).await?;
     let codes_left = factors::recovery_codes_left(&mut conn, user_id).await?;
+    let passkeys = factors::count_passkeys(&mut conn, user_id).await?;
     Ok(Status {
         app_on: app.is_some_and(|app| app.enabled_at.is_some()),
+        passkeys,
         codes_left,
     })
 }
@@ -197,7 +205,7 @@ pub async fn turn_on_app(
 }
 
 /// A new set of recovery codes replaces the old one; the codes wait, sealed, to be shown.
-async fn store_new_codes(
+pub(crate) async fn store_new_codes(
     state: &AppState,
     tx: &mut crate::server::store::Tx,
     user_id: i64,
@@ -241,7 +249,9 @@ pub async fn turn_off_app(
     require_current_password(state, &user, current_password).await?;
     let mut tx = state.db.begin().await?;
     let removed = factors::delete_app(&mut tx, caller.user_id).await?;
-    factors::delete_recovery_codes(&mut tx, caller.user_id).await?;
+    if factors::count_passkeys(&mut tx, caller.user_id).await? == 0 {
+        factors::delete_recovery_codes(&mut tx, caller.user_id).await?;
+    }
     tx.commit().await?;
     if removed {
         record(state, caller, client, EventKind::AppTurnedOff);
@@ -259,7 +269,7 @@ pub async fn regenerate_codes(
     let user = own_account(state, caller).await?;
     if !status(state, caller.user_id).await?.has_second_factor() {
         return Err(AppError::bad_request(
-            "Recovery codes come with a second factor: set up an authenticator app first.",
+            "Recovery codes come with a second factor: add a passkey or set up an authenticator app first.",
         ));
     }
     require_current_password(state, &user, current_password).await?;
@@ -290,6 +300,7 @@ pub async fn remove_all(state: &AppState, user_id: i64) -> Result<(), AppError> 
     let mut tx = state.db.begin().await?;
     factors::delete_app(&mut tx, user_id).await?;
     factors::delete_recovery_codes(&mut tx, user_id).await?;
+    factors::delete_passkeys(&mut tx, user_id).await?;
     factors::delete_pending_of(&mut tx, user_id).await?;
     tx.commit().await?;
     Ok(())
@@ -352,12 +363,29 @@ pub async fn pending_methods(
     Ok(Some(status(state, pending.user_id).await?.methods()))
 }
 
+/// The unexpired pending login with `token`, and its digest.
+pub(crate) async fn pending_login(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(factors::PendingLogin, String)>, AppError> {
+    let token_digest = digest(token);
+    let mut conn = state.db.acquire().await?;
+    Ok(factors::pending(&mut conn, &token_digest, state.now())
+        .await?
+        .map(|pending| (pending, token_digest)))
+}
+
 /// A second step that succeeded: whose login it finishes, and how.
 pub struct Verified {
     pub user: User,
     pub remember: bool,
     pub device_id: Option<String>,
     pub amr: [Amr; 2],
+}
+
+/// The answer to a pending login that expired, was used, or never was.
+pub fn expired() -> AppError {
+    AppError::new(ErrorKind::Unauthenticated, EXPIRED)
 }
 
 /// Checks `code` (an app code or a recovery code) for the pending login `token` and spends
@@ -368,7 +396,6 @@ pub async fn verify(
     code: &str,
     client: &Client,
 ) -> Result<Verified, AppError> {
-    let expired = || AppError::new(ErrorKind::Unauthenticated, EXPIRED);
     let token_digest = digest(token);
     let now = state.now();
     let pending = {
@@ -502,5 +529,6 @@ pub async fn delete_expired(state: &AppState) -> Result<u64, sqlx::Error> {
     let mut conn = state.db.acquire().await?;
     let pending = factors::delete_expired_pending(&mut conn, now).await?;
     let reveals = factors::delete_expired_reveals(&mut conn, now).await?;
-    Ok(pending + reveals)
+    let ceremonies = factors::delete_expired_ceremonies(&mut conn, now).await?;
+    Ok(pending + reveals + ceremonies)
 }

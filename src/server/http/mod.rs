@@ -11,5 +11,6 @@ pub mod form_errors;
 pub mod guards;
 pub mod health;
 pub mod metrics;
+pub mod passkeys;
 pub mod resubmit;
 pub mod router;

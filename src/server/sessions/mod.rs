@@ -129,6 +129,8 @@ pub enum Amr {
     App,
     /// A single-use recovery code.
     RecoveryCode,
+    /// A passkey (proof of possession of a key, with user verification).
+    Passkey,
 }
 
 impl Amr {
@@ -139,6 +141,7 @@ impl Amr {
             // RFC 8176 has no value of its own for a recovery code; "kba" (knowledge-based)
             // is the nearest, and it tells the code apart from an app's.
             Self::RecoveryCode => "kba",
+            Self::Passkey => "pop",
         }
     }
 
@@ -147,11 +150,12 @@ impl Amr {
             Self::Password => "password",
             Self::App => "authenticator app",
             Self::RecoveryCode => "recovery code",
+            Self::Passkey => "passkey",
         }
     }
 
     fn parse(value: &str) -> Option<Self> {
-        [Self::Password, Self::App, Self::RecoveryCode]
+        [Self::Password, Self::App, Self::RecoveryCode, Self::Passkey]
             .into_iter()
             .find(|amr| amr.as_str() == value)
     }

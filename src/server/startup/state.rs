@@ -12,6 +12,7 @@ use crate::server::security::password::Hasher;
 use crate::server::security::second_factor::SealKey;
 use crate::server::security::throttle::Throttle;
 use crate::server::security::tokens::TokenKeys;
+use crate::server::security::webauthn::Passkeys;
 use crate::server::sessions::cache::SessionCache;
 use crate::server::sessions::rotations::Rotations;
 use crate::server::startup::clock::Clock;
@@ -44,6 +45,8 @@ pub struct Shared {
     pub resubmissions: Arc<Resubmissions>,
     /// Seals authenticator-app secrets and keys recovery-code digests (from `JWT_SECRET`).
     pub factor_key: SealKey,
+    /// The site as a WebAuthn relying party (`PUBLIC_URL`'s host).
+    pub passkeys: Passkeys,
     pub leptos_options: LeptosOptions,
 }
 
@@ -63,6 +66,7 @@ impl AppState {
             metrics: Arc::default(),
             background: tokio_util::task::TaskTracker::new(),
             resubmissions: Arc::new(Resubmissions::new(db.clone())),
+            passkeys: Passkeys::for_origin(&config.public_url.origin),
             factor_key: SealKey::derive(config.jwt_secret.expose()),
             throttle: Arc::new(Throttle::for_store(&db, config.jwt_secret.expose())),
             clock,

@@ -325,21 +325,24 @@ pub async fn count_passkeys(conn: &mut Conn, user_id: i64) -> Result<i64, sqlx::
     .await)
 }
 
-/// Records a use: the credential's new counter and flags, and when.
+/// Records a use: the credential's new counter and flags, and when; false when the stored
+/// credential is no longer `before` (another use was recorded meanwhile).
 pub async fn passkey_used(
     conn: &mut Conn,
     id: &str,
+    before: &str,
     credential: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     execute!(
         conn,
-        "UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3",
+        "UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3 AND credential = $4",
         credential,
         now,
-        id
+        id,
+        before
     )
-    .map(drop)
+    .map(|n| n == 1)
 }
 
 /// Removes one of the account's passkeys: whether it had it.

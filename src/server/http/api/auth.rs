@@ -199,7 +199,13 @@ fn mfa_required(step: two_step::SecondStep) -> Response {
             fields: Default::default(),
         },
         mfa_token: step.token,
-        methods: step.methods.iter().map(|m| m.as_str()).collect(),
+        // What a script can send to /auth/mfa: codes. Passkeys need a browser.
+        methods: step
+            .methods
+            .iter()
+            .filter(|m| **m != two_step::Method::Passkey)
+            .map(|m| m.as_str())
+            .collect(),
     };
     (StatusCode::FORBIDDEN, Json(body)).into_response()
 }
