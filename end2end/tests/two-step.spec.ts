@@ -19,11 +19,15 @@ function totp(base32: string, at = Date.now() / 1000): string {
   return value.toString().padStart(6, "0");
 }
 
-/** Chromium's virtual authenticator (CTAP2, resident keys, user verification), for this page. */
+/**
+ * Chromium's virtual authenticator (CTAP2, resident keys, user verification), for this page.
+ * `present(false)` makes it stop answering, as a person who does not touch it: the login page's
+ * autofill request (conditional mediation) then waits, as it does until someone picks a passkey.
+ */
 async function virtualAuthenticator(context: BrowserContext, page: Page) {
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: {
       protocol: "ctap2",
       transport: "internal",
@@ -33,6 +37,10 @@ async function virtualAuthenticator(context: BrowserContext, page: Page) {
       automaticPresenceSimulation: true,
     },
   });
+  return {
+    present: (enabled: boolean) =>
+      cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled }),
+  };
 }
 
 async function addPasskey(page: Page) {
@@ -46,37 +54,47 @@ async function addPasskey(page: Page) {
 }
 
 test.describe("passkeys", () => {
-  test("add a passkey, then log in with it and no password", async ({ context, page }) => {
-    await virtualAuthenticator(context, page);
+  test("add a passkey, then log in with it and no password: the button and the autofill", async ({ context, page }) => {
+    const authenticator = await virtualAuthenticator(context, page);
     const person = newPerson("pk");
     await register(page, person, true, PASSKEY_URL);
     await addPasskey(page);
     await expect(page.getByRole("region", { name: "Recovery codes" })).toContainText("10 recovery codes left");
+    await authenticator.present(false);
     await logOut(page);
 
     await visit(page, `${PASSKEY_URL}/login`);
-    await expect(page.getByLabel("Email")).toHaveAttribute("autocomplete", "username webauthn");
+    await expect(page.getByRole("textbox", { name: "Email" })).toHaveAttribute("autocomplete", "username webauthn");
+    await authenticator.present(true);
     await page.getByRole("button", { name: "Log in with a passkey" }).click();
     await expect(page).toHaveURL(/\/profile$/);
     await expect(page.getByRole("heading", { name: "Your profile" })).toBeVisible();
     await visit(page, `${PASSKEY_URL}/sessions`);
     await expect(page.locator("tr", { hasText: "This device" })).toContainText("Passkey");
+
+    // The Email field's autofill: the virtual authenticator picks the passkey at once.
+    await context.clearCookies();
+    await page.goto(`${PASSKEY_URL}/login?next=%2Fsecurity`);
+    await expect(page).toHaveURL(/\/security$/);
+    await expect(page.getByRole("heading", { name: "Security" })).toBeVisible();
   });
 
   test("a passkey as the second step after a password, and removing it asks for the password", async ({ context, page }) => {
-    await virtualAuthenticator(context, page);
     const person = newPerson("pk2");
+    const authenticator = await virtualAuthenticator(context, page);
     await register(page, person, true, PASSKEY_URL);
     await addPasskey(page);
+    await authenticator.present(false);
     await logOut(page);
 
     await visit(page, `${PASSKEY_URL}/login?next=%2Fprojects`);
-    await page.getByLabel("Email").fill(person.email);
+    await page.getByRole("textbox", { name: "Email" }).fill(person.email);
     await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
     await page.getByRole("button", { name: "Log in", exact: true }).click();
     await expect(page).toHaveURL(/\/login\/verify/);
     await expect(page.getByRole("heading", { name: "Two-step verification" })).toBeVisible();
     await hydrated(page);
+    await authenticator.present(true);
     await page.getByRole("button", { name: "Use a passkey" }).click();
     await expect(page).toHaveURL(/\/projects$/);
     await visit(page, `${PASSKEY_URL}/sessions`);

@@ -19,6 +19,8 @@ pub struct SecurityPage {
     /// Why this site cannot offer passkeys (its address is an IP address), if it cannot.
     pub passkeys_unavailable: Option<String>,
     pub app_on: bool,
+    /// A passkey or the app: recovery codes exist.
+    pub has_factor: bool,
     /// An app set-up waiting for its first code: the setup key and the QR code (SVG).
     pub setup: Option<(String, String)>,
     pub codes_left: i64,
@@ -43,6 +45,7 @@ pub async fn load_security() -> Result<SecurityPage, AppError> {
         passkeys: crate::server::accounts::passkeys::list(&state, caller.user_id).await?,
         passkeys_unavailable: state.passkeys.unavailable().map(str::to_string),
         app_on: status.app_on,
+        has_factor: status.has_second_factor(),
         setup,
         codes_left: status.codes_left,
         new_codes: two_step::take_new_codes(&state, &caller).await?,
@@ -240,14 +243,14 @@ fn RecoveryCodesSection(page: SecurityPage) -> impl IntoView {
         view! {
             <div class="new-codes" role="status">
                 <p><strong>"Save these recovery codes now: they are shown only this once."</strong>
-                " Each works once, in place of a code from your app, if you lose your phone."</p>
+                " Each works once, in place of your passkey or app code, if you lose your device."</p>
                 <ul aria-label="Recovery codes" class="recovery-codes">
                     {codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
                 </ul>
             </div>
         }
     });
-    let body = if page.app_on {
+    let body = if page.has_factor {
         let left = match page.codes_left {
             1 => "1 recovery code left".to_string(),
             n => format!("{n} recovery codes left"),

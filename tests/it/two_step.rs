@@ -59,7 +59,7 @@ async fn turn_on_app(app: &TestApp, browser: &Browser) -> (App, Vec<String>) {
     let page = browser.get("/security").await;
     assert!(
         page.body
-            .contains(r#"aria-label="QR code for your authenticator app""#),
+            .contains("<title>QR code for your authenticator app</title>"),
         "{}",
         page.body
     );
