@@ -45,7 +45,7 @@ async function pagesFor(browser: Browser) {
   });
   await context.close();
   const guest = ["/", "/login", "/register", "/forgot-password", "/reset-password?token=nonsense", "/verify-email?token=nonsense", "/no-such-page"];
-  const member = ["/profile", "/sessions", "/projects", projectPath, `${projectPath}/delete`, "/activity", "/admin/users"];
+  const member = ["/profile", "/sessions", "/projects", projectPath, `${projectPath}/delete`, "/activity", "/security", "/admin/users"];
   if (id) member.push(`/admin/users/${id}`);
   return { guest, member, statePath };
 }

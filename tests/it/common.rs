@@ -91,8 +91,9 @@ pub async fn spawn(
     if let Some(url) = postgres_database().await {
         vars.insert("DATABASE_URL".into(), url);
     }
+    // `{port}` in a setting is the port the app listens on (`PUBLIC_URL=http://localhost:{port}`).
     for (k, v) in settings {
-        vars.insert(k.to_string(), v.to_string());
+        vars.insert(k.to_string(), v.replace("{port}", &addr.port().to_string()));
     }
     let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
     let options = LeptosOptions::builder()

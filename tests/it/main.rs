@@ -11,6 +11,7 @@ mod email;
 mod hardening;
 mod nodes;
 mod operations;
+mod passkeys;
 mod projects;
 mod review;
 mod sessions;

@@ -311,9 +311,14 @@ mod tests {
         let site = site();
         let mut authenticator = SoftPasskey::new(true);
         let passkey = register(&site, &mut authenticator, ORIGIN).expect("registered");
-        let (state, answer) = assertion(&site, &mut authenticator, &[passkey.clone()], ORIGIN);
+        let (state, answer) = assertion(
+            &site,
+            &mut authenticator,
+            std::slice::from_ref(&passkey),
+            ORIGIN,
+        );
         let (id, updated) = site
-            .finish_second_step(&state, &answer, &[passkey.clone()])
+            .finish_second_step(&state, &answer, std::slice::from_ref(&passkey))
             .expect("verified");
         assert_eq!(id, credential_id(passkey.cred_id()));
         // Stored as JSON and read back, as the database keeps it.
@@ -336,7 +341,7 @@ mod tests {
         let (state, answer) = assertion(
             &site,
             &mut authenticator,
-            &[passkey.clone()],
+            std::slice::from_ref(&passkey),
             "http://localhost:4000",
         );
         assert!(matches!(
@@ -350,9 +355,16 @@ mod tests {
         let site = site();
         let mut authenticator = SoftPasskey::new(true);
         let passkey = register(&site, &mut authenticator, ORIGIN).unwrap();
-        let (_, old_answer) = assertion(&site, &mut authenticator, &[passkey.clone()], ORIGIN);
+        let (_, old_answer) = assertion(
+            &site,
+            &mut authenticator,
+            std::slice::from_ref(&passkey),
+            ORIGIN,
+        );
         // A replayed answer finds a new challenge (the old state is taken by its first finish).
-        let (_, fresh_state) = site.start_second_step(&[passkey.clone()]).unwrap();
+        let (_, fresh_state) = site
+            .start_second_step(std::slice::from_ref(&passkey))
+            .unwrap();
         assert!(matches!(
             site.finish_second_step(&fresh_state, &old_answer, &[passkey]),
             Err(Refused::Invalid(_))
@@ -366,9 +378,18 @@ mod tests {
         let passkey = register(&site, &mut authenticator, ORIGIN).unwrap();
         // Two answers: counter 1, then counter 2. The later is verified first and its counter
         // stored; the earlier (what a copy of the authenticator would send) is then refused.
-        let (first_state, first) = assertion(&site, &mut authenticator, &[passkey.clone()], ORIGIN);
-        let (second_state, second) =
-            assertion(&site, &mut authenticator, &[passkey.clone()], ORIGIN);
+        let (first_state, first) = assertion(
+            &site,
+            &mut authenticator,
+            std::slice::from_ref(&passkey),
+            ORIGIN,
+        );
+        let (second_state, second) = assertion(
+            &site,
+            &mut authenticator,
+            std::slice::from_ref(&passkey),
+            ORIGIN,
+        );
         let (_, advanced) = site
             .finish_second_step(&second_state, &second, &[passkey])
             .unwrap();
