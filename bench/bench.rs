@@ -260,8 +260,99 @@ async fn main() {
         .await,
     );
 
+    two_step_timing(&base, &state).await;
     forgot_password_timing(&base, &state).await;
     admin_list_timing(&base, &state, user.id).await;
+}
+
+/// A login with a second step through the API, one client: the password step (argon2, then a
+/// pending login instead of a session), the code step (an app code checked and spent with the
+/// pending login, then the session), and a login without a second factor for comparison.
+async fn two_step_timing(base: &str, state: &AppState) {
+    use gatehouse::server::security::second_factor::AppSecret;
+    use gatehouse::server::store::factors;
+    let client = Client::new("bench", "10.2.0.1");
+    let mut app = None;
+    for (email, second) in [("two@example.com", true), ("one@example.com", false)] {
+        let registration = Registration {
+            email,
+            username: None,
+            password: PASSWORD,
+            confirm_password: None,
+        };
+        let users::Registered::Account(user) =
+            users::register(state, registration, &client).await.unwrap()
+        else {
+            panic!("verification is optional here");
+        };
+        if second {
+            let secret = AppSecret::generate();
+            let sealed = secret.seal(&state.factor_key, user.id);
+            let mut conn = state.db.acquire().await.unwrap();
+            factors::begin_app_setup(&mut conn, user.id, &sealed, state.now())
+                .await
+                .unwrap();
+            factors::enable_app(&mut conn, user.id, &sealed, 0, state.now())
+                .await
+                .unwrap();
+            app = Some(secret);
+        }
+    }
+    let secret = app.expect("an account with an app");
+    let http = reqwest::Client::new();
+    let n = 30;
+    let (mut password_step, mut code_step, mut one_step) = (Vec::new(), Vec::new(), Vec::new());
+    let started_all = Instant::now();
+    for _ in 0..n {
+        // A fresh step for every login: each code is accepted once.
+        state.clock.advance(Duration::from_secs(30));
+        let started = Instant::now();
+        let res = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "two@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        let body: serde_json::Value = res.json().await.unwrap();
+        password_step.push(started.elapsed());
+        let code = secret.code_at(state.now());
+        let started = Instant::now();
+        let res = http
+            .post(format!("{base}/api/v1/auth/mfa"))
+            .json(&serde_json::json!({"mfa_token": body["mfa_token"], "code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        code_step.push(started.elapsed());
+        let started = Instant::now();
+        let res = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "one@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        one_step.push(started.elapsed());
+    }
+    let total = started_all.elapsed();
+    println!("\n## A login with a second step (API, 1 client, {n} logins)\n");
+    println!("| request | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
+    report(
+        "POST /auth/login, account with an app (403 mfa_required)",
+        &stats(password_step, total),
+    );
+    report(
+        "POST /auth/mfa with an app code (200 token pair)",
+        &stats(code_step, total),
+    );
+    report(
+        "POST /auth/login, account without a second factor (200)",
+        &stats(one_step, total),
+    );
 }
 
 /// The forgot-password answer for addresses with and without an account, interleaved, one

@@ -404,6 +404,7 @@ async fn the_api_answers_mfa_required_and_finishes_with_a_code() {
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.json()["error"]["code"], "invalid_code");
     assert_eq!(wrong.json()["error"]["message"], "That code is not valid.");
+    assert!(wrong.headers.contains_key("www-authenticate"));
     app.advance(Duration::from_secs(30));
     let ok = mfa(authenticator.code(&app), mfa_token.clone()).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
@@ -565,15 +566,27 @@ async fn a_setup_code_is_throttled_and_the_secret_is_never_shown_after_set_up() 
         .unwrap()
         .contains("already on"));
 
-    // A fresh set-up: wrong codes count against the account's password checks.
+    let notice = app
+        .mail("hal@example.com", "A second factor was added")
+        .await;
+    assert!(
+        notice.contains("An authenticator app was added"),
+        "{notice}"
+    );
+
+    // A fresh set-up: wrong codes are throttled.
     let other = app.registered("ivy@example.com", "ivys").await;
     other.submit("/security", "/api/set_up_app", &[]).await;
+    // Ten wrong codes per session and quarter hour (a device's allowance), then a wait.
     let mut last = None;
-    for _ in 0..6 {
+    for attempt in 0..11 {
         let res = other
             .submit("/security", "/api/turn_on_app", &[("code", "111111")])
             .await;
         last = res.form_error();
+        if attempt < 10 {
+            assert_eq!(last.as_ref().unwrap()["message"], "That code is not valid.");
+        }
     }
     assert!(
         last.unwrap()["message"]
@@ -582,4 +595,24 @@ async fn a_setup_code_is_throttled_and_the_secret_is_never_shown_after_set_up() 
             .starts_with("Too many attempts"),
         "throttled"
     );
+}
+
+#[tokio::test]
+async fn adding_a_second_factor_needs_a_recent_login() {
+    let app = spawn_app().await;
+    let browser = app.registered("jo@example.com", "jojo").await;
+    app.advance(Duration::from_secs(16 * 60));
+    let res = browser.submit("/security", "/api/set_up_app", &[]).await;
+    let error = res.form_error().expect("refused");
+    assert!(
+        error["message"].as_str().unwrap().contains("log in again"),
+        "{error}"
+    );
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM app_factors").await, 0);
+    // After logging in again it works.
+    browser.log_out().await;
+    browser.log_in("jo@example.com", PASSWORD, false).await;
+    let res = browser.submit("/security", "/api/set_up_app", &[]).await;
+    assert!(res.form_error().is_none(), "{:?}", res.form_error());
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM app_factors").await, 1);
 }

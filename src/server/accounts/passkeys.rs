@@ -82,12 +82,19 @@ fn digest(handle: &str) -> String {
 
 async fn keep(
     state: &AppState,
+    client: &Client,
     kind: Kind,
     user_id: Option<i64>,
     pending: Option<&str>,
     options: serde_json::Value,
     ceremony_state: &str,
 ) -> Result<Started, AppError> {
+    // Each ceremony stores a challenge: a client may start only so many.
+    state
+        .throttle
+        .passkey_ceremony(&client.ip_address, state.now())
+        .await
+        .map_err(AppError::too_many_requests)?;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let handle = hex::encode(bytes);
@@ -136,7 +143,12 @@ pub async fn list(state: &AppState, user_id: i64) -> Result<Vec<PasskeyView>, Ap
 }
 
 /// Starts adding a passkey to the caller's account.
-pub async fn start_adding(state: &AppState, caller: &CurrentUser) -> Result<Started, AppError> {
+pub async fn start_adding(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &Client,
+) -> Result<Started, AppError> {
+    two_step::require_recent_login(state, caller).await?;
     let existing = {
         let mut conn = state.db.acquire().await?;
         factors::passkeys_of(&mut conn, caller.user_id).await?
@@ -158,6 +170,7 @@ pub async fn start_adding(state: &AppState, caller: &CurrentUser) -> Result<Star
         .map_err(|why| refused(state, why))?;
     keep(
         state,
+        client,
         Kind::Add,
         Some(caller.user_id),
         None,
@@ -180,6 +193,7 @@ pub async fn finish_adding(
     if ceremony.user_id != Some(caller.user_id) {
         return Err(expired_ceremony());
     }
+    two_step::require_recent_login(state, caller).await?;
     let passkey = state
         .passkeys
         .finish_registration(&ceremony.state, credential)
@@ -214,7 +228,9 @@ pub async fn finish_adding(
     if !had_factor {
         two_step::store_new_codes(state, &mut tx, caller.user_id, now).await?;
     }
+    two_step::notify_added(state, &mut tx, caller, &format!("A passkey ({name})")).await?;
     tx.commit().await?;
+    state.mailer.wake();
     let event = |kind| {
         Event::new(kind)
             .by(caller.user_id)
@@ -274,12 +290,25 @@ pub async fn remove(
 
 /// Starts a login with any passkey of this site: `conditional` for the Email field's
 /// autofill.
-pub async fn start_login(state: &AppState, conditional: bool) -> Result<Started, AppError> {
+pub async fn start_login(
+    state: &AppState,
+    client: &Client,
+    conditional: bool,
+) -> Result<Started, AppError> {
     let (options, ceremony_state) = state
         .passkeys
         .start_login(conditional)
         .map_err(|why| refused(state, why))?;
-    keep(state, Kind::Login, None, None, options, &ceremony_state).await
+    keep(
+        state,
+        client,
+        Kind::Login,
+        None,
+        None,
+        options,
+        &ceremony_state,
+    )
+    .await
 }
 
 /// Checks a passkey's answer to the stored challenge and the stored credential's counter,
@@ -344,13 +373,13 @@ pub async fn finish_login(
             return Err(failed("passkey refused"));
         }
     };
-    verify_and_record(state, &row, updated).await?;
     let user = find_by_id(state, row.user_id)
         .await?
         .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, NOT_VERIFIED))?;
     if !user.is_active {
         return Err(failed_inactive(state, client, &user));
     }
+    verify_and_record(state, &row, updated).await?;
     Ok(user)
 }
 
@@ -365,7 +394,11 @@ fn failed_inactive(state: &AppState, client: &Client, user: &User) -> AppError {
 }
 
 /// Starts a second step with one of the pending login's account's passkeys.
-pub async fn start_second_step(state: &AppState, token: &str) -> Result<Started, AppError> {
+pub async fn start_second_step(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Started, AppError> {
     let Some((pending, pending_digest)) = two_step::pending_login(state, token).await? else {
         return Err(two_step::expired());
     };
@@ -383,6 +416,7 @@ pub async fn start_second_step(state: &AppState, token: &str) -> Result<Started,
         .map_err(|why| refused(state, why))?;
     keep(
         state,
+        client,
         Kind::SecondStep,
         Some(pending.user_id),
         Some(&pending_digest),
@@ -436,18 +470,18 @@ pub async fn finish_second_step(
         .iter()
         .find(|row| row.id == used_id)
         .ok_or_else(|| AppError::new(ErrorKind::Unauthenticated, NOT_VERIFIED))?;
+    let user = find_by_id(state, pending.user_id)
+        .await?
+        .ok_or_else(two_step::expired)?;
+    if !user.is_active {
+        return Err(failed_inactive(state, client, &user));
+    }
     verify_and_record(state, row, updated).await?;
     {
         let mut conn = state.db.acquire().await?;
         if !factors::spend_pending(&mut conn, &pending_digest, state.now()).await? {
             return Err(two_step::expired());
         }
-    }
-    let user = find_by_id(state, pending.user_id)
-        .await?
-        .ok_or_else(two_step::expired)?;
-    if !user.is_active {
-        return Err(failed_inactive(state, client, &user));
     }
     Ok(Verified {
         user,

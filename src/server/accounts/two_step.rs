@@ -96,6 +96,45 @@ pub async fn status(state: &AppState, user_id: i64) -> Result<Status, AppError> 
     })
 }
 
+/// How recent a login must be to add a second factor: a session found later (a borrowed
+/// laptop, a stolen cookie) must not be able to add a way in of its own.
+const RECENT_LOGIN_SECS: i64 = 15 * 60;
+
+/// Refuses to add a second factor from a session whose login is older than 15 minutes.
+pub(crate) async fn require_recent_login(
+    state: &AppState,
+    caller: &CurrentUser,
+) -> Result<(), AppError> {
+    let started = {
+        let mut conn = state.db.acquire().await?;
+        crate::server::store::sessions::started_at(&mut conn, &caller.session_id).await?
+    };
+    match started {
+        Some(at) if at + RECENT_LOGIN_SECS >= state.now() => Ok(()),
+        _ => Err(AppError::forbidden(
+            "For your security, log out and log in again before adding a second factor: \
+             this session's login is more than 15 minutes old.",
+        )),
+    }
+}
+
+/// Tells the person a second factor was added (queued in `tx`, with the change).
+pub(crate) async fn notify_added(
+    state: &AppState,
+    tx: &mut crate::server::store::Tx,
+    user: &CurrentUser,
+    what: &str,
+) -> Result<(), AppError> {
+    let notice = templates::second_factor_added(
+        &user.account.email,
+        &user.account.username,
+        what,
+        &state.config.public_url.origin,
+    );
+    crate::server::mail::enqueue(tx, &notice, state.now()).await?;
+    Ok(())
+}
+
 /// An authenticator-app set-up in progress: what the person scans or types.
 #[derive(Clone, Debug)]
 pub struct AppSetup {
@@ -105,6 +144,7 @@ pub struct AppSetup {
 
 /// Starts (or restarts) setting up an authenticator app with a new secret.
 pub async fn begin_app_setup(state: &AppState, caller: &CurrentUser) -> Result<(), AppError> {
+    require_recent_login(state, caller).await?;
     let secret = AppSecret::generate();
     let sealed = secret.seal(&state.factor_key, caller.user_id);
     let mut conn = state.db.acquire().await?;
@@ -173,14 +213,16 @@ pub async fn turn_on_app(
             "This set-up has expired. Select \"Set up authenticator app\" to start again.",
         ));
     };
-    // Wrong set-up codes count against the account's budget for password checks: a borrowed
-    // session cannot be used to probe for a working code at leisure.
+    require_recent_login(state, caller).await?;
+    // Wrong set-up codes have a budget of their own, per session: a borrowed session cannot
+    // probe for a working code at leisure, and mistyped codes do not block password checks.
     let now = state.now();
+    let budget = format!("app-setup:{}", caller.user_id);
     let attempt = state
         .throttle
-        .begin_password_check(caller.user_id, now)
+        .begin(&budget, Guesser::KnownDevice(&caller.session_id), now)
         .await
-        .map_err(AppError::too_many_requests)?;
+        .map_err(|refused| AppError::too_many_requests(refused.wait_secs))?;
     let Ok(step) = secret.accepts(code, now, None) else {
         return Err(code_refused());
     };
@@ -196,7 +238,9 @@ pub async fn turn_on_app(
     if !had_factor {
         store_new_codes(state, &mut tx, caller.user_id, now).await?;
     }
+    notify_added(state, &mut tx, caller, "An authenticator app").await?;
     tx.commit().await?;
+    state.mailer.wake();
     record(state, caller, client, EventKind::AppTurnedOn);
     if !had_factor {
         record(state, caller, client, EventKind::RecoveryCodesGenerated);
@@ -301,6 +345,7 @@ pub async fn remove_all(state: &AppState, user_id: i64) -> Result<(), AppError> 
     factors::delete_app(&mut tx, user_id).await?;
     factors::delete_recovery_codes(&mut tx, user_id).await?;
     factors::delete_passkeys(&mut tx, user_id).await?;
+    factors::delete_reveal(&mut tx, user_id).await?;
     factors::delete_pending_of(&mut tx, user_id).await?;
     tx.commit().await?;
     Ok(())
@@ -406,6 +451,15 @@ pub async fn verify(
         return Err(expired());
     };
     let user_id = pending.user_id;
+    let active = {
+        let mut conn = state.db.acquire().await?;
+        crate::server::store::users::find_by_id(&mut conn, user_id)
+            .await?
+            .is_some_and(|user| user.is_active)
+    };
+    if !active {
+        return Err(AppError::forbidden("This account has been deactivated."));
+    }
     let budget = format!("second-step:{user_id}");
     let guesser = match pending.device_id.as_deref() {
         Some(device) => Guesser::KnownDevice(device),

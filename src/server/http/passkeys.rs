@@ -62,8 +62,11 @@ pub struct AnswerRequest {
 async fn add_options(
     State(state): State<AppState>,
     caller: CurrentUser,
+    client: Client,
 ) -> Result<Json<Started>, AppError> {
-    passkeys::start_adding(&state, &caller).await.map(Json)
+    passkeys::start_adding(&state, &caller, &client)
+        .await
+        .map(Json)
 }
 
 async fn add(
@@ -80,10 +83,13 @@ async fn add(
 
 async fn login_options(
     State(state): State<AppState>,
+    client: Client,
     body: Option<Json<LoginOptionsRequest>>,
 ) -> Result<Json<Started>, AppError> {
     let conditional = body.is_some_and(|Json(body)| body.conditional);
-    passkeys::start_login(&state, conditional).await.map(Json)
+    passkeys::start_login(&state, &client, conditional)
+        .await
+        .map(Json)
 }
 
 /// A new login from this browser replaces the session it had, if any.
@@ -122,13 +128,16 @@ async fn log_in(
 
 async fn second_step_options(
     State(state): State<AppState>,
+    client: Client,
     jar: Cookies,
 ) -> Result<Json<Started>, AppError> {
     let token = state
         .cookies
         .pending_login(&jar)
         .ok_or_else(two_step::expired)?;
-    passkeys::start_second_step(&state, &token).await.map(Json)
+    passkeys::start_second_step(&state, &client, &token)
+        .await
+        .map(Json)
 }
 
 async fn second_step(

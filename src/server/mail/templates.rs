@@ -158,3 +158,16 @@ pub fn two_step_reset(to: &str, username: &str, origin: &str) -> Mail {
         ),
     )
 }
+
+/// After a second factor was added to the account.
+pub fn second_factor_added(to: &str, username: &str, what: &str, origin: &str) -> Mail {
+    mail(
+        to,
+        "A second factor was added to your account",
+        format!(
+            "Hello {username},\n\n{what} was added to your Gatehouse account. From now on it \
+             can be used to log in.\n\nIf this was not you, log in, remove it at \
+             {origin}/security and change your password at once.\n"
+        ),
+    )
+}

@@ -38,6 +38,9 @@ const FIRST_BLOCK_SECS: i64 = 60;
 /// A known device's own allowance for its account, per account window.
 const DEVICE_LIMIT: u32 = 10;
 const ADDRESS_LIMIT: u32 = 30;
+/// Passkey ceremonies one client address may start in an hour: the login page starts one on
+/// every visit (the Email field's autofill), so this is generous.
+const PASSKEY_CEREMONY_LIMIT: usize = 600;
 const ADDRESS_WINDOW_SECS: i64 = 60;
 const REGISTRATION_WINDOW_SECS: i64 = 3600;
 /// Mails about one address or account asked for by one client: one a minute, five a day. A
@@ -612,7 +615,18 @@ impl Throttle {
     /// Counts a registration from `address`; `Err(seconds)` once it has made `limit` in the
     /// last hour.
     pub async fn register(&self, address: &str, limit: usize, now: i64) -> Result<(), u64> {
-        let key = self.key("registration", address_scope(address));
+        self.hourly("registration", address, limit, now).await
+    }
+
+    /// Counts a passkey ceremony started from `address` (each stores a challenge until it is
+    /// answered or expires); `Err(seconds)` beyond `PASSKEY_CEREMONY_LIMIT` an hour.
+    pub async fn passkey_ceremony(&self, address: &str, now: i64) -> Result<(), u64> {
+        self.hourly("passkey-ceremony", address, PASSKEY_CEREMONY_LIMIT, now)
+            .await
+    }
+
+    async fn hourly(&self, label: &str, address: &str, limit: usize, now: i64) -> Result<(), u64> {
+        let key = self.key(label, address_scope(address));
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         self.decide(&[(Tbl::Registrations, key)], |tables| {
             let table = &mut tables.registrations;

@@ -250,6 +250,15 @@ pub async fn take_reveal(
     .await)
 }
 
+/// Forgets the account's unshown recovery codes (its factors were reset).
+pub async fn delete_reveal(conn: &mut Conn, user_id: i64) -> Result<u64, sqlx::Error> {
+    execute!(
+        conn,
+        "DELETE FROM recovery_code_reveals WHERE user_id = $1",
+        user_id
+    )
+}
+
 /// Forgets unshown recovery codes that expired before `now`.
 pub async fn delete_expired_reveals(conn: &mut Conn, now: i64) -> Result<u64, sqlx::Error> {
     execute!(

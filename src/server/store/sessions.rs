@@ -321,3 +321,13 @@ pub async fn forget_grace_answers(conn: &mut Conn, before: i64) -> Result<u64, s
         before
     )
 }
+
+/// When the session started (its login), if it exists.
+pub async fn started_at(conn: &mut Conn, session_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    on!(conn, |c| sqlx::query_scalar(
+        "SELECT created_at FROM sessions WHERE id = $1"
+    )
+    .bind(session_id)
+    .fetch_optional(c)
+    .await)
+}

@@ -189,6 +189,20 @@ pub struct MfaRequired {
 }
 
 fn mfa_required(step: two_step::SecondStep) -> Response {
+    // What a script can send to /auth/mfa: codes. Passkeys need a browser.
+    let methods: Vec<&'static str> = step
+        .methods
+        .iter()
+        .filter(|m| **m != two_step::Method::Passkey)
+        .map(|m| m.as_str())
+        .collect();
+    if methods.is_empty() {
+        return AppError::forbidden(
+            "This account's second factor is a passkey, which needs a browser: log in on the \
+             website.",
+        )
+        .into_response();
+    }
     let body = MfaRequired {
         error: ErrorDetail {
             code: "mfa_required",
@@ -199,13 +213,7 @@ fn mfa_required(step: two_step::SecondStep) -> Response {
             fields: Default::default(),
         },
         mfa_token: step.token,
-        // What a script can send to /auth/mfa: codes. Passkeys need a browser.
-        methods: step
-            .methods
-            .iter()
-            .filter(|m| **m != two_step::Method::Passkey)
-            .map(|m| m.as_str())
-            .collect(),
+        methods,
     };
     (StatusCode::FORBIDDEN, Json(body)).into_response()
 }
@@ -214,9 +222,10 @@ fn mfa_required(step: two_step::SecondStep) -> Response {
 #[serde(deny_unknown_fields)]
 pub struct MfaRequest {
     /// From the 403 `mfa_required` answer of `/auth/token` or `/auth/login`.
+    #[schema(min_length = 1, max_length = 128)]
     mfa_token: String,
     /// A 6-digit code from the authenticator app, or a recovery code.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", min_length = 1, max_length = 64)]
     code: String,
 }
 
@@ -238,8 +247,17 @@ pub async fn mfa(
     jar: Cookies,
     ApiJson(body): ApiJson<MfaRequest>,
 ) -> Result<Response, AppError> {
-    if body.code.trim().is_empty() {
+    if body.code.is_empty() {
         return Err(AppError::field("code", "Enter a code."));
+    }
+    if body.code.chars().count() > 64 {
+        return Err(AppError::field("code", "That is too long to be a code."));
+    }
+    if body.mfa_token.is_empty() || body.mfa_token.chars().count() > 128 {
+        return Err(AppError::field(
+            "mfa_token",
+            "Send the mfa_token of the mfa_required answer.",
+        ));
     }
     match login::finish_second_step(&state, &body.mfa_token, &body.code, &client).await {
         Ok(logged_in) => Ok(pair_for(&state, &jar, logged_in).into_response()),
@@ -251,7 +269,11 @@ pub async fn mfa(
                     fields: err.fields,
                 },
             };
-            Ok((StatusCode::UNAUTHORIZED, Json(body)).into_response())
+            let challenge = [(
+                axum::http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"gatehouse\"",
+            )];
+            Ok((StatusCode::UNAUTHORIZED, challenge, Json(body)).into_response())
         }
         Err(err) => Err(err),
     }
