@@ -102,6 +102,10 @@ test.describe("passkeys", () => {
 
     await visit(page, `${PASSKEY_URL}/security`);
     const passkeys = page.getByRole("region", { name: "Passkeys" });
+    await passkeys.getByLabel("Passkey name").fill("Work laptop");
+    await passkeys.getByRole("button", { name: "Rename" }).click();
+    await expect(page.getByRole("status").first()).toContainText("The passkey was renamed.");
+    await expect(passkeys.getByRole("listitem").first()).toContainText("Work laptop");
     await passkeys.getByRole("button", { name: "Remove" }).click();
     await expect(passkeys.getByRole("alert")).toContainText("Enter your current password.");
     await passkeys.getByLabel("Current password").fill(PASSWORD);

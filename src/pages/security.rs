@@ -7,7 +7,8 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{
-    form_error, ErrorSummary, Field, FormAction, PasswordField, SubmitButton, ValidatedForm,
+    form_error, ErrorSummary, Field, FormAction, PageField, PasswordField, SubmitButton,
+    ValidatedForm,
 };
 use crate::components::status::Loaded;
 use crate::domain::AppError;
@@ -90,6 +91,15 @@ pub async fn remove_passkey(id: String, current_password: String) -> Result<(), 
     Ok(())
 }
 
+#[server(endpoint = "rename_passkey")]
+pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
+    use crate::server::{accounts::passkeys, http::context};
+    let caller = context::current_user()?;
+    passkeys::rename(&context::state()?, &caller, &id, &name).await?;
+    leptos_axum::redirect("/security?saved=passkey-renamed");
+    Ok(())
+}
+
 #[server(endpoint = "new_recovery_codes")]
 pub async fn new_recovery_codes(current_password: String) -> Result<(), AppError> {
     use crate::server::{accounts::two_step, http::context};
@@ -112,6 +122,7 @@ pub fn SecurityPage() -> impl IntoView {
             "codes" => Some("New recovery codes were made. The old ones no longer work."),
             "passkey" => Some("Your passkey was added. You can now log in with it."),
             "passkey-removed" => Some("The passkey was removed."),
+            "passkey-renamed" => Some("The passkey was renamed."),
             _ => None,
         });
     crate::components::provide_now();
@@ -138,29 +149,42 @@ fn PasskeysSection(page: SecurityPage) -> impl IntoView {
     use crate::components::{human_time, Ago};
     let remove = FormAction::<RemovePasskey>::new();
     let error = form_error(remove);
+    let rename = FormAction::<RenamePasskey>::new();
+    let rename_error = form_error(rename);
     let list = (!page.passkeys.is_empty()).then(|| {
         view! {
-            <ValidatedForm action=remove label="Remove a passkey">
+            <ErrorSummary error=rename_error/>
+            <ul class="passkeys">
+                {page.passkeys.into_iter().map(|passkey| {
+                    let name_id = format!("passkey-{}", passkey.id);
+                    let field_id = format!("passkey-name-{}", passkey.id);
+                    view! {
+                        <li>
+                            <strong id=name_id.clone()>{passkey.name.clone()}</strong>
+                            <span>" · added "{human_time(&passkey.created_at)}</span>
+                            <span>{match passkey.last_used_at {
+                                Some(at) => view! { " · last used " <Ago at/> }.into_any(),
+                                None => view! { " · not used yet" }.into_any(),
+                            }}</span>
+                            " "
+                            <button type="submit" form="remove-passkey" class="quiet" name="id" value=passkey.id.clone() aria-describedby=name_id.clone()>"Remove"</button>
+                            <form action=rename.url() method="post" class="inline-form rename-passkey">
+                                <PageField/>
+                                <input type="hidden" name="id" value=passkey.id/>
+                                <label for=field_id.clone()>"Passkey name"</label>
+                                <input id=field_id type="text" name="name" value=passkey.name maxlength="64" autocomplete="off" required=true/>
+                                <button type="submit" class="quiet" aria-describedby=name_id>"Rename"</button>
+                            </form>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <form id="remove-passkey" action=remove.url() method="post" novalidate=true aria-label="Remove a passkey">
+                <PageField/>
                 <ErrorSummary error form="passkeys" fields=&["current_password"]/>
                 <PasswordField label="Current password" name="current_password" form="passkeys" autocomplete="current-password" error/>
-                <ul class="passkeys">
-                    {page.passkeys.into_iter().map(|passkey| {
-                        let name_id = format!("passkey-{}", passkey.id);
-                        view! {
-                            <li>
-                                <strong id=name_id.clone()>{passkey.name}</strong>
-                                <span>" · added "{human_time(&passkey.created_at)}</span>
-                                <span>{match passkey.last_used_at {
-                                    Some(at) => view! { " · last used " <Ago at/> }.into_any(),
-                                    None => view! { " · not used yet" }.into_any(),
-                                }}</span>
-                                " "
-                                <button type="submit" class="quiet" name="id" value=passkey.id aria-describedby=name_id>"Remove"</button>
-                            </li>
-                        }
-                    }).collect_view()}
-                </ul>
-            </ValidatedForm>
+                <p class="hint">"Removing a passkey asks for your current password: choose \"Remove\" beside it."</p>
+            </form>
         }
     });
     let add = match page.passkeys_unavailable {

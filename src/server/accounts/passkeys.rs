@@ -246,6 +246,33 @@ pub async fn finish_adding(
     Ok(())
 }
 
+/// Renames one of the caller's passkeys (1 to 64 characters).
+pub async fn rename(
+    state: &AppState,
+    caller: &CurrentUser,
+    id: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::field("name", "Enter a name for the passkey."));
+    }
+    if name.chars().count() > NAME_MAX_CHARS || name.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "name",
+            "A passkey's name is at most 64 characters, on one line.",
+        ));
+    }
+    let mut conn = state.db.acquire().await?;
+    if !factors::rename_passkey(&mut conn, caller.user_id, id, name).await? {
+        return Err(AppError::new(
+            ErrorKind::NotFound,
+            "That passkey has already been removed.",
+        ));
+    }
+    Ok(())
+}
+
 /// Removes one of the caller's passkeys after the current password; without another second
 /// factor the recovery codes go too.
 pub async fn remove(

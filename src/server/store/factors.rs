@@ -354,6 +354,23 @@ pub async fn passkey_used(
     .map(|n| n == 1)
 }
 
+/// Renames one of the account's passkeys: whether it had it.
+pub async fn rename_passkey(
+    conn: &mut Conn,
+    user_id: i64,
+    id: &str,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    execute!(
+        conn,
+        "UPDATE passkeys SET name = $1 WHERE user_id = $2 AND id = $3",
+        name,
+        user_id,
+        id
+    )
+    .map(|n| n == 1)
+}
+
 /// Removes one of the account's passkeys: whether it had it.
 pub async fn delete_passkey(conn: &mut Conn, user_id: i64, id: &str) -> Result<bool, sqlx::Error> {
     execute!(
