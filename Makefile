@@ -28,9 +28,6 @@ help:
 	@echo "make bench-hostile  memory and latency under hostile load (see bench/README.md)"
 
 tools:
-	@# webauthn-rs links OpenSSL (passkeys).
-	@pkg-config --exists openssl 2>/dev/null \
-		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y libssl-dev pkg-config; }
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 		|| rustup target add wasm32-unknown-unknown
 	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" \
