@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod http;
 pub mod mail;
+pub mod oidc;
 pub mod ops;
 pub mod projects;
 pub mod security;

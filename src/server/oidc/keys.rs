@@ -1,0 +1,269 @@
+//! The OpenID Provider's signing keys (SPEC §8): RS256 key pairs with `kid`s, generated into
+//! `DATA_DIR/oidc-keys.json` (mode 0600) on first start, published as a JWK set.
+//!
+//! - One key signs (the newest); older ones stay published until `retire_at`, so tokens they
+//!   signed still verify until they expire (`rotate` sets it to now plus the longest lifetime
+//!   of a token).
+//! - The `kid` is derived from the public key (SHA-256 of its DER, base64url, 16 characters):
+//!   the same key always has the same id, on every node that shares the file.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, EncodeRsaPublicKey};
+use rsa::pkcs8::LineEnding;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const FILE: &str = "oidc-keys.json";
+const BITS: usize = 2048;
+
+/// One key pair as stored.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredKey {
+    kid: String,
+    created_at: i64,
+    /// After this (unix seconds) the key is no longer published: every token it signed has
+    /// expired. `None` for the signing key.
+    retire_at: Option<i64>,
+    /// PKCS#1 PEM.
+    private_pem: String,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoredKey({}, <redacted>)", self.kid)
+    }
+}
+
+/// The provider's keys: the signing one and those still published.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    path: PathBuf,
+    keys: Vec<StoredKey>,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn generate(now: i64) -> Result<StoredKey, String> {
+    let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, BITS)
+        .map_err(|e| format!("cannot generate a signing key: {e}"))?;
+    let public_der = private
+        .to_public_key()
+        .to_pkcs1_der()
+        .map_err(|e| format!("cannot encode the public key: {e}"))?;
+    let kid = b64(&Sha256::digest(public_der.as_bytes()))[..16].to_string();
+    let private_pem = private
+        .to_pkcs1_pem(LineEnding::LF)
+        .map_err(|e| format!("cannot encode the signing key: {e}"))?
+        .to_string();
+    Ok(StoredKey {
+        kid,
+        created_at: now,
+        retire_at: None,
+        private_pem,
+    })
+}
+
+impl SigningKeys {
+    /// The keys in `data_dir`, generating the first one if there is none.
+    pub fn load_or_create(data_dir: &Path, now: i64) -> Result<Self, String> {
+        let path = data_dir.join(FILE);
+        let keys = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str::<Vec<StoredKey>>(&text).map_err(|e| {
+                format!("{} is not a key file Gatehouse wrote: {e}", path.display())
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let mut loaded = Self { path, keys };
+        if loaded.keys.iter().all(|key| key.retire_at.is_some()) {
+            loaded.keys.push(generate(now)?);
+            loaded.save()?;
+        }
+        Ok(loaded)
+    }
+
+    /// Starts signing with a new key; the current one stays published until `now +
+    /// overlap_secs` (the longest lifetime of a token it signed). Forgets retired keys.
+    pub fn rotate(&mut self, now: i64, overlap_secs: i64) -> Result<&str, String> {
+        for key in &mut self.keys {
+            key.retire_at.get_or_insert(now + overlap_secs);
+        }
+        self.keys
+            .retain(|key| key.retire_at.is_none_or(|at| at > now));
+        self.keys.push(generate(now)?);
+        self.save()?;
+        Ok(self.signing_kid())
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(&self.keys).map_err(|e| e.to_string())?;
+        let temporary = self.path.with_extension("json.new");
+        write_private(&temporary, text.as_bytes())
+            .and_then(|()| std::fs::rename(&temporary, &self.path))
+            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+    }
+
+    fn signing(&self) -> &StoredKey {
+        self.keys
+            .iter()
+            .rev()
+            .find(|key| key.retire_at.is_none())
+            .unwrap_or_else(|| &self.keys[self.keys.len() - 1])
+    }
+
+    pub fn signing_kid(&self) -> &str {
+        &self.signing().kid
+    }
+
+    /// Signs `claims` as a JWT with the signing key (`RS256`, its `kid`, and `typ`).
+    pub fn sign<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, String> {
+        let key = self.signing();
+        let der = RsaPrivateKey::from_pkcs1_pem(&key.private_pem)
+            .and_then(|private| private.to_pkcs1_der())
+            .map_err(|e| e.to_string())?;
+        let encoding = jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes());
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.to_string());
+        jsonwebtoken::encode(&header, claims, &encoding).map_err(|e| e.to_string())
+    }
+
+    /// The published keys (not yet retired at `now`) as a JWK set.
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .iter()
+            .filter(|key| key.retire_at.is_none_or(|at| at > now))
+            .filter_map(|key| {
+                let private = RsaPrivateKey::from_pkcs1_pem(&key.private_pem).ok()?;
+                let public = private.to_public_key();
+                Some(serde_json::json!({
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": key.kid,
+                    "n": b64(&public.n().to_bytes_be()),
+                    "e": b64(&public.e().to_bytes_be()),
+                }))
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+/// Writes `bytes` to a new file only its owner can read (0600 on Unix).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verify(jwks: &serde_json::Value, token: &str) -> Result<serde_json::Value, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+        let kid = header.kid.ok_or("no kid")?;
+        let jwk = jwks["keys"]
+            .as_array()
+            .and_then(|keys| keys.iter().find(|k| k["kid"] == kid.as_str()))
+            .ok_or("kid not published")?;
+        let key = jsonwebtoken::DecodingKey::from_rsa_components(
+            jwk["n"].as_str().unwrap(),
+            jwk["e"].as_str().unwrap(),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_key_is_made_once_kept_private_and_verifies_with_the_published_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = SigningKeys::load_or_create(dir.path(), 1_000).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = SigningKeys::load_or_create(dir.path(), 2_000).unwrap();
+        assert_eq!(
+            again.signing_kid(),
+            keys.signing_kid(),
+            "loaded, not made again"
+        );
+        let token = keys
+            .sign(&serde_json::json!({"sub": "u1"}), "at+jwt")
+            .unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().typ.as_deref(),
+            Some("at+jwt")
+        );
+        let jwks = again.jwks(2_000);
+        assert_eq!(jwks["keys"][0]["alg"], "RS256");
+        assert!(
+            jwks["keys"][0].get("d").is_none(),
+            "no private part published"
+        );
+        assert_eq!(verify(&jwks, &token).unwrap()["sub"], "u1");
+        let tampered = format!("{}x", &token[..token.len() - 1]);
+        assert!(verify(&jwks, &tampered).is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_stays_published_until_its_tokens_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = SigningKeys::load_or_create(dir.path(), 1_000).unwrap();
+        let old_kid = keys.signing_kid().to_string();
+        let old_token = keys.sign(&serde_json::json!({"n": 1}), "JWT").unwrap();
+        let new_kid = keys.rotate(2_000, 3_600).unwrap().to_string();
+        assert_ne!(old_kid, new_kid);
+        let new_token = keys.sign(&serde_json::json!({"n": 2}), "JWT").unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some(new_kid.as_str())
+        );
+        let reloaded = SigningKeys::load_or_create(dir.path(), 2_500).unwrap();
+        assert_eq!(reloaded.signing_kid(), new_kid);
+        let during = reloaded.jwks(2_500);
+        assert_eq!(during["keys"].as_array().unwrap().len(), 2);
+        assert!(
+            verify(&during, &old_token).is_ok(),
+            "the old key's tokens still verify"
+        );
+        let after = reloaded.jwks(2_000 + 3_601);
+        assert_eq!(after["keys"].as_array().unwrap().len(), 1);
+        assert!(verify(&after, &old_token).is_err());
+        assert!(verify(&after, &new_token).is_ok());
+        // The next rotation forgets the retired key.
+        let mut later = reloaded;
+        later.rotate(10_000, 60).unwrap();
+        assert_eq!(later.keys.len(), 2, "{:?}", later.keys);
+    }
+}
