@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Validation,
     /// Not logged in, or the session has ended.
     Unauthenticated,
+    /// A second step's code was wrong, replayed or spent (SPEC §7: 401 `invalid_code`).
+    InvalidCode,
     /// Logged in but not allowed (including a refused cross-site request).
     Forbidden,
     NotFound,

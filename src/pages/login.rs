@@ -48,10 +48,10 @@ pub async fn log_in(
             return Ok(());
         }
     };
-    state.cookies.clear_pending_login(&jar);
     context::end_previous_session(&state).await?;
-    state.cookies.set(&jar, &logged_in.tokens);
-    state.cookies.set_device(&jar, logged_in.device_token);
+    state
+        .cookies
+        .set_login(&jar, &logged_in.tokens, logged_in.device_token);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
 }

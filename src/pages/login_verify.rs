@@ -29,7 +29,7 @@ pub async fn second_step() -> Result<Vec<String>, AppError> {
 #[server(endpoint = "verify_login")]
 pub async fn verify_login(code: String, next: Option<String>) -> Result<(), AppError> {
     use crate::domain::safe_next;
-    use crate::server::accounts::{login, two_step};
+    use crate::server::accounts::login;
     use crate::server::http::context;
     let state = context::state()?;
     let jar = context::cookie_jar()?;
@@ -45,22 +45,18 @@ pub async fn verify_login(code: String, next: Option<String>) -> Result<(), AppE
             "Your login took too long or has already been used. Log in again.",
         ));
     };
-    let logged_in = login::finish_second_step(&state, &token, &code, &context::client()?).await;
-    let logged_in = match logged_in {
-        Ok(logged_in) => logged_in,
-        Err(err) => {
-            if err.message != two_step::INVALID_CODE
-                && err.kind == crate::domain::ErrorKind::Unauthenticated
-            {
+    let logged_in = login::finish_second_step(&state, &token, &code, &context::client()?)
+        .await
+        .inspect_err(|err| {
+            // The pending login expired or was used: the cookie is no use any more.
+            if err.kind == crate::domain::ErrorKind::Unauthenticated {
                 state.cookies.clear_pending_login(&jar);
             }
-            return Err(err);
-        }
-    };
-    state.cookies.clear_pending_login(&jar);
+        })?;
     context::end_previous_session(&state).await?;
-    state.cookies.set(&jar, &logged_in.tokens);
-    state.cookies.set_device(&jar, logged_in.device_token);
+    state
+        .cookies
+        .set_login(&jar, &logged_in.tokens, logged_in.device_token);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
 }

@@ -203,7 +203,22 @@ pub async fn finish_second_step(
     code: &str,
     client: &Client,
 ) -> Result<LoggedIn, AppError> {
-    let outcome = match two_step::verify(state, token, code, client).await {
+    finish_verified(
+        state,
+        two_step::verify(state, token, code, client).await,
+        client,
+    )
+    .await
+}
+
+/// Starts the session of a pending login whose second step `verified` (a code, or a passkey:
+/// `passkeys::finish_second_step`) finished, and counts the outcome.
+pub async fn finish_verified(
+    state: &AppState,
+    verified: Result<two_step::Verified, AppError>,
+    client: &Client,
+) -> Result<LoggedIn, AppError> {
+    let outcome = match verified {
         Ok(verified) => {
             finish(
                 state,
@@ -217,25 +232,6 @@ pub async fn finish_second_step(
         }
         Err(err) => Err(err),
     };
-    state.metrics.login(LoginOutcome::of(&outcome));
-    outcome
-}
-
-/// Finishes a pending login with a passkey (`passkeys::finish_second_step`).
-pub async fn finish_with_passkey(
-    state: &AppState,
-    verified: two_step::Verified,
-    client: &Client,
-) -> Result<LoggedIn, AppError> {
-    let outcome = finish(
-        state,
-        verified.user,
-        verified.remember,
-        verified.device_id,
-        client,
-        &verified.amr,
-    )
-    .await;
     state.metrics.login(LoginOutcome::of(&outcome));
     outcome
 }

@@ -3,8 +3,6 @@
 //! `security::webauthn`'s; this module keeps their state between the two calls of each
 //! (`webauthn_ceremonies`, single use, five minutes) and the passkeys themselves.
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential};
 
 use crate::domain::devices::describe_user_agent;
@@ -14,6 +12,7 @@ use crate::server::accounts::passwords::require_current_password;
 use crate::server::accounts::two_step::{self, Verified};
 use crate::server::accounts::{find_by_id, User};
 use crate::server::security::principal::{Client, CurrentUser};
+use crate::server::security::tokens::{new_secret, secret_digest as digest};
 use crate::server::security::webauthn::{credential_id, user_handle, Refused};
 use crate::server::sessions::Amr;
 use crate::server::startup::clock::rfc3339;
@@ -76,10 +75,6 @@ fn expired_ceremony() -> AppError {
     AppError::bad_request("This passkey request has expired or was already used. Try again.")
 }
 
-fn digest(handle: &str) -> String {
-    hex::encode(Sha256::digest(handle.as_bytes()))
-}
-
 async fn keep(
     state: &AppState,
     client: &Client,
@@ -95,9 +90,7 @@ async fn keep(
         .passkey_ceremony(&client.ip_address, state.now())
         .await
         .map_err(AppError::too_many_requests)?;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let handle = hex::encode(bytes);
+    let handle = new_secret();
     let mut conn = state.db.acquire().await?;
     factors::insert_ceremony(
         &mut conn,

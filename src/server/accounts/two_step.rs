@@ -10,9 +10,6 @@
 //! - A code is spent in the same transaction as the pending login: two requests with one
 //!   code, or with one pending login, cannot both succeed.
 
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
 use crate::domain::{AppError, ErrorKind};
 use crate::server::accounts::audit::{Event, EventKind};
 use crate::server::accounts::passwords::require_current_password;
@@ -23,6 +20,7 @@ use crate::server::security::second_factor::{
     self, open_text, qr_svg, recovery_codes, recovery_digest, seal_text, AppSecret,
 };
 use crate::server::security::throttle::Guesser;
+use crate::server::security::tokens::{new_secret, secret_digest as digest};
 use crate::server::sessions::{self, Amr, EndReason};
 use crate::server::startup::state::AppState;
 use crate::server::store::factors::{self, NewPendingLogin};
@@ -56,13 +54,8 @@ impl Method {
     }
 }
 
-/// What `/security` shows of an account.
-#[derive(Clone, Debug, Default)]
-pub struct Status {
-    pub app_on: bool,
-    pub passkeys: i64,
-    pub codes_left: i64,
-}
+/// What an account has of second factors (what `/security` shows).
+pub use factors::Summary as Status;
 
 impl Status {
     pub fn has_second_factor(&self) -> bool {
@@ -86,14 +79,7 @@ impl Status {
 
 pub async fn status(state: &AppState, user_id: i64) -> Result<Status, AppError> {
     let mut conn = state.db.acquire().await?;
-    let app = factors::app_factor(&mut conn, user_id).await?;
-    let codes_left = factors::recovery_codes_left(&mut conn, user_id).await?;
-    let passkeys = factors::count_passkeys(&mut conn, user_id).await?;
-    Ok(Status {
-        app_on: app.is_some_and(|app| app.enabled_at.is_some()),
-        passkeys,
-        codes_left,
-    })
+    Ok(factors::summary(&mut conn, user_id).await?)
 }
 
 /// How recent a login must be to add a second factor: a session found later (a borrowed
@@ -358,10 +344,6 @@ pub struct SecondStep {
     pub methods: Vec<Method>,
 }
 
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// After a correct password: `Some` when the account has a second factor, with the pending
 /// login that stands in for a session until the second step.
 pub async fn second_step_needed(
@@ -374,9 +356,7 @@ pub async fn second_step_needed(
     if methods.is_empty() {
         return Ok(None);
     }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
+    let token = new_secret();
     let now = state.now();
     let mut conn = state.db.acquire().await?;
     factors::insert_pending(
@@ -400,11 +380,9 @@ pub async fn pending_methods(
     state: &AppState,
     token: &str,
 ) -> Result<Option<Vec<Method>>, AppError> {
-    let mut conn = state.db.acquire().await?;
-    let Some(pending) = factors::pending(&mut conn, &digest(token), state.now()).await? else {
+    let Some((pending, _)) = pending_login(state, token).await? else {
         return Ok(None);
     };
-    drop(conn);
     Ok(Some(status(state, pending.user_id).await?.methods()))
 }
 
@@ -441,13 +419,8 @@ pub async fn verify(
     code: &str,
     client: &Client,
 ) -> Result<Verified, AppError> {
-    let token_digest = digest(token);
     let now = state.now();
-    let pending = {
-        let mut conn = state.db.acquire().await?;
-        factors::pending(&mut conn, &token_digest, now).await?
-    };
-    let Some(pending) = pending else {
+    let Some((pending, token_digest)) = pending_login(state, token).await? else {
         return Err(expired());
     };
     let user_id = pending.user_id;
@@ -492,7 +465,7 @@ pub async fn verify(
                 .detail("reason", reason),
         );
         let mut err = AppError::field("code", INVALID_CODE);
-        err.kind = ErrorKind::Unauthenticated;
+        err.kind = ErrorKind::InvalidCode;
         err
     };
     let app = {

@@ -36,9 +36,5 @@ pub fn client() -> Result<Client, AppError> {
 /// A new login (or a new account) from this browser replaces the session its cookies
 /// belonged to, if any.
 pub async fn end_previous_session(state: &AppState) -> Result<(), AppError> {
-    if let Ok(previous) = current_user() {
-        let reason = crate::server::sessions::EndReason::ReplacedByLogin;
-        crate::server::sessions::end(state, &previous.session_id, reason).await?;
-    }
-    Ok(())
+    crate::server::sessions::end_replaced(state, current_user().ok().as_ref()).await
 }

@@ -43,6 +43,7 @@ pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str) {
         }
         ErrorKind::Validation => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        ErrorKind::InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         ErrorKind::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

@@ -140,7 +140,13 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| state.cookies.names().iter().any(|name| v.contains(name)));
+        .any(|v| {
+            state
+                .cookies
+                .credential_names()
+                .iter()
+                .any(|name| v.contains(name))
+        });
     if is_same_site(
         request.headers(),
         &state.config.public_url.origin,

@@ -14,7 +14,7 @@ use crate::server::accounts::passkeys::{self, Started};
 use crate::server::accounts::{login, two_step};
 use crate::server::http::api::ApiJson;
 use crate::server::security::principal::{Authentication, Client, CurrentUser};
-use crate::server::sessions::{self, EndReason};
+use crate::server::sessions;
 use crate::server::startup::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -92,14 +92,6 @@ async fn login_options(
         .map(Json)
 }
 
-/// A new login from this browser replaces the session it had, if any.
-async fn end_previous(state: &AppState, parts: &axum::http::Extensions) -> Result<(), AppError> {
-    if let Some(previous) = Authentication::of(parts) {
-        sessions::end(state, &previous.session_id, EndReason::ReplacedByLogin).await?;
-    }
-    Ok(())
-}
-
 async fn log_in(
     State(state): State<AppState>,
     client: Client,
@@ -117,10 +109,10 @@ async fn log_in(
         &client,
     )
     .await?;
-    end_previous(&state, &extensions).await?;
-    state.cookies.clear_pending_login(&jar);
-    state.cookies.set(&jar, &logged_in.tokens);
-    state.cookies.set_device(&jar, logged_in.device_token);
+    sessions::end_replaced(&state, Authentication::of(&extensions)).await?;
+    state
+        .cookies
+        .set_login(&jar, &logged_in.tokens, logged_in.device_token);
     Ok(Json(Done {
         redirect: safe_next(body.next.as_deref()),
     }))
@@ -153,12 +145,12 @@ async fn second_step(
         .ok_or_else(two_step::expired)?;
     let verified =
         passkeys::finish_second_step(&state, &client, &token, &body.ceremony, &body.credential)
-            .await?;
-    let logged_in = login::finish_with_passkey(&state, verified, &client).await?;
-    end_previous(&state, &extensions).await?;
-    state.cookies.clear_pending_login(&jar);
-    state.cookies.set(&jar, &logged_in.tokens);
-    state.cookies.set_device(&jar, logged_in.device_token);
+            .await;
+    let logged_in = login::finish_verified(&state, verified, &client).await?;
+    sessions::end_replaced(&state, Authentication::of(&extensions)).await?;
+    state
+        .cookies
+        .set_login(&jar, &logged_in.tokens, logged_in.device_token);
     Ok(Json(Done {
         redirect: safe_next(body.next.as_deref()),
     }))

@@ -52,6 +52,12 @@ impl AuthCookies {
         [self.access, self.refresh]
     }
 
+    /// Every cookie that stands for a person (a session, or a login waiting for its second
+    /// step): a request carrying one must prove it comes from this site (CSRF).
+    pub fn credential_names(&self) -> [&'static str; 3] {
+        [self.access, self.refresh, self.pending]
+    }
+
     pub fn access_token(&self, jar: &Cookies) -> Option<String> {
         jar.get(self.access)
             .map(|c| c.value().to_string())
@@ -94,6 +100,14 @@ impl AuthCookies {
             issued.refresh_token.expose().to_string(),
             issued.persist_for,
         ));
+    }
+
+    /// A finished login: its session's cookies and the renewed device cookie; a pending login
+    /// it finished is done with.
+    pub fn set_login(&self, jar: &Cookies, issued: &IssuedTokens, device_token: String) {
+        self.clear_pending_login(jar);
+        self.set(jar, issued);
+        self.set_device(jar, device_token);
     }
 
     pub fn form_values(&self, jar: &Cookies) -> Option<String> {

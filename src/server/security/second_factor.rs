@@ -55,15 +55,6 @@ impl SealKey {
     pub fn handle_key(&self) -> &[u8; 32] {
         &self.codes
     }
-
-    fn stream(&self, label: &[u8], nonce: &[u8], user_id: i64) -> [u8; 32] {
-        let mut sha = Sha256::new();
-        sha.update(self.secrets);
-        sha.update(label);
-        sha.update(nonce);
-        sha.update(user_id.to_be_bytes());
-        sha.finalize().into()
-    }
 }
 
 /// An authenticator app's shared secret (160 bits, as RFC 4226 recommends).
@@ -160,53 +151,29 @@ impl AppSecret {
         Ok(step)
     }
 
-    /// The secret sealed for `user_id`: `v1.` nonce, sealed bytes and tag, in hex.
+    /// The secret sealed for `user_id` (`seal_bytes`).
     pub fn seal(&self, key: &SealKey, user_id: i64) -> String {
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let pad = key.stream(b"pad", &nonce, user_id);
-        let sealed: Vec<u8> = self.0.iter().zip(pad).map(|(a, b)| a ^ b).collect();
-        let tag = tag(key, &nonce, user_id, &sealed);
-        format!(
-            "v1.{}.{}.{}",
-            hex::encode(nonce),
-            hex::encode(&sealed),
-            hex::encode(tag)
-        )
+        seal_bytes(key, APP_SECRET_LABEL, user_id, &self.0)
     }
 
     /// The secret `seal` sealed for `user_id`, if `sealed` is one, untampered, sealed with
     /// this key for this account.
     pub fn open(sealed: &str, key: &SealKey, user_id: i64) -> Option<Self> {
-        let mut parts = sealed.split('.');
-        let (Some("v1"), Some(nonce), Some(body), Some(given), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        let nonce = hex::decode(nonce).ok().filter(|n| n.len() == NONCE_BYTES)?;
-        let body = hex::decode(body).ok().filter(|b| b.len() == SECRET_BYTES)?;
-        let given = hex::decode(given).ok()?;
-        let expected = tag(key, &nonce, user_id, &body);
-        if !constant_time_eq(&expected, &given) {
-            return None;
-        }
-        let pad = key.stream(b"pad", &nonce, user_id);
-        let mut secret = [0u8; SECRET_BYTES];
-        for (i, byte) in secret.iter_mut().enumerate() {
-            *byte = body[i] ^ pad[i];
-        }
-        Some(Self(secret))
+        let bytes = open_bytes(key, APP_SECRET_LABEL, user_id, sealed)?;
+        Some(Self(bytes.try_into().ok()?))
     }
 }
 
-fn tag(key: &SealKey, nonce: &[u8], user_id: i64, sealed: &[u8]) -> [u8; TAG_BYTES] {
+const APP_SECRET_LABEL: &str = "app secret";
+
+fn tag(key: &SealKey, label: &str, nonce: &[u8], user_id: i64, sealed: &[u8]) -> [u8; TAG_BYTES] {
     let mut sha = Sha256::new();
-    sha.update(key.stream(b"tag", nonce, user_id));
+    sha.update(key.secrets);
+    sha.update(b"tag\0");
+    sha.update(label.as_bytes());
+    sha.update(b"\0");
+    sha.update(nonce);
+    sha.update(user_id.to_be_bytes());
     sha.update(sealed);
     let digest: [u8; 32] = sha.finalize().into();
     let mut tag = [0u8; TAG_BYTES];
@@ -218,13 +185,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `text` sealed for `user_id` under `label` (recovery codes waiting to be shown once):
-/// `v1.` nonce, sealed bytes and tag, in hex.
-pub fn seal_text(key: &SealKey, label: &str, user_id: i64, text: &str) -> String {
+/// `data` sealed for `user_id` under `label` (an app secret, recovery codes waiting to be
+/// shown): `v1.` nonce, sealed bytes and tag, in hex. Only this key, label and account open it.
+pub fn seal_bytes(key: &SealKey, label: &str, user_id: i64, data: &[u8]) -> String {
     let mut nonce = [0u8; NONCE_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let sealed = xor_stream(key, label, &nonce, user_id, text.as_bytes());
-    let tag = tag(key, &[label.as_bytes(), &nonce].concat(), user_id, &sealed);
+    let sealed = xor_stream(key, label, &nonce, user_id, data);
+    let tag = tag(key, label, &nonce, user_id, &sealed);
     format!(
         "v1.{}.{}.{}",
         hex::encode(nonce),
@@ -233,8 +200,8 @@ pub fn seal_text(key: &SealKey, label: &str, user_id: i64, text: &str) -> String
     )
 }
 
-/// The text `seal_text` sealed with the same key, label and account.
-pub fn open_text(key: &SealKey, label: &str, user_id: i64, sealed: &str) -> Option<String> {
+/// The bytes `seal_bytes` sealed with the same key, label and account.
+pub fn open_bytes(key: &SealKey, label: &str, user_id: i64, sealed: &str) -> Option<Vec<u8>> {
     let mut parts = sealed.split('.');
     let (Some("v1"), Some(nonce), Some(body), Some(given), None) = (
         parts.next(),
@@ -248,11 +215,19 @@ pub fn open_text(key: &SealKey, label: &str, user_id: i64, sealed: &str) -> Opti
     let nonce = hex::decode(nonce).ok().filter(|n| n.len() == NONCE_BYTES)?;
     let body = hex::decode(body).ok()?;
     let given = hex::decode(given).ok()?;
-    let expected = tag(key, &[label.as_bytes(), &nonce].concat(), user_id, &body);
+    let expected = tag(key, label, &nonce, user_id, &body);
     if !constant_time_eq(&expected, &given) {
         return None;
     }
-    String::from_utf8(xor_stream(key, label, &nonce, user_id, &body)).ok()
+    Some(xor_stream(key, label, &nonce, user_id, &body))
+}
+
+pub fn seal_text(key: &SealKey, label: &str, user_id: i64, text: &str) -> String {
+    seal_bytes(key, label, user_id, text.as_bytes())
+}
+
+pub fn open_text(key: &SealKey, label: &str, user_id: i64, sealed: &str) -> Option<String> {
+    String::from_utf8(open_bytes(key, label, user_id, sealed)?).ok()
 }
 
 /// `data` XORed with SHA-256 blocks of the key, label, nonce, account and block number.
@@ -262,8 +237,9 @@ fn xor_stream(key: &SealKey, label: &str, nonce: &[u8], user_id: i64, data: &[u8
         .flat_map(|(block, chunk)| {
             let mut sha = Sha256::new();
             sha.update(key.secrets);
-            sha.update(b"text\0");
+            sha.update(b"pad\0");
             sha.update(label.as_bytes());
+            sha.update(b"\0");
             sha.update(nonce);
             sha.update(user_id.to_be_bytes());
             sha.update((block as u64).to_be_bytes());

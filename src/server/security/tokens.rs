@@ -108,6 +108,19 @@ pub enum TokenError {
     Expired,
 }
 
+/// A new bearer secret for a client (256 random bits, base64url): refresh tokens, pending
+/// logins, passkey ceremonies. Only its `digest` is ever stored.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database stores of a bearer secret: SHA-256 is enough because it is high-entropy.
+pub fn secret_digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
 /// A refresh token as handed to the client. Only its hash is ever stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken(String);
@@ -115,9 +128,7 @@ pub struct RefreshToken(String);
 impl RefreshToken {
     /// 256 random bits, base64url.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        Self(new_secret())
     }
 
     pub fn from_client(raw: &str) -> Self {
@@ -128,9 +139,9 @@ impl RefreshToken {
         &self.0
     }
 
-    /// What the database stores: SHA-256 is enough because the token is high-entropy.
+    /// What the database stores.
     pub fn digest(&self) -> String {
-        hex::encode(Sha256::digest(self.0.as_bytes()))
+        secret_digest(&self.0)
     }
 
     /// `successor` sealed with a pad derived from this token and `key` (a server secret every

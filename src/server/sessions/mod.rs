@@ -470,6 +470,17 @@ pub async fn is_live(state: &AppState, session_id: &str, now: i64) -> bool {
 }
 
 /// Ends one session; its access and refresh tokens stop working at once.
+/// A new login (or a new account) from a browser replaces the session it had, if any.
+pub async fn end_replaced(
+    state: &AppState,
+    previous: Option<&CurrentUser>,
+) -> Result<(), AppError> {
+    match previous {
+        Some(previous) => end(state, &previous.session_id, EndReason::ReplacedByLogin).await,
+        None => Ok(()),
+    }
+}
+
 pub async fn end(state: &AppState, session_id: &str, reason: EndReason) -> Result<(), AppError> {
     end_one(state, session_id, None, reason).await.map(drop)
 }

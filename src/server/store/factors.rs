@@ -21,6 +21,28 @@ pub async fn app_factor(conn: &mut Conn, user_id: i64) -> Result<Option<AppFacto
     .await)
 }
 
+/// What an account has of second factors, in one query (every password login asks).
+#[derive(Clone, Copy, Debug, Default, sqlx::FromRow)]
+pub struct Summary {
+    pub app_on: bool,
+    pub passkeys: i64,
+    pub codes_left: i64,
+}
+
+pub async fn summary(conn: &mut Conn, user_id: i64) -> Result<Summary, sqlx::Error> {
+    on!(conn, |c| {
+        sqlx::query_as::<_, Summary>(
+        "SELECT
+             EXISTS (SELECT 1 FROM app_factors WHERE user_id = $1 AND enabled_at IS NOT NULL) AS app_on,
+             (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS passkeys,
+             (SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL) AS codes_left"
+    )
+    .bind(user_id)
+    .fetch_one(c)
+    .await
+    })
+}
+
 /// Starts (or restarts) a set-up with a new sealed secret, unless the app is already on:
 /// whether it was stored.
 pub async fn begin_app_setup(

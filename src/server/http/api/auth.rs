@@ -259,24 +259,8 @@ pub async fn mfa(
             "Send the mfa_token of the mfa_required answer.",
         ));
     }
-    match login::finish_second_step(&state, &body.mfa_token, &body.code, &client).await {
-        Ok(logged_in) => Ok(pair_for(&state, &jar, logged_in).into_response()),
-        Err(err) if err.message == two_step::INVALID_CODE => {
-            let body = ErrorBody {
-                error: ErrorDetail {
-                    code: "invalid_code",
-                    message: err.message,
-                    fields: err.fields,
-                },
-            };
-            let challenge = [(
-                axum::http::header::WWW_AUTHENTICATE,
-                "Bearer realm=\"gatehouse\"",
-            )];
-            Ok((StatusCode::UNAUTHORIZED, challenge, Json(body)).into_response())
-        }
-        Err(err) => Err(err),
-    }
+    let logged_in = login::finish_second_step(&state, &body.mfa_token, &body.code, &client).await?;
+    Ok(pair_for(&state, &jar, logged_in).into_response())
 }
 
 #[utoipa::path(
