@@ -43,7 +43,7 @@ browser:
 	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 e2e-deps:
-	@[ -d end2end/node_modules/@axe-core/playwright ] || (cd end2end && npm ci --no-audit --no-fund)
+	@[ -d end2end/node_modules/openid-client ] || (cd end2end && npm ci --no-audit --no-fund)
 	@[ -x .venv/bin/aiosmtpd ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r end2end/requirements-mail.txt; }
 
 postgres-deps:

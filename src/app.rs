@@ -8,7 +8,8 @@ use leptos_router::{path, SsrMode};
 use crate::components::form::WithPageAddress;
 use crate::components::nav::Nav;
 use crate::pages::{
-    activity::ActivityPage, admin_user::AdminUserPage, admin_users::AdminUsersPage,
+    activity::ActivityPage, admin_apps::AdminAppsPage, admin_user::AdminUserPage,
+    admin_users::AdminUsersPage, apps::AppsPage, consent::ConsentPage,
     forgot_password::ForgotPasswordPage, home::HomePage, login::LoginPage,
     login_verify::LoginVerifyPage, not_found::NotFound, profile::ProfilePage, project::ProjectPage,
     project_delete::DeleteProjectPage, projects::ProjectsPage, register::RegisterPage,
@@ -156,6 +157,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/sessions") view=SessionsPage ssr=ssr.clone()/>
                         <Route path=path!("/security") view=SecurityPage ssr=ssr.clone()/>
                         <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
+                        <Route path=path!("/apps") view=AppsPage ssr=ssr.clone()/>
+                        <Route path=path!("/consent") view=ConsentPage ssr=ssr.clone()/>
+                        <Route path=path!("/admin/apps") view=AdminAppsPage ssr=ssr.clone()/>
                         <Route path=path!("/admin/users") view=AdminUsersPage ssr=ssr.clone()/>
                         <Route path=path!("/admin/users/:id") view=AdminUserPage ssr=ssr.clone()/>
                         <Route path=path!("/projects") view=ProjectsPage ssr=ssr.clone()/>

@@ -67,6 +67,11 @@ pub fn ValidatedForm<ServFn>(
     #[prop(optional, into)]
     password_context: Option<String>,
     #[prop(optional, into)] class: Option<String>,
+    /// The browser sends the form itself (`data-native`): its answer may lead off the site
+    /// (back to an app that asked Gatehouse to log the person in), which a script's request
+    /// cannot follow.
+    #[prop(optional)]
+    native: bool,
     children: Children,
 ) -> impl IntoView
 where
@@ -81,6 +86,7 @@ where
             class=class
             data-focus-after=focus_after
             data-password-context=password_context
+            data-native=native.then_some("")
         >
             <PageField/>
             {children()}

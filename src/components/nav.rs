@@ -65,8 +65,10 @@ pub fn Nav() -> impl IntoView {
                 {nav_link("/projects", "Projects", &here)}
                 {nav_link("/sessions", "Sessions", &here)}
                 {nav_link("/security", "Security", &here)}
+                {nav_link("/apps", "Connected apps", &here)}
                 {nav_link("/activity", "Activity", &here)}
                 {admin.then(|| nav_link("/admin/users", "Users", &here))}
+                {admin.then(|| nav_link("/admin/apps", "Apps", &here))}
                 {nav_link("/profile", "Profile", &here)}
                 <form action=logout.url() method="post" class="inline-form">
                     <SubmitButton class="link-button">"Log out"</SubmitButton>

@@ -21,6 +21,8 @@ pub const ASKED: &str = "data-asked";
 pub const PASSKEY: &str = "data-passkey";
 /// Where a passkey button's messages are shown (in the same section or form).
 pub const PASSKEY_STATUS: &str = "data-passkey-status";
+/// On a form: the browser sends it itself (its answer leads to another site).
+pub const NATIVE: &str = "data-native";
 /// Set on `<body>` once the layer runs (the end-to-end tests wait for it).
 pub const HYDRATED: &str = "data-hydrated";
 

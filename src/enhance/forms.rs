@@ -13,7 +13,7 @@ use web_sys::{
 
 use super::attributes::{
     ACTION, ARIA_BUSY, DISABLED, ENCTYPE, FOCUS_AFTER, FORM_ACTION, FORM_ENCTYPE, FORM_METHOD,
-    FORM_TARGET, METHOD, PASSWORD_CONTEXT, TARGET,
+    FORM_TARGET, METHOD, NATIVE, PASSWORD_CONTEXT, TARGET,
 };
 use super::navigation::{is_page, visit_or_fail, Visit};
 use super::{all, current_url, document, errors};
@@ -42,6 +42,9 @@ impl Submission {
                 .unwrap_or_default()
                 .to_ascii_lowercase()
         };
+        if form.has_attribute(NATIVE) {
+            return None;
+        }
         let target = chosen(TARGET, FORM_TARGET);
         if !target.is_empty() && target != "_self" {
             return None;

@@ -63,6 +63,8 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     let was_reset = move || query.read().get("reset").as_deref() == Some("done");
+    // Logging in for an app: the answer leads back to it.
+    let for_app = next().starts_with("/oauth/");
     view! {
         <Title text="Log in"/>
         <section class="card narrow">
@@ -72,7 +74,7 @@ pub fn LoginPage() -> impl IntoView {
                     "Your password has been changed. Log in with your new password."
                 </p>
             </Show>
-            <ValidatedForm action label="Log in">
+            <ValidatedForm action label="Log in" native=for_app>
                 <ErrorSummary error form="login" fields=&["email", "password"]/>
                 <input type="hidden" name="next" value=next/>
                 <Field label="Email" name="email" form="login" input_type="email" autocomplete="username webauthn" error/>

@@ -76,6 +76,7 @@ pub fn LoginVerifyPage() -> impl IntoView {
                 resource=methods
                 ready={move |methods: Vec<String>| {
                     let next = next.clone();
+                    let native = next.starts_with("/oauth/");
                     if methods.is_empty() && error.get_untracked().is_none() {
                         return view! {
                             <p role="alert" class="error-summary">
@@ -95,7 +96,7 @@ pub fn LoginVerifyPage() -> impl IntoView {
                     };
                     view! {
                         <p>{hint}</p>
-                        <ValidatedForm action label="Two-step verification">
+                        <ValidatedForm action label="Two-step verification" native=native>
                             <ErrorSummary error form="verify" fields=&["code"]/>
                             <input type="hidden" name="next" value=next/>
                             <Field label="Code" name="code" form="verify" autocomplete="one-time-code" autofocus=true error/>

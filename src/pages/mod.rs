@@ -1,8 +1,11 @@
 //! One module per page; each page's server functions live beside it.
 
 pub mod activity;
+pub mod admin_apps;
 pub mod admin_user;
 pub mod admin_users;
+pub mod apps;
+pub mod consent;
 pub mod forgot_password;
 pub mod home;
 pub mod login;

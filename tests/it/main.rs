@@ -10,6 +10,7 @@ mod api;
 mod email;
 mod hardening;
 mod nodes;
+mod oidc;
 mod operations;
 mod passkeys;
 mod projects;

@@ -48,10 +48,16 @@ pub enum EventKind {
     AdminResetTwoStep,
     PasskeyAdded,
     PasskeyRemoved,
+    AppAllowed,
+    AppAccessRemoved,
+    AppTokensIssued,
+    AppTokenReused,
+    AppRegistered,
+    AppUnregistered,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 29] = [
+    const ALL: [EventKind; 35] = [
         Self::Registered,
         Self::VerificationSent,
         Self::EmailVerified,
@@ -81,6 +87,12 @@ impl EventKind {
         Self::AdminResetTwoStep,
         Self::PasskeyAdded,
         Self::PasskeyRemoved,
+        Self::AppAllowed,
+        Self::AppAccessRemoved,
+        Self::AppTokensIssued,
+        Self::AppTokenReused,
+        Self::AppRegistered,
+        Self::AppUnregistered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +126,12 @@ impl EventKind {
             Self::AdminResetTwoStep => "admin_reset_two_step",
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRemoved => "passkey_removed",
+            Self::AppAllowed => "app_allowed",
+            Self::AppAccessRemoved => "app_access_removed",
+            Self::AppTokensIssued => "app_tokens_issued",
+            Self::AppTokenReused => "app_token_reused",
+            Self::AppRegistered => "app_registered",
+            Self::AppUnregistered => "app_unregistered",
         }
     }
 
@@ -379,6 +397,17 @@ fn describe(row: EventRow, reader: Reader) -> ActivityView {
         Some(EventKind::AdminResetTwoStep) => format!("{admin} reset two-step verification"),
         Some(EventKind::PasskeyAdded) => format!("Passkey added ({})", detail("name")),
         Some(EventKind::PasskeyRemoved) => format!("Passkey removed ({})", detail("name")),
+        Some(EventKind::AppAllowed) => format!("Allowed the app {} to log you in", detail("app")),
+        Some(EventKind::AppAccessRemoved) => {
+            format!("Removed the access of the app {}", detail("app"))
+        }
+        Some(EventKind::AppTokensIssued) => format!("The app {} received tokens", detail("app")),
+        Some(EventKind::AppTokenReused) => format!(
+            "An app's tokens were ended because its {} was used twice",
+            detail("token").replace('_', " ")
+        ),
+        Some(EventKind::AppRegistered) => format!("{admin} added the app {}", detail("app")),
+        Some(EventKind::AppUnregistered) => format!("{admin} removed the app {}", detail("app")),
         // Written by another version of Gatehouse.
         None => row.event.replace('_', " "),
     };

@@ -160,7 +160,7 @@ pub fn respond(err: AppError, audience: Audience) -> Response {
     }
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -19,12 +19,14 @@ use crate::server::startup::state::AppState;
 /// Pages (and everything below them) only members may see; guests are sent to log in and
 /// brought back. Every page route in `app.rs` is in exactly one of these three lists; a test
 /// checks it against the router.
-pub const MEMBER_PAGES: [&str; 5] = [
+pub const MEMBER_PAGES: [&str; 7] = [
     "/profile",
     "/sessions",
     "/projects",
     "/activity",
     "/security",
+    "/apps",
+    "/consent",
 ];
 /// Pages only guests need; members are sent to their profile.
 pub const GUEST_PAGES: [&str; 5] = [
@@ -39,8 +41,9 @@ pub const GUEST_PAGES: [&str; 5] = [
 pub const ADMIN_PAGES: [&str; 1] = ["/admin"];
 /// Pages for everyone.
 pub const PUBLIC_PAGES: [&str; 2] = ["/", "/verify-email"];
-/// Pages whose address carries a secret token: the browser must not pass it on.
-const TOKEN_PAGES: [&str; 2] = ["/reset-password", "/verify-email"];
+/// Pages whose address carries a secret token (or an app's authorization request): the
+/// browser must not pass it on.
+const TOKEN_PAGES: [&str; 3] = ["/reset-password", "/verify-email", "/consent"];
 
 pub fn is_member_page(path: &str) -> bool {
     under_any(&MEMBER_PAGES, path)
@@ -132,7 +135,12 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     // Bearer requests carry their credential explicitly; a cross-site page cannot add one.
-    if safe || request.headers().contains_key(AUTHORIZATION) {
+    // The OpenID Provider's token endpoints take no cookies at all (apps call them with
+    // their own credentials, from any origin).
+    if safe
+        || request.headers().contains_key(AUTHORIZATION)
+        || crate::server::http::oidc::COOKIELESS.contains(&request.uri().path())
+    {
         return next.run(request).await;
     }
     let carries_cookies = request
@@ -207,10 +215,26 @@ pub async fn page_access(request: Request, next: Next) -> Response {
         let next_param = serde_urlencoded::to_string([("next", wanted)]).unwrap_or_default();
         return Redirect::to(&format!("/login?{next_param}")).into_response();
     }
-    if logged_in && GUEST_PAGES.contains(&path) {
+    if logged_in && GUEST_PAGES.contains(&path) && !reauthenticates_for_app(request.uri()) {
         return Redirect::to("/profile").into_response();
     }
     next.run(request).await
+}
+
+/// A login page that an app's request sent a logged-in person to (`prompt=login`,
+/// `max_age`): they log in again and go back to the request.
+fn reauthenticates_for_app(uri: &http::Uri) -> bool {
+    let next: Option<String> = uri.query().and_then(|query| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()?
+            .into_iter()
+            .find(|(name, _)| name == "next")
+            .map(|(_, value)| value)
+    });
+    next.is_some_and(|next| {
+        next.starts_with(crate::server::http::oidc::AUTHORIZE)
+            && next.contains(crate::server::oidc::authorize::AUTH_AFTER)
+    })
 }
 
 const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -238,7 +262,8 @@ pub async fn security_headers(
     let path = request.uri().path().to_string();
     let is_asset = is_static_asset(&path);
     let is_docs = request.uri().path().starts_with("/docs");
-    let carries_token = TOKEN_PAGES.contains(&request.uri().path());
+    let carries_token =
+        TOKEN_PAGES.contains(&request.uri().path()) || request.uri().path().starts_with("/oauth/");
     let mut response: Response<Body> = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -24,7 +24,7 @@ use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::{page_shell, shell, App};
-use crate::server::http::{access, api, auth, error, form_errors, guards, metrics, passkeys};
+use crate::server::http::{access, api, auth, error, form_errors, guards, metrics, oidc, passkeys};
 use crate::server::startup::state::AppState;
 
 /// The application with every layer.
@@ -45,6 +45,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(api)
         .merge(api::docs())
         .merge(passkeys::routes())
+        .merge(oidc::routes())
         .leptos_routes(state, page_routes(), move || page_shell(&options))
         .fallback(move |State(state): State<AppState>, request: Request| {
             files_or_not_found(files.clone(), state, request)

@@ -17,7 +17,8 @@ use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-const FILE: &str = "oidc-keys.json";
+/// The key file's name in `DATA_DIR` unless `OIDC_KEYS_FILE` names another.
+pub const FILE: &str = "oidc-keys.json";
 const BITS: usize = 2048;
 
 /// One key pair as stored.
@@ -72,7 +73,12 @@ fn generate(now: i64) -> Result<StoredKey, String> {
 impl SigningKeys {
     /// The keys in `data_dir`, generating the first one if there is none.
     pub fn load_or_create(data_dir: &Path, now: i64) -> Result<Self, String> {
-        let path = data_dir.join(FILE);
+        Self::load_or_create_at(&data_dir.join(FILE), now)
+    }
+
+    /// The keys in the file `path`, generating the first one if there is none.
+    pub fn load_or_create_at(path: &Path, now: i64) -> Result<Self, String> {
+        let path = path.to_path_buf();
         let keys = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str::<Vec<StoredKey>>(&text).map_err(|e| {
                 format!("{} is not a key file Gatehouse wrote: {e}", path.display())
@@ -154,6 +160,140 @@ impl SigningKeys {
             })
             .collect();
         serde_json::json!({ "keys": keys })
+    }
+}
+
+impl SigningKeys {
+    /// The claims of a JWT this provider signed with a published key, with header `typ`,
+    /// issuer `issuer`, and (unless `check_expiry` is false) not expired at `now`.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        now: i64,
+        check_expiry: bool,
+    ) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != jsonwebtoken::Algorithm::RS256
+            || !header
+                .typ
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(typ))
+        {
+            return None;
+        }
+        let kid = header.kid?;
+        let key = self
+            .keys
+            .iter()
+            .filter(|key| key.retire_at.is_none_or(|at| at > now))
+            .find(|key| key.kid == kid)?;
+        let public = RsaPrivateKey::from_pkcs1_pem(&key.private_pem)
+            .ok()?
+            .to_public_key();
+        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+            &b64(&public.n().to_bytes_be()),
+            &b64(&public.e().to_bytes_be()),
+        )
+        .ok()?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.validate_exp = false;
+        validation.required_spec_claims = ["iss".to_string()].into_iter().collect();
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation).ok()?;
+        if check_expiry && !data.claims["exp"].as_i64().is_some_and(|exp| exp > now) {
+            return None;
+        }
+        serde_json::from_value(data.claims).ok()
+    }
+}
+
+/// The keys as a running server holds them: read again when the file changes (`gatehouse
+/// oidc rotate-key` on this machine, or an operator's copy), so every node that shares the
+/// file signs with the new key without a restart.
+#[derive(Debug)]
+pub struct KeyRing {
+    path: PathBuf,
+    loaded: std::sync::RwLock<(SigningKeys, Option<std::time::SystemTime>)>,
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl KeyRing {
+    pub fn open(path: &Path, now: i64) -> Result<Self, String> {
+        let keys = SigningKeys::load_or_create_at(path, now)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            loaded: std::sync::RwLock::new((keys, modified(path))),
+        })
+    }
+
+    /// The keys, read again first if the file changed.
+    pub fn current(&self) -> SigningKeys {
+        let on_disk = modified(&self.path);
+        {
+            let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+            if loaded.1 == on_disk || on_disk.is_none() {
+                return loaded.0.clone();
+            }
+        }
+        match std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Vec<StoredKey>>(&text).ok())
+            .filter(|keys| !keys.is_empty())
+        {
+            Some(keys) => {
+                let fresh = SigningKeys {
+                    path: self.path.clone(),
+                    keys,
+                };
+                let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+                *loaded = (fresh.clone(), on_disk);
+                fresh
+            }
+            None => {
+                tracing::warn!(path = %self.path.display(), "the signing key file could not be read again; keeping the keys loaded");
+                self.loaded
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+                    .clone()
+            }
+        }
+    }
+
+    pub fn sign<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, String> {
+        self.current().sign(claims, typ)
+    }
+
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        self.current().jwks(now)
+    }
+
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Option<T> {
+        self.current().verify(token, typ, issuer, now, true)
+    }
+
+    /// As `verify`, but an expired token passes (an ID token hint at logout).
+    pub fn verify_ignoring_expiry<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Option<T> {
+        self.current().verify(token, typ, issuer, now, false)
     }
 }
 

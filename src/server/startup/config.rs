@@ -130,6 +130,9 @@ pub struct SessionPolicy {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// The OpenID Provider's signing keys (`OIDC_KEYS_FILE`, else `DATA_DIR/oidc-keys.json`):
+    /// every node of one service needs the same file.
+    pub oidc_keys_file: PathBuf,
     pub database_url: String,
     pub jwt_secret: SigningSecret,
     pub sessions: SessionPolicy,
@@ -260,7 +263,13 @@ impl Config {
         )
         .map_err(|message| invalid("PUBLIC_URL", message))?;
 
+        let oidc_keys_file = match get("OIDC_KEYS_FILE") {
+            Some(path) if !path.trim().is_empty() => PathBuf::from(path),
+            Some(_) => return Err(invalid("OIDC_KEYS_FILE", "must name a file")),
+            None => data_dir.join(crate::server::oidc::keys::FILE),
+        };
         Ok(Self {
+            oidc_keys_file,
             data_dir,
             database_url,
             jwt_secret,

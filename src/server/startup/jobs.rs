@@ -1,4 +1,5 @@
-//! Background work: every ten minutes, delete expired and long-ended sessions and audit events
+//! Background work: every ten minutes, delete expired and long-ended sessions, ended app
+//! grants, and audit events
 //! past their retention (once per interval among all processes on the database:
 //! `store::jobs`), and forget this process's old login failures.
 
@@ -47,6 +48,16 @@ pub fn spawn_cleanup(state: AppState) {
             match state.resubmissions.prune(state.now()).await {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "submission clean-up failed"),
+            }
+            // Ended grants are kept a day: a code or refresh token presented again meanwhile
+            // is still recognised as a reuse.
+            let ended = async {
+                let mut conn = state.db.acquire().await?;
+                store::oidc::delete_ended_grants(&mut conn, state.now() - 86_400).await
+            };
+            match ended.await {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "grant clean-up failed"),
             }
             let keep = store::secs(state.config.audit_retention);
             match audit::delete_before(&state.db, state.now() - keep).await {

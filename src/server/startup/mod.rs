@@ -25,7 +25,8 @@ const USAGE: &str =
     "usage: gatehouse                        serve (settings from the environment or .env)
        gatehouse admin grant EMAIL      make the account with this email an administrator
        gatehouse admin revoke EMAIL     make it a plain user again
-       gatehouse backup FILE            write a consistent copy of the database to FILE";
+       gatehouse backup FILE            write a consistent copy of the database to FILE
+";
 
 /// The binary's entry point: serves, or runs a command with the same settings.
 pub async fn main() -> ExitCode {
@@ -50,15 +51,28 @@ pub async fn main() -> ExitCode {
         ["admin", "grant", email] => admin_command(email, Role::Admin).await,
         ["admin", "revoke", email] => admin_command(email, Role::User).await,
         ["backup", file] => backup_command(Path::new(file)).await,
+        ["oidc", rest @ ..] => oidc_command(rest).await,
         ["-h" | "--help" | "help"] => {
-            println!("{USAGE}");
+            println!("{USAGE}{}", crate::server::oidc::cli::USAGE);
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}{}", crate::server::oidc::cli::USAGE);
             ExitCode::from(2)
         }
     }
+}
+
+/// `gatehouse oidc …` (SPEC §8).
+async fn oidc_command(args: &[&str]) -> ExitCode {
+    let state = match start_state(command_options()).await {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let outcome = crate::server::oidc::cli::run(&state, args).await;
+    state.audit.flush().await;
+    state.db.close().await;
+    outcome
 }
 
 fn command_options() -> leptos::config::LeptosOptions {

@@ -6,6 +6,7 @@ use leptos::config::LeptosOptions;
 use crate::server::accounts::audit::AuditLog;
 use crate::server::http::resubmit::Resubmissions;
 use crate::server::mail::Mailer;
+use crate::server::oidc::keys::KeyRing;
 use crate::server::ops::metrics::Metrics;
 use crate::server::security::cookies::AuthCookies;
 use crate::server::security::password::Hasher;
@@ -47,6 +48,8 @@ pub struct Shared {
     pub factor_key: SealKey,
     /// The site as a WebAuthn relying party (`PUBLIC_URL`'s host).
     pub passkeys: Passkeys,
+    /// The OpenID Provider's signing keys (`OIDC_KEYS_FILE`).
+    pub oidc_keys: KeyRing,
     pub leptos_options: LeptosOptions,
 }
 
@@ -55,6 +58,8 @@ impl AppState {
         let db = Store::connect(&config.database_url).await?;
         let clock = Clock::system();
         let mailer = Mailer::new(&config.mail, &config.data_dir, db.clone(), clock.clone())?;
+        let oidc_keys = KeyRing::open(&config.oidc_keys_file, clock.now())
+            .map_err(|e| format!("OIDC_KEYS_FILE: {e}"))?;
         Ok(Self(Arc::new(Shared {
             mailer,
             audit: AuditLog::start(db.clone(), clock.clone()),
@@ -67,6 +72,7 @@ impl AppState {
             background: tokio_util::task::TaskTracker::new(),
             resubmissions: Arc::new(Resubmissions::new(db.clone())),
             passkeys: Passkeys::for_origin(&config.public_url.origin),
+            oidc_keys,
             factor_key: SealKey::derive(config.jwt_secret.expose()),
             throttle: Arc::new(Throttle::for_store(&db, config.jwt_secret.expose())),
             clock,

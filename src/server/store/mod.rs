@@ -24,6 +24,7 @@ pub mod change_stamp;
 pub mod email_tokens;
 pub mod factors;
 pub mod jobs;
+pub mod oidc;
 pub mod outbox;
 pub mod projects;
 pub mod sessions;

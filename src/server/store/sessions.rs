@@ -331,3 +331,16 @@ pub async fn started_at(conn: &mut Conn, session_id: &str) -> Result<Option<i64>
     .fetch_optional(c)
     .await)
 }
+
+/// When the session's person logged in and how (`amr`), if the session exists.
+pub async fn login_of(
+    conn: &mut Conn,
+    session_id: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    on!(conn, |c| sqlx::query_as(
+        "SELECT created_at, amr FROM sessions WHERE id = $1"
+    )
+    .bind(session_id)
+    .fetch_optional(c)
+    .await)
+}
