@@ -69,3 +69,13 @@ export function grantAdmin(email: string) {
   });
   expect(out).toContain("is now an administrator");
 }
+
+/** `gatehouse oidc add-client ARGS`, run with the main server's settings: the app's JSON. */
+export function addClient(...args: string[]): { client_id: string; client_secret?: string } {
+  const target = process.env.CARGO_TARGET_DIR ?? path.join(__dirname, "..", "..", "target");
+  const out = execFileSync(path.join(target, "debug", "gatehouse"), ["oidc", "add-client", ...args], {
+    env: { ...process.env, DATA_DIR: MAIN_DATA, PUBLIC_URL: MAIN_URL, RUST_LOG: "warn" },
+    encoding: "utf8",
+  });
+  return JSON.parse(out);
+}

@@ -2,7 +2,7 @@ import { test, expect, Page, Browser } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { grantAdmin, hydrated, logIn, newPerson, PASSWORD, register, visit } from "./helpers";
+import { addClient, grantAdmin, hydrated, logIn, newPerson, PASSWORD, register, visit } from "./helpers";
 
 const SHOTS = path.join(__dirname, "..", "test-results", "screenshots");
 const AXE_REPORT = path.join(__dirname, "..", "test-results", "axe-summary.txt");
@@ -45,7 +45,9 @@ async function pagesFor(browser: Browser) {
   });
   await context.close();
   const guest = ["/", "/login", "/register", "/forgot-password", "/reset-password?token=nonsense", "/verify-email?token=nonsense", "/no-such-page"];
-  const member = ["/profile", "/sessions", "/projects", projectPath, `${projectPath}/delete`, "/activity", "/security", "/admin/users"];
+  const app = addClient("--name", "Axe app", "--redirect-uri", "http://127.0.0.1:3199/callback");
+  const consent = `/consent?response_type=code&client_id=${app.client_id}&redirect_uri=${encodeURIComponent("http://127.0.0.1:3199/callback")}&scope=openid+email&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`;
+  const member = ["/profile", "/sessions", "/projects", projectPath, `${projectPath}/delete`, "/activity", "/security", "/apps", consent, "/admin/users", "/admin/apps"];
   if (id) member.push(`/admin/users/${id}`);
   return { guest, member, statePath };
 }

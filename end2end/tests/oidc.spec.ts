@@ -1,13 +1,12 @@
-import { test, expect, Page } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import * as path from "node:path";
-import { MAIN_DATA, MAIN_URL } from "../playwright.config";
-import { grantAdmin, hydrated, newPerson, PASSWORD, register, visit } from "./helpers";
+import { test, expect } from "@playwright/test";
+import * as http from "node:http";
+import { MAIN_URL } from "../playwright.config";
+import { addClient, grantAdmin, hydrated, newPerson, PASSWORD, register, visit } from "./helpers";
 
 // An independent relying party: npm's openid-client (certified by the OpenID Foundation) does
 // discovery, PKCE, the authorization URL, ID-token validation with the JWK set, `iss` in the
 // response (RFC 9207), userinfo, refresh, introspection, revocation and the logout URL.
-// The app's own address is never served: the browser's visits there are answered here.
+// The app's own pages are a tiny HTTP server here: the browser lands on its callback.
 const APP = "http://127.0.0.1:3199";
 const CALLBACK = `${APP}/callback`;
 const BYE = `${APP}/bye`;
@@ -15,21 +14,17 @@ const BYE = `${APP}/bye`;
 type Oidc = typeof import("openid-client");
 const oidc = (): Promise<Oidc> => import("openid-client");
 
-async function serveTheApp(page: Page) {
-  await page.route(`${APP}/**`, (route) =>
-    route.fulfill({ status: 200, contentType: "text/html", body: "<title>The app</title><h1>The app</h1>" }),
-  );
-}
-
-/** `gatehouse oidc add-client …` with the main server's settings. */
-function addClient(...args: string[]): { client_id: string; client_secret?: string } {
-  const target = process.env.CARGO_TARGET_DIR ?? path.join(__dirname, "..", "..", "target");
-  const out = execFileSync(path.join(target, "debug", "gatehouse"), ["oidc", "add-client", ...args], {
-    env: { ...process.env, DATA_DIR: MAIN_DATA, PUBLIC_URL: MAIN_URL, RUST_LOG: "warn" },
-    encoding: "utf8",
+let appServer: http.Server;
+test.beforeAll(async () => {
+  appServer = http.createServer((_, response) => {
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end("<!doctype html><title>The app</title><h1>The app</h1>");
   });
-  return JSON.parse(out);
-}
+  await new Promise<void>((resolve) => appServer.listen(3199, "127.0.0.1", resolve));
+});
+test.afterAll(async () => {
+  await new Promise((resolve) => appServer.close(resolve));
+});
 
 async function relyingParty(clientId: string, secret?: string) {
   const client = await oidc();
@@ -66,7 +61,7 @@ test("an app added on /admin/apps logs a person in through Gatehouse with an ind
   const form = adminPage.getByRole("form", { name: "Add app" });
   await form.getByLabel("Name").fill("Team wiki");
   await form.getByLabel("Redirect URIs").fill(CALLBACK);
-  await form.getByLabel("Post-logout redirect URIs").fill(BYE);
+  await form.getByLabel("Addresses after logout").fill(BYE);
   await form.getByRole("button", { name: "Add app" }).click();
   await expect(adminPage.getByRole("heading", { name: "App added" })).toBeVisible();
   const clientId = (await adminPage.locator("[data-client-id]").textContent())!.trim();
@@ -84,7 +79,6 @@ test("an app added on /admin/apps logs a person in through Gatehouse with an ind
   await register(page, person);
   await page.getByRole("navigation").getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login/);
-  await serveTheApp(page);
   const rp = await relyingParty(clientId, secret);
   const login = await startLogin(rp, "openid profile email offline_access");
   await page.goto(login.url);
@@ -160,7 +154,6 @@ test("Deny goes back to the app with access_denied; a public app uses PKCE alone
   expect(app.client_secret).toBeUndefined();
   const person = newPerson("denier");
   await register(page, person);
-  await serveTheApp(page);
   const rp = await relyingParty(app.client_id);
   const refused = await startLogin(rp, "openid");
   await page.goto(refused.url);

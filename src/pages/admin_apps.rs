@@ -203,7 +203,7 @@ pub fn AdminAppsPage() -> impl IntoView {
                 <ErrorSummary error=add_error form="app" fields=&["name", "redirect_uris", "post_logout_redirect_uris"]/>
                 <Field label="Name" name="name" form="app" error=add_error/>
                 <Field label="Redirect URIs" name="redirect_uris" form="app" multiline=true error=add_error hint="One per line, exactly as the app sends them."/>
-                <Field label="Post-logout redirect URIs" name="post_logout_redirect_uris" form="app" multiline=true error=add_error hint="Optional: where the app may send people after logging them out."/>
+                <Field label="Addresses after logout" name="post_logout_redirect_uris" form="app" multiline=true error=add_error hint="Optional: where the app may send people after logging them out (post-logout redirect URIs), one per line."/>
                 <div class="checkbox">
                     <input type="checkbox" id="app-public" name="public"/>
                     <label for="app-public">"Public app (runs in a browser or on a device: no secret)"</label>
