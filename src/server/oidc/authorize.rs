@@ -293,7 +293,7 @@ fn after_login(original: &HashMap<String, String>, now: i64) -> String {
             }
             let kept: Vec<&str> = value.split(' ').filter(|v| *v != "login").collect();
             let kept = kept.join(" ");
-            (!kept.trim().is_empty()).then(|| (name.as_str(), kept))
+            (!kept.trim().is_empty()).then_some((name.as_str(), kept))
         })
         .collect();
     pairs.sort();

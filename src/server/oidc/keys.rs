@@ -204,7 +204,7 @@ impl SigningKeys {
         validation.validate_exp = false;
         validation.required_spec_claims = ["iss".to_string()].into_iter().collect();
         let data = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation).ok()?;
-        if check_expiry && !data.claims["exp"].as_i64().is_some_and(|exp| exp > now) {
+        if check_expiry && data.claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
             return None;
         }
         serde_json::from_value(data.claims).ok()
