@@ -44,7 +44,8 @@ browser:
 
 e2e-deps:
 	@[ -d end2end/node_modules/openid-client ] || (cd end2end && npm ci --no-audit --no-fund)
-	@[ -x .venv/bin/aiosmtpd ] || { python3 -m venv .venv && .venv/bin/pip install --quiet -r end2end/requirements-mail.txt; }
+	@{ [ -x .venv/bin/aiosmtpd ] && .venv/bin/python -c 'import authlib' 2>/dev/null; } \
+		|| { python3 -m venv .venv && .venv/bin/pip install --quiet -r end2end/requirements-mail.txt; }
 
 postgres-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \

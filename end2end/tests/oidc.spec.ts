@@ -1,5 +1,7 @@
 import { test, expect } from "@playwright/test";
+import { spawnSync } from "node:child_process";
 import * as http from "node:http";
+import * as path from "node:path";
 import { MAIN_URL } from "../playwright.config";
 import { addClient, grantAdmin, hydrated, newPerson, PASSWORD, register, visit } from "./helpers";
 
@@ -106,6 +108,18 @@ test("an app added on /admin/apps logs a person in through Gatehouse with an ind
   expect(typeof claims.auth_time).toBe("number");
   const info = await rp.client.fetchUserInfo(rp.config, tokens.access_token, claims.sub);
   expect(info.email).toBe(person.email);
+
+  // The README's resource server (Authlib) accepts the access token with the JWK set alone,
+  // and refuses the ID token and a tampered token.
+  const api = (token: string) =>
+    spawnSync(path.join(__dirname, "..", "..", ".venv", "bin", "python"), [
+      path.join(__dirname, "..", "examples", "protect_api.py"), MAIN_URL, clientId, token,
+    ], { encoding: "utf8" });
+  const accepted = api(tokens.access_token);
+  expect(accepted.status, accepted.stderr).toBe(0);
+  expect(JSON.parse(accepted.stdout).sub).toBe(claims.sub);
+  expect(api(tokens.id_token!).stderr).toContain("not an access token");
+  expect(api(tokens.access_token.slice(0, -3) + "AAA").status).toBe(1);
 
   // Refresh rotates; introspection sees the new access token.
   const renewed = await rp.client.refreshTokenGrant(rp.config, tokens.refresh_token!);

@@ -573,6 +573,27 @@ async fn prompt_none_login_and_consent_and_remembered_consent() {
         .await;
     assert!(page.location().unwrap().starts_with("/consent?"));
 
+    // max_age: a login older than that is done again (prompt=none cannot).
+    app.advance(std::time::Duration::from_secs(120));
+    let page = browser
+        .get(&authorize_path(&client, &[("max_age", "60")]))
+        .await;
+    assert!(page.location().unwrap().starts_with("/login?next="));
+    let page = browser
+        .get(&authorize_path(
+            &client,
+            &[("max_age", "60"), ("prompt", "none")],
+        ))
+        .await;
+    assert_eq!(
+        query_of(page.location().unwrap())["error"],
+        "login_required"
+    );
+    let page = browser
+        .get(&authorize_path(&client, &[("max_age", "600")]))
+        .await;
+    assert!(query_of(page.location().unwrap()).contains_key("code"));
+
     // prompt=login: the logged-in person logs in again, then the request goes on.
     let page = browser
         .get(&authorize_path(&client, &[("prompt", "login")]))
