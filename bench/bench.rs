@@ -261,6 +261,7 @@ async fn main() {
     );
 
     two_step_timing(&base, &state).await;
+    oidc_timing(&base, &state, &cookie).await;
     forgot_password_timing(&base, &state).await;
     admin_list_timing(&base, &state, user.id).await;
 }
@@ -353,6 +354,157 @@ async fn two_step_timing(base: &str, state: &AppState) {
         "POST /auth/login, account without a second factor (200)",
         &stats(one_step, total),
     );
+}
+
+/// The OpenID Provider's answers to an app, one client, over HTTP: the authorization endpoint
+/// for a logged-in person who allowed the app (a grant and a code, 302), the code exchange
+/// (an RS256 ID token and access token, a refresh token), a refresh (rotation), userinfo and
+/// introspection (a JWT check and the grant looked up).
+async fn oidc_timing(base: &str, state: &AppState, cookie: &str) {
+    use gatehouse::server::oidc::clients::{self, Registration};
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let redirect = "http://127.0.0.1:9/cb";
+    let added = clients::add(
+        state,
+        &Registration {
+            name: "Bench app",
+            redirect_uris: &[redirect.to_string()],
+            post_logout_redirect_uris: &[],
+            public: false,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let secret = added.client_secret.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = format!(
+        "{base}/oauth/authorize?{}",
+        serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("client_id", added.client_id.as_str()),
+            ("redirect_uri", redirect),
+            ("scope", "openid email offline_access"),
+            ("state", "s"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .unwrap()
+    );
+    // The person allows the app once; every later request goes straight back with a code.
+    let first = http
+        .get(&authorize)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let consent = first.headers()["location"].to_str().unwrap().to_string();
+    let query = consent.trim_start_matches("/consent?").to_string();
+    let allowed = http
+        .post(format!("{base}/oauth/consent"))
+        .header("cookie", cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("query", query.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let n = 200;
+    let (mut codes, mut exchanges, mut refreshes, mut userinfos, mut introspections) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let started_all = Instant::now();
+    for _ in 0..n {
+        let started = Instant::now();
+        let res = http
+            .get(&authorize)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        codes.push(started.elapsed());
+        let code = location
+            .split(['?', '&'])
+            .find_map(|pair| pair.strip_prefix("code="))
+            .unwrap()
+            .to_string();
+        let started = Instant::now();
+        let tokens: serde_json::Value = http
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(&added.client_id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        exchanges.push(started.elapsed());
+        let started = Instant::now();
+        let renewed: serde_json::Value = http
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(&added.client_id, Some(&secret))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        refreshes.push(started.elapsed());
+        let access = renewed["access_token"].as_str().unwrap();
+        let started = Instant::now();
+        let res = http
+            .get(format!("{base}/oauth/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        userinfos.push(started.elapsed());
+        let started = Instant::now();
+        let res = http
+            .post(format!("{base}/oauth/introspect"))
+            .basic_auth(&added.client_id, Some(&secret))
+            .form(&[("token", access)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        introspections.push(started.elapsed());
+    }
+    let total = started_all.elapsed();
+    println!("\n## The OpenID Provider (1 client, {n} rounds)\n");
+    println!("| request | n | throughput | p50 | p95 | max |\n|---|---|---|---|---|---|");
+    report(
+        "GET /oauth/authorize, consent remembered (302 with a code)",
+        &stats(codes, total),
+    );
+    report(
+        "POST /oauth/token, code exchange (ID + access + refresh token)",
+        &stats(exchanges, total),
+    );
+    report(
+        "POST /oauth/token, refresh (rotation)",
+        &stats(refreshes, total),
+    );
+    report("GET /oauth/userinfo", &stats(userinfos, total));
+    report("POST /oauth/introspect", &stats(introspections, total));
 }
 
 /// The forgot-password answer for addresses with and without an account, interleaved, one

@@ -427,7 +427,7 @@ async fn clients_must_authenticate_as_registered() {
     )
     .await;
     assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
-    // A public app uses `none`, and may not introspect.
+    // A public app uses `none`, and introspects only its own tokens.
     let public = register_app(&app, true).await;
     assert!(public.secret.is_none());
     let code = code_for(&app, &browser, &public).await;
@@ -435,7 +435,13 @@ async fn clients_must_authenticate_as_registered() {
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     let access = tokens.json()["access_token"].as_str().unwrap().to_string();
     let introspected = post(&app, "/oauth/introspect", &public, &[("token", &access)]).await;
-    assert_eq!(introspected.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(introspected.json()["active"], true, "{}", introspected.body);
+    let other = post(&app, "/oauth/introspect", &client, &[("token", &access)]).await;
+    assert_eq!(
+        other.json()["active"],
+        false,
+        "another app's token is not shown"
+    );
     // Unknown grant types.
     let odd = post(&app, "/oauth/token", &client, &[("grant_type", "password")]).await;
     assert_eq!(odd.json()["error"], "unsupported_grant_type");
@@ -855,4 +861,108 @@ async fn the_cli_registers_lists_removes_apps_and_rotates_the_key() {
         .json();
     let header = jsonwebtoken::decode_header(tokens["id_token"].as_str().unwrap()).unwrap();
     assert_ne!(header.kid.as_deref(), before["keys"][0]["kid"].as_str());
+}
+
+#[tokio::test]
+async fn a_login_the_app_asked_for_cannot_be_skipped() {
+    let app = spawn_app().await;
+    let client = register_app(&app, false).await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let _ = code_for(&app, &browser, &client).await;
+    // A made-up marker does not count as a new login.
+    for forged in ["0", "99999999999", "1.deadbeef"] {
+        let page = browser
+            .get(&authorize_path(&client, &[("prompt", "login"), ("auth_after", forged)]))
+            .await;
+        assert!(
+            page.location().unwrap().starts_with("/login?next="),
+            "{forged}: {:?}",
+            page.location()
+        );
+    }
+    // Nor does answering the consent page directly.
+    let query = authorize_path(&client, &[("prompt", "login consent")]);
+    let query = query.trim_start_matches("/oauth/authorize?");
+    let answer = browser
+        .submit(
+            &format!("/consent?{query}"),
+            "/oauth/consent",
+            &[("query", query), ("decision", "allow")],
+        )
+        .await;
+    assert!(
+        answer.location().is_some_and(|to| to.starts_with("/login?next=")),
+        "{:?} {}",
+        answer.location(),
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn answers_to_scripts_are_redirects_and_the_endpoint_takes_posts() {
+    let app = spawn_app().await;
+    let client = register_app(&app, false).await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let consent = browser.get(&authorize_path(&client, &[])).await;
+    let query = consent.location().unwrap().trim_start_matches("/consent?").to_string();
+    // A consent form sent by a script (no Fetch metadata): a plain redirect with the code.
+    let origin = app.base.clone();
+    let allowed = browser
+        .request(
+            Method::POST,
+            "/oauth/consent",
+            &[("origin", origin.as_str())],
+            Some((
+                serde_urlencoded::to_string([("query", query.as_str()), ("decision", "allow")])
+                    .unwrap(),
+                "application/x-www-form-urlencoded",
+            )),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::FOUND, "{}", allowed.body);
+    assert!(query_of(allowed.location().unwrap()).contains_key("code"));
+    // The authorization endpoint by POST (OIDC Core §3.1.2.1), even from another site.
+    let path = authorize_path(&client, &[]);
+    let posted = browser
+        .request(
+            Method::POST,
+            "/oauth/authorize",
+            &[("origin", "https://app.example"), ("sec-fetch-site", "cross-site")],
+            Some((
+                path.trim_start_matches("/oauth/authorize?").to_string(),
+                "application/x-www-form-urlencoded",
+            )),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::FOUND, "{}", posted.body);
+    let code = query_of(posted.location().unwrap())["code"].clone();
+    assert_eq!(exchange(&app, &client, &code).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_new_password_ends_what_apps_were_given() {
+    let app = spawn_app().await;
+    let client = register_app(&app, false).await;
+    let browser = app.registered("ada@example.com", "ada").await;
+    let tokens = exchange(&app, &client, &code_for(&app, &browser, &client).await)
+        .await
+        .json();
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let changed = browser
+        .change_password(PASSWORD, crate::common::NEW_PASSWORD)
+        .await;
+    assert!(changed.status.is_redirection(), "{}", changed.body);
+    let introspected = post(&app, "/oauth/introspect", &client, &[("token", &access)]).await;
+    assert_eq!(introspected.json()["active"], false);
+    let renewed = post(
+        &app,
+        "/oauth/token",
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(renewed.json()["error"], "invalid_grant");
 }

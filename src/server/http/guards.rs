@@ -140,6 +140,7 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
     if safe
         || request.headers().contains_key(AUTHORIZATION)
         || crate::server::http::oidc::COOKIELESS.contains(&request.uri().path())
+        || request.uri().path() == crate::server::http::oidc::AUTHORIZE
     {
         return next.run(request).await;
     }

@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(DISCOVERY, get(discovery).options(preflight))
         .route(JWKS, get(jwks).options(preflight))
-        .route(AUTHORIZE, get(authorize_endpoint))
+        .route(AUTHORIZE, get(authorize_endpoint).post(authorize_posted))
         .route(CONSENT, post(consent))
         .route(TOKEN, post(token).options(preflight))
         .route(
@@ -142,7 +142,16 @@ fn to_app(headers: &HeaderMap, url: &str) -> Response {
     if from_here {
         hand_back(url)
     } else {
-        Redirect::to(url).into_response()
+        found(url)
+    }
+}
+
+/// `302 Found`, the redirect OAuth's examples use (RFC 6749 §4.1.2; OAuth 2.1 allows any but
+/// 307, which would repeat a POST's body).
+fn found(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(location) => (StatusCode::FOUND, [(http::header::LOCATION, location)]).into_response(),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "The app's address cannot be used."),
     }
 }
 
@@ -187,7 +196,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
             "revocation_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post"],
+                ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "prompt_values_supported": ["none", "login", "consent"],
             "claims_supported": [
@@ -203,13 +212,9 @@ async fn discovery(State(state): State<AppState>) -> Response {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = axum::Json(state.oidc_keys.jwks(state.now())).into_response();
-    // Clients cache it; a rotation publishes the new key before it signs anything the
-    // clients have not seen for longer than this.
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
-    cors(response)
+    // Sent `no-store` like every answer here: relying parties fetch it again when a token names
+    // a `kid` they do not know (a rotation signs with the new key at once).
+    cors(axum::Json(state.oidc_keys.jwks(state.now())).into_response())
 }
 
 async fn authorize_endpoint(
@@ -218,7 +223,36 @@ async fn authorize_endpoint(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(params) = single_params(query.as_deref().unwrap_or_default()) else {
+    authorize_request(
+        &state,
+        &authentication,
+        &headers,
+        query.as_deref().unwrap_or_default(),
+    )
+    .await
+}
+
+/// The same request sent as a form (OIDC Core §3.1.2.1: GET and POST). Like the GET, it may
+/// come from any site: it changes nothing the person has not allowed (`csrf_guard` lets it
+/// through).
+async fn authorize_posted(
+    State(state): State<AppState>,
+    Extension(authentication): Extension<Authentication>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    authorize_request(&state, &authentication, &headers, &body).await
+}
+
+async fn authorize_request(
+    state: &AppState,
+    authentication: &Authentication,
+    headers: &HeaderMap,
+    encoded: &str,
+) -> Response {
+    let state = state.clone();
+    let headers = headers.clone();
+    let Some(params) = single_params(encoded) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "The app's request is malformed (a parameter appears twice).",
@@ -229,6 +263,7 @@ async fn authorize_endpoint(
         Err(Refusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, &message),
         Err(Refusal::Redirect(url)) => return to_app(&headers, &url),
     };
+    // A POSTed request goes on as a GET (the login page and the consent page come back to it).
     match authorize::decide(&state, &request, &params, authentication.0.as_ref()).await {
         Ok(Next::LogIn(address) | Next::Consent(address)) => Redirect::to(&address).into_response(),
         Ok(Next::ToApp(url)) => to_app(&headers, &url),
@@ -246,6 +281,7 @@ async fn authorize_endpoint(
 async fn consent(
     State(state): State<AppState>,
     Extension(authentication): Extension<Authentication>,
+    headers: HeaderMap,
     client: Client,
     body: String,
 ) -> Response {
@@ -257,7 +293,7 @@ async fn consent(
     let request = match authorize::check(&state, &params).await {
         Ok(request) => request,
         Err(Refusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, &message),
-        Err(Refusal::Redirect(url)) => return hand_back(&url),
+        Err(Refusal::Redirect(url)) => return to_app(&headers, &url),
     };
     let Some(current) = authentication.0 else {
         return Redirect::to(&format!(
@@ -267,9 +303,21 @@ async fn consent(
         ))
         .into_response();
     };
+    // The login the app asked for (prompt=login, max_age) holds here too.
+    match authorize::fresh_login_needed(&state, &request, &params, &current).await {
+        Ok(None) => {}
+        Ok(Some(login)) => return Redirect::to(&login).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "consent failed");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Gatehouse cannot finish this request right now. Please try again.",
+            );
+        }
+    }
     match form.get("decision").map(String::as_str) {
         Some("allow") => match authorize::allow(&state, &request, &current, &client).await {
-            Ok(url) => hand_back(&url),
+            Ok(url) => to_app(&headers, &url),
             Err(err) => {
                 tracing::warn!(error = %err, "consent failed");
                 error_page(
@@ -278,7 +326,7 @@ async fn consent(
                 )
             }
         },
-        Some("deny") => hand_back(&authorize::deny(&state, &request)),
+        Some("deny") => to_app(&headers, &authorize::deny(&state, &request)),
         _ => error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
     }
 }
@@ -408,12 +456,6 @@ async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Str
         Ok(client) => client,
         Err(answer) => return answer,
     };
-    if client.secret_digest.is_none() {
-        return oauth_error(OAuthError::new(
-            "invalid_client",
-            "Introspection is for confidential clients.",
-        ));
-    }
     let Some(token) = form.get("token") else {
         return oauth_error(OAuthError::new("invalid_request", "token is required."));
     };
@@ -530,7 +572,10 @@ async fn logout(
         return confirm_page(&query);
     }
     end_current(&state, &jar, &authentication).await;
-    Redirect::to(request.back_to.as_deref().unwrap_or("/login")).into_response()
+    match request.back_to {
+        Some(url) => found(&url),
+        None => Redirect::to("/login").into_response(),
+    }
 }
 
 fn confirm_page(query: &str) -> Response {
@@ -555,6 +600,7 @@ fn confirm_page(query: &str) -> Response {
 async fn logout_confirmed(
     State(state): State<AppState>,
     Extension(authentication): Extension<Authentication>,
+    headers: HeaderMap,
     jar: Cookies,
     body: String,
 ) -> Response {
@@ -569,7 +615,7 @@ async fn logout_confirmed(
     };
     end_current(&state, &jar, &authentication).await;
     match request.back_to {
-        Some(url) => hand_back(&url),
+        Some(url) => to_app(&headers, &url),
         None => Redirect::to("/login").into_response(),
     }
 }
@@ -591,7 +637,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(
             to_app(&headers, "https://app.example/cb?code=x").status(),
-            StatusCode::SEE_OTHER
+            StatusCode::FOUND
         );
         headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         let page = to_app(&headers, "https://app.example/cb?code=x&state=<s>");

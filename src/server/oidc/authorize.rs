@@ -21,9 +21,15 @@ pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 pub const CODE_SECS: i64 = 60;
 /// The longest `state` or `nonce` accepted: they come back in addresses.
 const MAX_PARAM_CHARS: usize = 512;
-/// Our own parameter: the person logged in again for this request at or after this time
-/// (`prompt=login`, `max_age`). It only ever relaxes the request for the person's own browser.
+/// Our own parameter: the person was sent to log in (again) for this request at this time
+/// (`prompt=login`, `max_age`), and a login since then satisfies it. Signed with a key from
+/// `JWT_SECRET` over the time and the app (`marker`): nobody can add one to skip a login the
+/// app asked for. Good for `MARKER_SECS`.
 pub const AUTH_AFTER: &str = "auth_after";
+const MARKER_SECS: i64 = 600;
+/// Nodes' clocks may differ this much: a login a node dates a little before the marker
+/// another node wrote still counts (`max_age=0` would otherwise send the person round).
+const CLOCK_SKEW_SECS: i64 = 5;
 
 /// What the endpoint was asked, once the app and its redirect URI are known to be registered.
 #[derive(Clone, Debug)]
@@ -256,7 +262,9 @@ pub async fn check(state: &AppState, params: &HashMap<String, String>) -> Result
             }
         }
     }
-    request.auth_after = param(AUTH_AFTER).and_then(|raw| raw.parse().ok());
+    request.auth_after = param(AUTH_AFTER)
+        .and_then(|raw| marker_time(state, &request.client.id, raw))
+        .filter(|at| state.now() - at <= MARKER_SECS);
     Ok(request)
 }
 
@@ -281,9 +289,73 @@ pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
             == challenge
 }
 
-/// The query of `original` without `prompt=login` and with `auth_after`: where the person
-/// comes back after logging in (again).
-fn after_login(original: &HashMap<String, String>, now: i64) -> String {
+fn marker_signature(state: &AppState, client_id: &str, at: i64) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(state.config.jwt_secret.expose())
+        .expect("HMAC takes any key length");
+    mac.update(format!("gatehouse-oidc-auth-after\0{client_id}\0{at}").as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// `auth_after`'s value: the time and its signature.
+fn marker(state: &AppState, client_id: &str, at: i64) -> String {
+    format!("{at}.{}", marker_signature(state, client_id, at))
+}
+
+/// The time of a marker this server signed for this app.
+fn marker_time(state: &AppState, client_id: &str, raw: &str) -> Option<i64> {
+    let (at, signature) = raw.split_once('.')?;
+    let at: i64 = at.parse().ok()?;
+    let expected = marker_signature(state, client_id, at);
+    let same = expected.len() == signature.len()
+        && expected
+            .bytes()
+            .zip(signature.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    same.then_some(at)
+}
+
+/// Whether the person must log in (again) for this request: `prompt=login`, or a login older
+/// than `max_age`, unless they logged in since they were sent to for it.
+fn needs_fresh_login(request: &Request, auth_time: i64, now: i64) -> bool {
+    let since_sent = request
+        .auth_after
+        .is_some_and(|after| auth_time >= after - CLOCK_SKEW_SECS);
+    let too_old = request
+        .max_age
+        .is_some_and(|max_age| now - auth_time > max_age);
+    !since_sent && (request.prompt_login || too_old)
+}
+
+/// The login page for this request when the person must log in (again) before it goes on.
+pub async fn fresh_login_needed(
+    state: &AppState,
+    request: &Request,
+    params: &HashMap<String, String>,
+    current: &CurrentUser,
+) -> Result<Option<String>, AppError> {
+    let now = state.now();
+    let fresh = match login_of(state, &current.session_id).await? {
+        Some((auth_time, _)) => !needs_fresh_login(request, auth_time, now),
+        None => false,
+    };
+    Ok((!fresh).then(|| {
+        login_address(&format!(
+            "/oauth/authorize?{}",
+            after_login(state, request, params, now)
+        ))
+    }))
+}
+
+/// The query of `original` without `prompt=login` and with a new `auth_after`: where the
+/// person comes back after logging in (again).
+fn after_login(
+    state: &AppState,
+    request: &Request,
+    original: &HashMap<String, String>,
+    now: i64,
+) -> String {
     let mut pairs: Vec<(&str, String)> = original
         .iter()
         .filter(|(name, _)| name.as_str() != AUTH_AFTER)
@@ -297,7 +369,7 @@ fn after_login(original: &HashMap<String, String>, now: i64) -> String {
         })
         .collect();
     pairs.sort();
-    pairs.push((AUTH_AFTER, now.to_string()));
+    pairs.push((AUTH_AFTER, marker(state, &request.client.id, now)));
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
@@ -327,27 +399,19 @@ pub async fn decide(
         }
         return Ok(Next::LogIn(login_address(&format!(
             "/oauth/authorize?{}",
-            after_login(params, now)
+            after_login(state, request, params, now)
         ))));
     };
-    let (auth_time, _) = login_of(state, &current.session_id).await?;
-    let fresh_enough = request.auth_after.is_some_and(|after| auth_time >= after);
-    let too_old = request
-        .max_age
-        .is_some_and(|max_age| now - auth_time > max_age);
-    if !fresh_enough && (request.prompt_login || too_old) {
+    if let Some(login) = fresh_login_needed(state, request, params, current).await? {
         if request.prompt_none {
             return Ok(Next::ToApp(oauth_error(
                 issuer,
                 request,
                 "login_required",
-                "The person logged in too long ago.",
+                "The person must log in again.",
             )));
         }
-        return Ok(Next::LogIn(login_address(&format!(
-            "/oauth/authorize?{}",
-            after_login(params, now)
-        ))));
+        return Ok(Next::LogIn(login));
     }
     let allowed = {
         let mut conn = state.db.acquire().await?;
@@ -375,12 +439,11 @@ pub async fn decide(
     issue_code(state, request, current).await.map(Next::ToApp)
 }
 
-/// When and how the session's person logged in: `auth_time` and their `amr` values.
-async fn login_of(state: &AppState, session_id: &str) -> Result<(i64, String), AppError> {
+/// When and how the session's person logged in: `auth_time` and their `amr` values (none
+/// when the session has just ended).
+async fn login_of(state: &AppState, session_id: &str) -> Result<Option<(i64, String)>, AppError> {
     let mut conn = state.db.acquire().await?;
-    session_store::login_of(&mut conn, session_id)
-        .await?
-        .ok_or_else(AppError::unauthenticated)
+    Ok(session_store::login_of(&mut conn, session_id).await?)
 }
 
 /// The person allowed the app: the consent is remembered and the app gets a code.
@@ -393,11 +456,20 @@ pub async fn allow(
     let scopes = request.scopes.join(" ");
     {
         let mut conn = state.db.acquire().await?;
+        // What was allowed before stays allowed (older grants may hold it): the union.
+        let before = store::consent(&mut conn, current.user_id, &request.client.id).await?;
+        let before = before.unwrap_or_default();
+        let allowed: Vec<&str> = SCOPES
+            .into_iter()
+            .filter(|scope| {
+                request.scopes.contains(scope) || before.split(' ').any(|s| s == *scope)
+            })
+            .collect();
         store::save_consent(
             &mut conn,
             current.user_id,
             &request.client.id,
-            &scopes,
+            &allowed.join(" "),
             state.now(),
         )
         .await?;
@@ -430,7 +502,9 @@ async fn issue_code(
     request: &Request,
     current: &CurrentUser,
 ) -> Result<String, AppError> {
-    let (auth_time, amr) = login_of(state, &current.session_id).await?;
+    let (auth_time, amr) = login_of(state, &current.session_id)
+        .await?
+        .ok_or_else(AppError::unauthenticated)?;
     let now = state.now();
     let code = new_secret();
     let grant_id = uuid::Uuid::new_v4().simple().to_string();

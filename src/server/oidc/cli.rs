@@ -115,7 +115,7 @@ pub async fn run(state: &AppState, args: &[&str]) -> ExitCode {
         },
         ["rotate-key"] => {
             let now = state.now();
-            let mut keys = state.oidc_keys.current();
+            let mut keys = (*state.oidc_keys.current()).clone();
             // Every token the old key signed (ID and access tokens) has expired by then.
             let overlap = state.config.sessions.access_ttl.as_secs() as i64 + 60;
             match keys.rotate(now, overlap) {

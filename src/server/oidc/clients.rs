@@ -280,7 +280,8 @@ pub async fn authenticate(
         },
         None => None,
     };
-    let posted_secret = form.get("client_secret");
+    // An empty secret is no secret (some libraries send one for public clients).
+    let posted_secret = form.get("client_secret").filter(|s| !s.is_empty());
     let (client_id, secret) = match (basic, posted_secret) {
         (Some(_), Some(_)) => {
             return Ok(Err(ClientAuthError::Malformed(
@@ -291,7 +292,7 @@ pub async fn authenticate(
             if form.get("client_id").is_some_and(|posted| *posted != id) {
                 return Ok(Err(ClientAuthError::Failed));
             }
-            (id, Some(secret))
+            (id, (!secret.is_empty()).then_some(secret))
         }
         (None, secret) => match form.get("client_id") {
             Some(id) => (id.clone(), secret.cloned()),

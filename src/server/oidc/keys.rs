@@ -39,11 +39,54 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
+/// A key pair ready to use: parsed once when the file is read, not for every token.
+#[derive(Clone)]
+struct Parsed {
+    kid: String,
+    retire_at: Option<i64>,
+    encoding: jsonwebtoken::EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
+    /// The public key's modulus and exponent, base64url (the JWK's `n` and `e`).
+    n: String,
+    e: String,
+}
+
+fn parse(key: &StoredKey) -> Result<Parsed, String> {
+    let private = RsaPrivateKey::from_pkcs1_pem(&key.private_pem)
+        .map_err(|e| format!("key {} cannot be read: {e}", key.kid))?;
+    let der = private.to_pkcs1_der().map_err(|e| e.to_string())?;
+    let public = private.to_public_key();
+    let (n, e) = (
+        b64(&public.n().to_bytes_be()),
+        b64(&public.e().to_bytes_be()),
+    );
+    let decoding =
+        jsonwebtoken::DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())?;
+    Ok(Parsed {
+        kid: key.kid.clone(),
+        retire_at: key.retire_at,
+        encoding: jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()),
+        decoding,
+        n,
+        e,
+    })
+}
+
 /// The provider's keys: the signing one and those still published.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SigningKeys {
     path: PathBuf,
     keys: Vec<StoredKey>,
+    parsed: Vec<Parsed>,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("path", &self.path)
+            .field("keys", &self.keys)
+            .finish()
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -76,33 +119,38 @@ impl SigningKeys {
         Self::load_or_create_at(&data_dir.join(FILE), now)
     }
 
-    /// The keys in the file `path`, generating the first one if there is none.
+    /// The keys in the file `path`, generating a signing key if it has none (a new file, or
+    /// one whose keys are all retired).
     pub fn load_or_create_at(path: &Path, now: i64) -> Result<Self, String> {
-        let path = path.to_path_buf();
-        let keys = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str::<Vec<StoredKey>>(&text).map_err(|e| {
-                format!("{} is not a key file Gatehouse wrote: {e}", path.display())
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-        };
-        let mut loaded = Self { path, keys };
+        let keys: Vec<StoredKey> = read(path)?.unwrap_or_default();
+        let mut loaded = Self::with_keys(path, keys)?;
         if loaded.keys.iter().all(|key| key.retire_at.is_some()) {
             loaded.keys.push(generate(now)?);
+            loaded = Self::with_keys(path, loaded.keys)?;
             loaded.save()?;
         }
         Ok(loaded)
     }
 
+    fn with_keys(path: &Path, keys: Vec<StoredKey>) -> Result<Self, String> {
+        let parsed = keys.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            keys,
+            parsed,
+        })
+    }
+
     /// Starts signing with a new key; the current one stays published until `now +
     /// overlap_secs` (the longest lifetime of a token it signed). Forgets retired keys.
     pub fn rotate(&mut self, now: i64, overlap_secs: i64) -> Result<&str, String> {
-        for key in &mut self.keys {
+        let mut keys = self.keys.clone();
+        for key in &mut keys {
             key.retire_at.get_or_insert(now + overlap_secs);
         }
-        self.keys
-            .retain(|key| key.retire_at.is_none_or(|at| at > now));
-        self.keys.push(generate(now)?);
+        keys.retain(|key| key.retire_at.is_none_or(|at| at > now));
+        keys.push(generate(now)?);
+        *self = Self::with_keys(&self.path, keys)?;
         self.save()?;
         Ok(self.signing_kid())
     }
@@ -115,12 +163,13 @@ impl SigningKeys {
             .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
 
-    fn signing(&self) -> &StoredKey {
-        self.keys
+    /// The newest key that is not retired (`load_or_create_at` makes sure there is one).
+    fn signing(&self) -> &Parsed {
+        self.parsed
             .iter()
             .rev()
             .find(|key| key.retire_at.is_none())
-            .unwrap_or_else(|| &self.keys[self.keys.len() - 1])
+            .unwrap_or_else(|| &self.parsed[self.parsed.len() - 1])
     }
 
     pub fn signing_kid(&self) -> &str {
@@ -130,40 +179,36 @@ impl SigningKeys {
     /// Signs `claims` as a JWT with the signing key (`RS256`, its `kid`, and `typ`).
     pub fn sign<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, String> {
         let key = self.signing();
-        let der = RsaPrivateKey::from_pkcs1_pem(&key.private_pem)
-            .and_then(|private| private.to_pkcs1_der())
-            .map_err(|e| e.to_string())?;
-        let encoding = jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes());
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_string());
-        jsonwebtoken::encode(&header, claims, &encoding).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| e.to_string())
+    }
+
+    fn published(&self, now: i64) -> impl Iterator<Item = &Parsed> {
+        self.parsed
+            .iter()
+            .filter(move |key| key.retire_at.is_none_or(|at| at > now))
     }
 
     /// The published keys (not yet retired at `now`) as a JWK set.
     pub fn jwks(&self, now: i64) -> serde_json::Value {
         let keys: Vec<serde_json::Value> = self
-            .keys
-            .iter()
-            .filter(|key| key.retire_at.is_none_or(|at| at > now))
-            .filter_map(|key| {
-                let private = RsaPrivateKey::from_pkcs1_pem(&key.private_pem).ok()?;
-                let public = private.to_public_key();
-                Some(serde_json::json!({
+            .published(now)
+            .map(|key| {
+                serde_json::json!({
                     "kty": "RSA",
                     "use": "sig",
                     "alg": "RS256",
                     "kid": key.kid,
-                    "n": b64(&public.n().to_bytes_be()),
-                    "e": b64(&public.e().to_bytes_be()),
-                }))
+                    "n": key.n,
+                    "e": key.e,
+                })
             })
             .collect();
         serde_json::json!({ "keys": keys })
     }
-}
 
-impl SigningKeys {
     /// The claims of a JWT this provider signed with a published key, with header `typ`,
     /// issuer `issuer`, and (unless `check_expiry` is false) not expired at `now`.
     pub fn verify<T: serde::de::DeserializeOwned>(
@@ -184,26 +229,15 @@ impl SigningKeys {
             return None;
         }
         let kid = header.kid?;
-        let key = self
-            .keys
-            .iter()
-            .filter(|key| key.retire_at.is_none_or(|at| at > now))
-            .find(|key| key.kid == kid)?;
-        let public = RsaPrivateKey::from_pkcs1_pem(&key.private_pem)
-            .ok()?
-            .to_public_key();
-        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
-            &b64(&public.n().to_bytes_be()),
-            &b64(&public.e().to_bytes_be()),
-        )
-        .ok()?;
+        let key = self.published(now).find(|key| key.kid == kid)?;
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_issuer(&[issuer]);
         validation.validate_aud = false;
         validation.leeway = 0;
         validation.validate_exp = false;
         validation.required_spec_claims = ["iss".to_string()].into_iter().collect();
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation).ok()?;
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation).ok()?;
         if check_expiry && data.claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
             return None;
         }
@@ -211,13 +245,26 @@ impl SigningKeys {
     }
 }
 
+/// The stored keys of `path`, or `None` when there is no file yet.
+fn read(path: &Path) -> Result<Option<Vec<StoredKey>>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<Vec<StoredKey>>(&text)
+            .map(Some)
+            .map_err(|e| format!("{} is not a key file Gatehouse wrote: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// The keys as a running server holds them: read again when the file changes (`gatehouse
 /// oidc rotate-key` on this machine, or an operator's copy), so every node that shares the
-/// file signs with the new key without a restart.
+/// file signs with the new key without a restart. A changed file that cannot be read, or that
+/// has no signing key, is not taken: the keys loaded before stay in use (and a warning says
+/// so).
 #[derive(Debug)]
 pub struct KeyRing {
     path: PathBuf,
-    loaded: std::sync::RwLock<(SigningKeys, Option<std::time::SystemTime>)>,
+    loaded: std::sync::RwLock<(std::sync::Arc<SigningKeys>, Option<std::time::SystemTime>)>,
 }
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
@@ -229,42 +276,39 @@ impl KeyRing {
         let keys = SigningKeys::load_or_create_at(path, now)?;
         Ok(Self {
             path: path.to_path_buf(),
-            loaded: std::sync::RwLock::new((keys, modified(path))),
+            loaded: std::sync::RwLock::new((std::sync::Arc::new(keys), modified(path))),
         })
     }
 
     /// The keys, read again first if the file changed.
-    pub fn current(&self) -> SigningKeys {
+    pub fn current(&self) -> std::sync::Arc<SigningKeys> {
         let on_disk = modified(&self.path);
-        {
+        let (keys, seen) = {
             let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
-            if loaded.1 == on_disk || on_disk.is_none() {
-                return loaded.0.clone();
-            }
+            (loaded.0.clone(), loaded.1)
+        };
+        if seen == on_disk || on_disk.is_none() {
+            return keys;
         }
-        match std::fs::read_to_string(&self.path)
+        let fresh = read(&self.path)
             .ok()
-            .and_then(|text| serde_json::from_str::<Vec<StoredKey>>(&text).ok())
-            .filter(|keys| !keys.is_empty())
-        {
-            Some(keys) => {
-                let fresh = SigningKeys {
-                    path: self.path.clone(),
-                    keys,
-                };
-                let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
-                *loaded = (fresh.clone(), on_disk);
-                fresh
+            .flatten()
+            .filter(|stored| stored.iter().any(|key| key.retire_at.is_none()))
+            .and_then(|stored| SigningKeys::with_keys(&self.path, stored).ok());
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        match fresh {
+            Some(fresh) => {
+                *loaded = (std::sync::Arc::new(fresh), on_disk);
             }
             None => {
-                tracing::warn!(path = %self.path.display(), "the signing key file could not be read again; keeping the keys loaded");
-                self.loaded
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
-                    .clone()
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "the signing key file changed but has no usable signing key; keeping the keys loaded"
+                );
+                loaded.1 = on_disk;
             }
         }
+        loaded.0.clone()
     }
 
     pub fn sign<T: Serialize>(&self, claims: &T, typ: &str) -> Result<String, String> {

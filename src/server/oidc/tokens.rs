@@ -275,7 +275,7 @@ async fn refresh_grant(
     let scopes = match scope {
         Some(asked) => {
             let narrowed: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-            if narrowed.iter().any(|s| !has_scope(&grant.scopes, s)) {
+            if narrowed.is_empty() || narrowed.iter().any(|s| !has_scope(&grant.scopes, s)) {
                 return Err(OAuthError::new(
                     "invalid_scope",
                     "A refresh cannot ask for more than the grant allows.",
@@ -349,8 +349,10 @@ async fn issue(
         "token_type": "Bearer",
         "expires_in": ttl,
         "scope": scopes,
-        "id_token": id_token,
     });
+    if has_scope(scopes, "openid") {
+        answer["id_token"] = json!(id_token);
+    }
     if has_scope(&grant.scopes, "offline_access") {
         let refresh = new_secret();
         let mut conn = state.db.acquire().await?;
@@ -488,20 +490,21 @@ pub async fn introspect(
     if !grant.is_live(now) {
         return Ok(json!({ "active": false }));
     }
-    let username = {
+    // The username only when the app may see it.
+    let username = if has_scope(&grant.scopes, "profile") {
         let mut conn = state.db.acquire().await?;
         users::find_by_id(&mut conn, grant.user_id)
             .await?
             .map(|user| user.username)
-            .unwrap_or_default()
+    } else {
+        None
     };
-    Ok(match claims {
+    let mut answer = match claims {
         Some(claims) => json!({
             "active": true,
             "token_type": "Bearer",
             "scope": claims.scope,
             "client_id": claims.client_id,
-            "username": username,
             "sub": claims.sub,
             "aud": claims.aud,
             "iss": claims.iss,
@@ -514,12 +517,15 @@ pub async fn introspect(
             "token_type": "refresh_token",
             "scope": grant.scopes,
             "client_id": grant.client_id,
-            "username": username,
             "sub": grant.user_id.to_string(),
             "iss": state.config.public_url.origin,
             "exp": grant.expires_at,
         }),
-    })
+    };
+    if let Some(username) = username {
+        answer["username"] = json!(username);
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -544,6 +544,14 @@ pub async fn end_all_in(
     reason: EndReason,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
+    // A security response (a new password, a deactivation, an admin's logout or reset) also
+    // ends what apps were given for the person; logging out other browsers does not.
+    if !matches!(
+        reason,
+        EndReason::LoggedOutElsewhere | EndReason::ReplacedByLogin
+    ) {
+        crate::server::store::oidc::revoke_grants_of(conn, user_id, now).await?;
+    }
     store::end_all(conn, user_id, keep, reason.as_str(), now).await
 }
 

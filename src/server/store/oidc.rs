@@ -262,6 +262,16 @@ pub async fn grant(conn: &mut Conn, id: &str) -> Result<Option<GrantRow>, sqlx::
     .await)
 }
 
+/// Revokes every grant of a person (all apps).
+pub async fn revoke_grants_of(conn: &mut Conn, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {
+    execute!(
+        conn,
+        "UPDATE oidc_grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        now,
+        user_id
+    )
+}
+
 pub async fn revoke_grant(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     execute!(
         conn,
