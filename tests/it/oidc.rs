@@ -872,7 +872,10 @@ async fn a_login_the_app_asked_for_cannot_be_skipped() {
     // A made-up marker does not count as a new login.
     for forged in ["0", "99999999999", "1.deadbeef"] {
         let page = browser
-            .get(&authorize_path(&client, &[("prompt", "login"), ("auth_after", forged)]))
+            .get(&authorize_path(
+                &client,
+                &[("prompt", "login"), ("auth_after", forged)],
+            ))
             .await;
         assert!(
             page.location().unwrap().starts_with("/login?next="),
@@ -891,7 +894,9 @@ async fn a_login_the_app_asked_for_cannot_be_skipped() {
         )
         .await;
     assert!(
-        answer.location().is_some_and(|to| to.starts_with("/login?next=")),
+        answer
+            .location()
+            .is_some_and(|to| to.starts_with("/login?next=")),
         "{:?} {}",
         answer.location(),
         answer.body
@@ -904,7 +909,11 @@ async fn answers_to_scripts_are_redirects_and_the_endpoint_takes_posts() {
     let client = register_app(&app, false).await;
     let browser = app.registered("ada@example.com", "ada").await;
     let consent = browser.get(&authorize_path(&client, &[])).await;
-    let query = consent.location().unwrap().trim_start_matches("/consent?").to_string();
+    let query = consent
+        .location()
+        .unwrap()
+        .trim_start_matches("/consent?")
+        .to_string();
     // A consent form sent by a script (no Fetch metadata): a plain redirect with the code.
     let origin = app.base.clone();
     let allowed = browser
@@ -927,7 +936,10 @@ async fn answers_to_scripts_are_redirects_and_the_endpoint_takes_posts() {
         .request(
             Method::POST,
             "/oauth/authorize",
-            &[("origin", "https://app.example"), ("sec-fetch-site", "cross-site")],
+            &[
+                ("origin", "https://app.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
             Some((
                 path.trim_start_matches("/oauth/authorize?").to_string(),
                 "application/x-www-form-urlencoded",
