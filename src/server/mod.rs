@@ -11,6 +11,8 @@
 //! - `mail`: the outbox worker, the transports and every message text
 //! - `store`: every SQL statement, one owner per table
 //! - `ops`: metrics and backups
+//! - `oidc`: Gatehouse as an OpenID Provider for other apps
+//! - `upstream`: signing in through another provider (its building blocks so far)
 
 pub mod accounts;
 pub mod http;
@@ -22,6 +24,7 @@ pub mod security;
 pub mod sessions;
 pub mod startup;
 pub mod store;
+pub mod upstream;
 
 pub use http::router::router;
 pub use startup::{main, run, serve};

@@ -17,4 +17,5 @@ mod projects;
 mod review;
 mod sessions;
 mod two_step;
+mod upstream;
 mod web_accounts;

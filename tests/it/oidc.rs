@@ -15,12 +15,12 @@ const LOGOUT_TO: &str = "http://127.0.0.1:9/bye";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-struct App {
-    id: String,
-    secret: Option<String>,
+pub(crate) struct App {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
 }
 
-async fn register_app(app: &TestApp, public: bool) -> App {
+pub(crate) async fn register_app(app: &TestApp, public: bool) -> App {
     let added = clients::add(
         &app.state,
         &Registration {
@@ -77,7 +77,7 @@ fn hand_back_target(page: &Page) -> String {
 }
 
 /// Logs in, allows the app, and returns the code.
-async fn code_for(app: &TestApp, browser: &Browser, client: &App) -> String {
+pub(crate) async fn code_for(app: &TestApp, browser: &Browser, client: &App) -> String {
     let path = authorize_path(client, &[]);
     let asked = browser.get(&path).await;
     let consent = asked.location().expect("to the consent page").to_string();
@@ -135,7 +135,7 @@ async fn post(app: &TestApp, path: &str, client: &App, fields: &[(&str, &str)]) 
     .await
 }
 
-async fn exchange(app: &TestApp, client: &App, code: &str) -> Page {
+pub(crate) async fn exchange(app: &TestApp, client: &App, code: &str) -> Page {
     post(
         app,
         "/oauth/token",
