@@ -10,3 +10,14 @@ pub mod stable_hash;
 pub mod throttle;
 pub mod tokens;
 pub mod webauthn;
+
+/// Whether `url` names this machine (`localhost` or a loopback address): where plain `http`
+/// is allowed for redirect URIs and issuers (development, tests, native apps).
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}

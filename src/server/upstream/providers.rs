@@ -65,15 +65,9 @@ fn check_issuer(issuer: &str) -> Result<(), String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not have a query or fragment".into());
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(domain)) => domain == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if crate::server::security::is_loopback_url(&url) => Ok(()),
         _ => Err("must be an https URL (http only on localhost)".into()),
     }
 }
