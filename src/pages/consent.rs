@@ -36,8 +36,9 @@ pub async fn consent_request(query: String) -> Result<ConsentView, AppError> {
     use crate::server::http::context;
     use crate::server::oidc::authorize::{self, Refusal};
     let _ = context::current_user()?;
-    let params: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&query)
-        .map_err(|_| AppError::bad_request("The app's request is malformed."))?;
+    // Read as the endpoints read it: a repeated parameter makes the request malformed.
+    let params = authorize::single_params(&query)
+        .ok_or_else(|| AppError::bad_request("The app's request is malformed."))?;
     let request = authorize::check(&context::state()?, &params)
         .await
         .map_err(|refusal| match refusal {

@@ -150,6 +150,17 @@ pub(crate) async fn exchange(app: &TestApp, client: &App, code: &str) -> Page {
     .await
 }
 
+/// A refresh at the token endpoint, as the app's server makes it.
+async fn refresh(app: &TestApp, client: &App, token: &str) -> Page {
+    post(
+        app,
+        "/oauth/token",
+        client,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
 /// Verifies a JWT with the provider's published JWK set, as a relying party does.
 async fn verified(app: &TestApp, token: &str, audience: &str) -> (jsonwebtoken::Header, Value) {
     let discovery = Browser::new(&app.base)
@@ -258,16 +269,7 @@ async fn the_code_flow_gives_verifiable_tokens_and_refresh_rotates() {
 
     // Refresh: a new pair; the spent token presented again ends the grant.
     let first_refresh = tokens["refresh_token"].as_str().unwrap().to_string();
-    let renewed = post(
-        &app,
-        "/oauth/token",
-        &client,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &first_refresh),
-        ],
-    )
-    .await;
+    let renewed = refresh(&app, &client, &first_refresh).await;
     assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
     let renewed = renewed.json();
     let second_refresh = renewed["refresh_token"].as_str().unwrap().to_string();
@@ -283,16 +285,7 @@ async fn the_code_flow_gives_verifiable_tokens_and_refresh_rotates() {
     assert_eq!(active.json()["active"], true, "{}", active.body);
     assert_eq!(active.json()["client_id"], client.id);
 
-    let reused = post(
-        &app,
-        "/oauth/token",
-        &client,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &first_refresh),
-        ],
-    )
-    .await;
+    let reused = refresh(&app, &client, &first_refresh).await;
     assert_eq!(reused.status, StatusCode::BAD_REQUEST);
     assert_eq!(reused.json()["error"], "invalid_grant");
     let after = post(
@@ -303,16 +296,7 @@ async fn the_code_flow_gives_verifiable_tokens_and_refresh_rotates() {
     )
     .await;
     assert_eq!(after.json()["active"], false, "the reuse ended the grant");
-    let latest = post(
-        &app,
-        "/oauth/token",
-        &client,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &second_refresh),
-        ],
-    )
-    .await;
+    let latest = refresh(&app, &client, &second_refresh).await;
     assert_eq!(latest.json()["error"], "invalid_grant");
     let info = Browser::new(&app.base)
         .api(Method::GET, "/oauth/userinfo", Some(&new_access), None)
@@ -643,7 +627,7 @@ async fn removing_access_deactivating_or_removing_the_app_ends_tokens_at_once() 
         .await
         .json();
     let access = tokens["access_token"].as_str().unwrap().to_string();
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
 
     let apps = browser.get("/apps").await;
     assert!(apps.body.contains("Connected apps") && apps.body.contains("Wiki"));
@@ -659,13 +643,7 @@ async fn removing_access_deactivating_or_removing_the_app_ends_tokens_at_once() 
         .api(Method::GET, "/oauth/userinfo", Some(&access), None)
         .await;
     assert_eq!(info.status, StatusCode::UNAUTHORIZED);
-    let renewed = post(
-        &app,
-        "/oauth/token",
-        &client,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let renewed = refresh(&app, &client, &refresh_token).await;
     assert_eq!(renewed.json()["error"], "invalid_grant");
 
     // Revocation (RFC 7009) ends the grant too; unknown tokens are answered 200.
@@ -673,12 +651,15 @@ async fn removing_access_deactivating_or_removing_the_app_ends_tokens_at_once() 
         .await
         .json();
     let access = tokens["access_token"].as_str().unwrap().to_string();
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
     let revoked = post(
         &app,
         "/oauth/revoke",
         &client,
-        &[("token", &refresh), ("token_type_hint", "refresh_token")],
+        &[
+            ("token", &refresh_token),
+            ("token_type_hint", "refresh_token"),
+        ],
     )
     .await;
     assert_eq!(revoked.status, StatusCode::OK);
@@ -977,4 +958,42 @@ async fn a_new_password_ends_what_apps_were_given() {
     )
     .await;
     assert_eq!(renewed.json()["error"], "invalid_grant");
+}
+
+/// Two nodes on one database with one key file (SPEC §10): a code issued by one is exchanged
+/// at the other, a refresh token rotated on one counts as spent on the other, and the tokens
+/// either signs verify with the JWK set both publish.
+#[tokio::test]
+async fn the_provider_is_one_service_across_nodes() {
+    let a = spawn_app().await;
+    let b = a.another_node().await;
+    assert_eq!(
+        Browser::new(&a.base).get("/oauth/jwks").await.json(),
+        Browser::new(&b.base).get("/oauth/jwks").await.json()
+    );
+    let client = register_app(&a, false).await;
+    let browser = a.registered("ada@example.com", "ada").await;
+    let code = code_for(&a, &browser, &client).await;
+    let tokens = exchange(&b, &client, &code).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    let tokens = tokens.json();
+    verified(&a, tokens["id_token"].as_str().unwrap(), &client.id).await;
+    assert_eq!(
+        exchange(&a, &client, &code).await.json()["error"],
+        "invalid_grant"
+    );
+
+    let code = code_for(&a, &browser, &client).await;
+    let tokens = exchange(&a, &client, &code).await.json();
+    let first = tokens["refresh_token"].as_str().unwrap().to_string();
+    let renewed = refresh(&b, &client, &first).await.json();
+    let access = renewed["access_token"].as_str().unwrap().to_string();
+    let reused = refresh(&a, &client, &first).await;
+    assert_eq!(reused.json()["error"], "invalid_grant");
+    let introspected = post(&b, "/oauth/introspect", &client, &[("token", &access)]).await;
+    assert_eq!(
+        introspected.json()["active"],
+        false,
+        "the reuse ended the grant on both"
+    );
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::AppError;
 use crate::server::accounts::audit::{Event, EventKind};
 use crate::server::oidc::clients;
+use crate::server::security::constant_time_eq;
 use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::security::tokens::{new_secret, secret_digest};
 use crate::server::startup::state::AppState;
@@ -79,6 +80,19 @@ fn oauth_error(issuer: &str, request: &Request, error: &str, description: &str) 
             ("iss", issuer),
         ],
     )
+}
+
+/// `name=value` pairs, each name at most once (RFC 6749 §3.1): `None` when one repeats or the
+/// encoding is broken. Every endpoint and the consent page read requests with it.
+pub fn single_params(encoded: &str) -> Option<HashMap<String, String>> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(encoded).ok()?;
+    let mut params = HashMap::new();
+    for (name, value) in pairs {
+        if params.insert(name, value).is_some() {
+            return None;
+        }
+    }
+    Some(params)
 }
 
 /// `uri` with `params` (empty values left out) added to its query.
@@ -307,13 +321,7 @@ fn marker_time(state: &AppState, client_id: &str, raw: &str) -> Option<i64> {
     let (at, signature) = raw.split_once('.')?;
     let at: i64 = at.parse().ok()?;
     let expected = marker_signature(state, client_id, at);
-    let same = expected.len() == signature.len()
-        && expected
-            .bytes()
-            .zip(signature.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same.then_some(at)
+    constant_time_eq(expected.as_bytes(), signature.as_bytes()).then_some(at)
 }
 
 /// Whether the person must log in (again) for this request: `prompt=login`, or a login older
@@ -561,6 +569,13 @@ mod tests {
         assert!(verifier_matches(verifier, challenge));
         assert!(!verifier_matches(challenge, challenge));
         assert!(!verifier_matches("short", challenge));
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(single_params("a=1&b=2").is_some());
+        assert!(single_params("a=1&a=2").is_none());
+        assert_eq!(single_params("").unwrap().len(), 0);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::domain::AppError;
 use crate::server::accounts::audit::{Event, EventKind};
+use crate::server::security::constant_time_eq;
 use crate::server::security::principal::{Client, CurrentUser};
 use crate::server::security::second_factor::{open_text, seal_text};
 use crate::server::security::tokens::{new_secret, secret_digest};
@@ -334,10 +335,6 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
             .map(|(_, value)| value)
     };
     Some((unescape(id)?, unescape(secret)?))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -114,11 +114,6 @@ fn generate(now: i64) -> Result<StoredKey, String> {
 }
 
 impl SigningKeys {
-    /// The keys in `data_dir`, generating the first one if there is none.
-    pub fn load_or_create(data_dir: &Path, now: i64) -> Result<Self, String> {
-        Self::load_or_create_at(&data_dir.join(FILE), now)
-    }
-
     /// The keys in the file `path`, generating a signing key if it has none (a new file, or
     /// one whose keys are all retired).
     pub fn load_or_create_at(path: &Path, now: i64) -> Result<Self, String> {
@@ -383,7 +378,7 @@ mod tests {
     #[test]
     fn a_key_is_made_once_kept_private_and_verifies_with_the_published_set() {
         let dir = tempfile::tempdir().unwrap();
-        let keys = SigningKeys::load_or_create(dir.path(), 1_000).unwrap();
+        let keys = SigningKeys::load_or_create_at(&dir.path().join(FILE), 1_000).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -393,7 +388,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let again = SigningKeys::load_or_create(dir.path(), 2_000).unwrap();
+        let again = SigningKeys::load_or_create_at(&dir.path().join(FILE), 2_000).unwrap();
         assert_eq!(
             again.signing_kid(),
             keys.signing_kid(),
@@ -420,7 +415,7 @@ mod tests {
     #[test]
     fn a_rotated_key_stays_published_until_its_tokens_expire() {
         let dir = tempfile::tempdir().unwrap();
-        let mut keys = SigningKeys::load_or_create(dir.path(), 1_000).unwrap();
+        let mut keys = SigningKeys::load_or_create_at(&dir.path().join(FILE), 1_000).unwrap();
         let old_kid = keys.signing_kid().to_string();
         let old_token = keys.sign(&serde_json::json!({"n": 1}), "JWT").unwrap();
         let new_kid = keys.rotate(2_000, 3_600).unwrap().to_string();
@@ -433,7 +428,7 @@ mod tests {
                 .as_deref(),
             Some(new_kid.as_str())
         );
-        let reloaded = SigningKeys::load_or_create(dir.path(), 2_500).unwrap();
+        let reloaded = SigningKeys::load_or_create_at(&dir.path().join(FILE), 2_500).unwrap();
         assert_eq!(reloaded.signing_kid(), new_kid);
         let during = reloaded.jwks(2_500);
         assert_eq!(during["keys"].as_array().unwrap().len(), 2);

@@ -200,15 +200,7 @@ async fn code_grant(
     if row.used_at.is_some() || !store::spend_code(&mut conn, &digest, now).await? {
         // A second use: whoever has the code now may not be the app. What the first use
         // issued ends (OAuth 2.1 §4.1.3).
-        store::revoke_grant(&mut conn, &grant.id, now).await?;
-        state.audit.record(
-            Event::new(EventKind::AppTokenReused)
-                .subject(grant.user_id)
-                .client(who)
-                .detail("client_id", client.id.clone())
-                .detail("token", "code"),
-        );
-        return Err(OAuthError::grant("The code was used already."));
+        return Err(reused(state, &mut conn, &grant, who, "code").await);
     }
     if row.expires_at <= now {
         return Err(OAuthError::grant("The code has expired."));
@@ -259,15 +251,7 @@ async fn refresh_grant(
     };
     if row.spent_at.is_some() || !store::spend_refresh_token(&mut conn, &digest, now).await? {
         // A spent token presented again: the chain leaked. The whole grant ends.
-        store::revoke_grant(&mut conn, &grant.id, now).await?;
-        state.audit.record(
-            Event::new(EventKind::AppTokenReused)
-                .subject(grant.user_id)
-                .client(who)
-                .detail("client_id", client.id.clone())
-                .detail("token", "refresh_token"),
-        );
-        return Err(OAuthError::grant("The refresh token was used already."));
+        return Err(reused(state, &mut conn, &grant, who, "refresh_token").await);
     }
     if !grant.is_live(now) || !has_scope(&grant.scopes, "offline_access") {
         return Err(OAuthError::grant("The authorization has ended."));
@@ -287,6 +271,31 @@ async fn refresh_grant(
     };
     drop(conn);
     issue(state, client, &grant, &scopes, None, who).await
+}
+
+/// A spent code or refresh token presented again: the grant ends (audited), and the answer
+/// says it was used already.
+async fn reused(
+    state: &AppState,
+    conn: &mut crate::server::store::Conn,
+    grant: &GrantRow,
+    who: &Client,
+    token: &'static str,
+) -> OAuthError {
+    if let Err(err) = store::revoke_grant(conn, &grant.id, state.now()).await {
+        return err.into();
+    }
+    state.audit.record(
+        Event::new(EventKind::AppTokenReused)
+            .subject(grant.user_id)
+            .client(who)
+            .detail("client_id", grant.client_id.clone())
+            .detail("token", token),
+    );
+    OAuthError::grant(&format!(
+        "The {} was used already.",
+        token.replace('_', " ")
+    ))
 }
 
 /// An access token, an ID token and (with `offline_access`) a new refresh token.

@@ -11,6 +11,11 @@ pub mod throttle;
 pub mod tokens;
 pub mod webauthn;
 
+/// Whether two secrets' bytes are equal, in a time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Whether `url` names this machine (`localhost` or a loopback address): where plain `http`
 /// is allowed for redirect URIs and issuers (development, tests, native apps).
 pub fn is_loopback_url(url: &url::Url) -> bool {

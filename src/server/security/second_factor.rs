@@ -16,6 +16,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret};
 
+use crate::server::security::constant_time_eq;
+
 /// RFC 6238's parameters, which every authenticator app supports.
 const DIGITS: u8 = 6;
 const STEP_SECS: u64 = 30;
@@ -179,10 +181,6 @@ fn tag(key: &SealKey, label: &str, nonce: &[u8], user_id: i64, sealed: &[u8]) ->
     let mut tag = [0u8; TAG_BYTES];
     tag.copy_from_slice(&digest[..TAG_BYTES]);
     tag
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `data` sealed for `user_id` under `label` (an app secret, recovery codes waiting to be
